@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// TumorBoard: a terminal workstation for multimodal bone-tumour diagnosis.
+// Layering (see docs/ and ../shared/design/ARCHITECTURE.md): the executable parses arguments only;
+// Engine knows nothing of tumours; the C shims are thin and hold C only where Swift cannot.
+import PackageDescription
+
+let package = Package(
+    name: "TumorBoard",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tumorboard", targets: ["tumorboard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims (system libraries).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNcurses", path: "Sources/CNcurses", pkgConfig: "ncursesw",
+                       providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CSixel", path: "Sources/CSixel", pkgConfig: "libsixel",
+                       providers: [.apt(["libsixel-dev"])]),
+        // libpng / libjpeg decoding with setjmp-based error recovery (Swift cannot call setjmp).
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+
+        // Tensors, ops, safetensors, threading. Knows nothing of tumours.
+        .target(name: "Engine", dependencies: ["CBLAS"]),
+        // Decode PNG / JPEG, window/level, resize, draw.
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        // Networks built on the engine (ResNet, YOLOv5-style detector, BERT).
+        .target(name: "Models", dependencies: ["Engine"]),
+
+        .executableTarget(name: "tumorboard", dependencies: [
+            "Engine", "Imaging", "Models",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], exclude: ["Fixtures"]),
+    ]
+)

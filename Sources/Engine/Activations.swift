@@ -1,0 +1,124 @@
+import Foundation
+
+/// Activations that can be fused into the epilogue of a convolution or linear layer.
+public enum Activation: String, Sendable, Codable {
+    case none, relu, silu, sigmoid, gelu
+}
+
+typealias V8 = SIMD8<Float>
+
+/// exp(x) on 8 lanes: range reduction x = n ln2 + r, a degree-6 polynomial for e^r on
+/// |r| <= ln2/2, then scaling by 2^n through the exponent bits. Relative error below 2e-7
+/// on [-87, 88]; inputs are clamped to that range (e^-87 is below Float's normal range).
+@inline(__always)
+func vexp(_ x: V8) -> V8 {
+    let xc = x.clamped(lowerBound: V8(repeating: -87.0), upperBound: V8(repeating: 88.0))
+    let n = (xc * 1.442695040888963).rounded(.toNearestOrEven)
+    var r = xc - n * 0.693145751953125     // ln2 high part
+    r = r - n * 1.428606765330187e-06       // ln2 low part
+    var p = V8(repeating: 1.0 / 720.0)
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    let ni = SIMD8<Int32>(n, rounding: .toNearestOrEven)
+    let bits = SIMD8<UInt32>(truncatingIfNeeded: (ni &+ 127) &<< 23)
+    return p * unsafeBitCast(bits, to: V8.self)
+}
+
+@inline(__always) func sexp(_ x: Float) -> Float { vexp(V8(repeating: x))[0] }
+
+/// Applies an activation in place over `count` floats, with an optional per-run bias.
+@inline(__always)
+func applyActivation(_ act: Activation, _ p: UnsafeMutablePointer<Float>, _ count: Int, bias: Float = 0) {
+    var i = 0
+    let b = V8(repeating: bias)
+    switch act {
+    case .none:
+        if bias == 0 { return }
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V8.self); i += 8
+        }
+        while i < count { p[i] += bias; i += 1 }
+    case .relu:
+        let zero = V8(repeating: 0)
+        while i + 8 <= count {
+            let v = pointwiseMax(UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b, zero)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V8.self); i += 8
+        }
+        while i < count { p[i] = max(p[i] + bias, 0); i += 1 }
+    case .silu:
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b
+            let s = v / (1 + vexp(-v))
+            UnsafeMutableRawPointer(p + i).storeBytes(of: s, as: V8.self); i += 8
+        }
+        while i < count { let v = p[i] + bias; p[i] = v / (1 + sexp(-v)); i += 1 }
+    case .sigmoid:
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b
+            let s = 1 / (1 + vexp(-v))
+            UnsafeMutableRawPointer(p + i).storeBytes(of: s, as: V8.self); i += 8
+        }
+        while i < count { let v = p[i] + bias; p[i] = 1 / (1 + sexp(-v)); i += 1 }
+    case .gelu:
+        // Exact (erf) form, as BERT uses: 0.5 x (1 + erf(x / sqrt 2)).
+        while i < count { let v = p[i] + bias; p[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)); i += 1 }
+    }
+}
+
+public enum Ops {}
+
+extension Ops {
+    /// Element-wise activation, returning a new tensor.
+    public static func activation(_ x: Tensor, _ act: Activation) -> Tensor {
+        let y = x.copy()
+        EngineThreads.parallelRanges(y.count, grain: 16384) { r in
+            applyActivation(act, y.pointer + r.lowerBound, r.count)
+        }
+        return y
+    }
+
+    public static func relu(_ x: Tensor) -> Tensor { activation(x, .relu) }
+    public static func silu(_ x: Tensor) -> Tensor { activation(x, .silu) }
+    public static func sigmoid(_ x: Tensor) -> Tensor { activation(x, .sigmoid) }
+    public static func gelu(_ x: Tensor) -> Tensor { activation(x, .gelu) }
+
+    /// Softmax over the last axis (max-subtracted).
+    public static func softmax(_ x: Tensor) throws -> Tensor {
+        guard x.rank >= 1, let n = x.shape.last, n > 0 else {
+            throw EngineError.shape(op: "softmax", detail: "needs a non-empty last axis, got \(x.shape)")
+        }
+        let y = x.copy()
+        let rows = x.count / n
+        for r in 0..<rows { softmaxRow(y.pointer + r * n, n) }
+        return y
+    }
+
+    @inline(__always)
+    static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, p[i]) }
+        if m == -.infinity { for i in 0..<n { p[i] = 0 }; return }   // fully masked row
+        var s: Float = 0
+        for i in 0..<n { let e = sexp(p[i] - m); p[i] = e; s += e }
+        let inv = 1 / s
+        for i in 0..<n { p[i] *= inv }
+    }
+
+    /// Element-wise sum of two tensors of the same shape (residual connections).
+    public static func add(_ a: Tensor, _ b: Tensor, activation act: Activation = .none) throws -> Tensor {
+        guard a.shape == b.shape else {
+            throw EngineError.shape(op: "add", detail: "\(a.shape) vs \(b.shape)")
+        }
+        let y = Tensor(uninitialized: a.shape)
+        EngineThreads.parallelRanges(a.count, grain: 16384) { r in
+            for i in r { y.pointer[i] = a.pointer[i] + b.pointer[i] }
+            applyActivation(act, y.pointer + r.lowerBound, r.count)
+        }
+        return y
+    }
+}

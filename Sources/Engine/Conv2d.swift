@@ -1,0 +1,176 @@
+import Foundation
+
+/// Batch-norm parameters for inference: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+public struct BatchNormParams: Sendable {
+    public let gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor
+    public let eps: Float
+
+    public init(gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, eps: Float = 1e-5) throws {
+        let c = gamma.count
+        guard gamma.rank == 1, [beta, mean, variance].allSatisfy({ $0.shape == [c] }) else {
+            throw EngineError.shape(op: "batchnorm", detail: "gamma \(gamma.shape), beta \(beta.shape), mean \(mean.shape), var \(variance.shape) must all be [C]")
+        }
+        self.gamma = gamma; self.beta = beta; self.mean = mean; self.variance = variance; self.eps = eps
+    }
+
+    /// Per-channel scale and shift: y = x * scale + shift.
+    var scaleShift: ([Float], [Float]) {
+        let c = gamma.count
+        var scale = [Float](repeating: 0, count: c), shift = scale
+        for i in 0..<c {
+            scale[i] = gamma.pointer[i] / (variance.pointer[i] + eps).squareRoot()
+            shift[i] = beta.pointer[i] - mean.pointer[i] * scale[i]
+        }
+        return (scale, shift)
+    }
+}
+
+/// A 2-D convolution over NCHW input, with optional bias and a fused activation.
+/// Path by shape: 1x1 / stride 1 / no padding goes straight to GEMM; everything else is
+/// im2col + GEMM, one GEMM per image and group.
+public struct Conv2d: Sendable {
+    public let weight: Tensor            // [Cout, Cin / groups, kh, kw]
+    public let bias: Tensor?             // [Cout]
+    public let stride: (Int, Int)
+    public let padding: (Int, Int)
+    public let dilation: (Int, Int)
+    public let groups: Int
+    public let activation: Activation
+
+    public var outChannels: Int { weight.shape[0] }
+    public var inChannels: Int { weight.shape[1] * groups }
+    public var kernel: (Int, Int) { (weight.shape[2], weight.shape[3]) }
+
+    public init(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                dilation: (Int, Int) = (1, 1), groups: Int = 1, activation: Activation = .none) throws {
+        guard weight.rank == 4, weight.count > 0 else {
+            throw EngineError.shape(op: "conv2d", detail: "weight must be [Cout, Cin/groups, kh, kw], got \(weight.shape)")
+        }
+        guard groups >= 1, weight.shape[0] % groups == 0 else {
+            throw EngineError.shape(op: "conv2d", detail: "\(weight.shape[0]) output channels not divisible by groups \(groups)")
+        }
+        if let bias, bias.shape != [weight.shape[0]] {
+            throw EngineError.shape(op: "conv2d", detail: "bias \(bias.shape) does not match \(weight.shape[0]) output channels")
+        }
+        guard stride.0 >= 1, stride.1 >= 1, dilation.0 >= 1, dilation.1 >= 1, padding.0 >= 0, padding.1 >= 0 else {
+            throw EngineError.argument(op: "conv2d", detail: "stride and dilation must be >= 1 and padding >= 0")
+        }
+        self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
+        self.dilation = dilation; self.groups = groups; self.activation = activation
+    }
+
+    /// This convolution followed by batch norm, folded into one convolution (inference only).
+    public func folding(_ bn: BatchNormParams, activation: Activation? = nil) throws -> Conv2d {
+        guard bn.gamma.count == outChannels else {
+            throw EngineError.shape(op: "conv2d+batchnorm", detail: "batch norm over \(bn.gamma.count) channels after a conv with \(outChannels)")
+        }
+        let (scale, shift) = bn.scaleShift
+        let w = weight.copy()
+        let per = weight.count / outChannels
+        let b = Tensor(zeros: [outChannels])
+        for o in 0..<outChannels {
+            for i in 0..<per { w.pointer[o * per + i] *= scale[o] }
+            b.pointer[o] = (bias?.pointer[o] ?? 0) * scale[o] + shift[o]
+        }
+        return try Conv2d(weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
+                          groups: groups, activation: activation ?? self.activation)
+    }
+
+    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        let (kh, kw) = kernel
+        return ((h + 2 * padding.0 - dilation.0 * (kh - 1) - 1) / stride.0 + 1,
+                (w + 2 * padding.1 - dilation.1 * (kw - 1) - 1) / stride.1 + 1)
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == inChannels else {
+            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
+        }
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (oh, ow) = outputSize(h, w)
+        guard oh > 0, ow > 0 else {
+            throw EngineError.shape(op: "conv2d", detail: "input \(h)x\(w) is smaller than the kernel \(kernel) with padding \(padding), dilation \(dilation)")
+        }
+        let (kh, kw) = kernel
+        let cinG = inChannels / groups, coutG = outChannels / groups
+        let kdim = cinG * kh * kw, spatial = oh * ow
+        let y = Tensor(uninitialized: [n, outChannels, oh, ow])
+        let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
+        let col: TensorStorage? = direct ? nil : TensorStorage(count: kdim * spatial, zeroed: false)
+        for b in 0..<n {
+            for g in 0..<groups {
+                let src = x.pointer + (b * inChannels + g * cinG) * h * w
+                let bmat: UnsafePointer<Float>
+                if let col {
+                    im2col(src, channels: cinG, h, w, oh, ow, col.pointer)
+                    bmat = UnsafePointer(col.pointer)
+                } else {
+                    bmat = UnsafePointer(src)
+                }
+                GEMM.sgemm(m: coutG, n: spatial, k: kdim, a: weight.pointer + g * coutG * kdim, lda: kdim,
+                           b: bmat, ldb: spatial, c: y.pointer + (b * outChannels + g * coutG) * spatial, ldc: spatial)
+            }
+            // Epilogue: bias and activation, one channel plane at a time.
+            let base = y.pointer + b * outChannels * spatial
+            let biasPtr = bias?.pointer
+            let act = activation
+            if biasPtr != nil || act != .none {
+                EngineThreads.parallelFor(outChannels, minWorkPerChunk: spatial) { o in
+                    applyActivation(act, base + o * spatial, spatial, bias: biasPtr?[o] ?? 0)
+                }
+            }
+        }
+        return y
+    }
+
+    /// Lays out the receptive fields as columns: col[(c*kh + i)*kw + j][oy*ow + ox].
+    private func im2col(_ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
+                        _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = kernel
+        let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
+        let rows = channels * kh * kw
+        EngineThreads.parallelFor(rows, minWorkPerChunk: oh * ow) { r in
+            let c = r / (kh * kw), i = (r / kw) % kh, j = r % kw
+            let plane = src + c * h * w
+            let dst = col + r * oh * ow
+            // The range of ox whose input column is inside the image.
+            let xOff = j * dw - pw
+            let oxLo = xOff < 0 ? min(ow, (-xOff + sw - 1) / sw) : 0
+            let oxHi = max(oxLo, w - 1 - xOff >= 0 ? min(ow, (w - 1 - xOff) / sw + 1) : 0)
+            for oy in 0..<oh {
+                let iy = oy * sh - ph + i * dh
+                let row = dst + oy * ow
+                if iy < 0 || iy >= h {
+                    row.initialize(repeating: 0, count: ow)
+                    continue
+                }
+                let line = plane + iy * w
+                if oxLo > 0 { row.initialize(repeating: 0, count: oxLo) }
+                if sw == 1 {
+                    if oxHi > oxLo { row.advanced(by: oxLo).update(from: line + oxLo + xOff, count: oxHi - oxLo) }
+                } else {
+                    var ix = oxLo * sw + xOff
+                    for ox in oxLo..<oxHi { row[ox] = line[ix]; ix += sw }
+                }
+                if oxHi < ow { row.advanced(by: oxHi).initialize(repeating: 0, count: ow - oxHi) }
+            }
+        }
+    }
+}
+
+extension Ops {
+    /// Batch norm over NCHW (or NC) input, inference form.
+    public static func batchNorm(_ x: Tensor, _ bn: BatchNormParams) throws -> Tensor {
+        guard x.rank >= 2, x.shape[1] == bn.gamma.count else {
+            throw EngineError.shape(op: "batchnorm", detail: "input \(x.shape) has not \(bn.gamma.count) channels on axis 1")
+        }
+        let (scale, shift) = bn.scaleShift
+        let c = x.shape[1], plane = x.count / (x.shape[0] * c)
+        let y = Tensor(uninitialized: x.shape)
+        EngineThreads.parallelFor(x.shape[0] * c, minWorkPerChunk: plane) { k in
+            let ch = k % c, off = k * plane
+            for i in 0..<plane { y.pointer[off + i] = x.pointer[off + i] * scale[ch] + shift[ch] }
+        }
+        return y
+    }
+}

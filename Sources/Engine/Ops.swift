@@ -1,0 +1,239 @@
+import Foundation
+
+extension Ops {
+    /// Max pooling over NCHW; padded positions never win (as in PyTorch).
+    public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        try x.expectRank(4, "maxpool2d")
+        let s = stride ?? kernel
+        guard kernel >= 1, s >= 1, padding >= 0, padding * 2 <= kernel else {
+            throw EngineError.argument(op: "maxpool2d", detail: "kernel \(kernel), stride \(s), padding \(padding): padding must be at most half the kernel")
+        }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let oh = (h + 2 * padding - kernel) / s + 1, ow = (w + 2 * padding - kernel) / s + 1
+        guard oh > 0, ow > 0 else {
+            throw EngineError.shape(op: "maxpool2d", detail: "input \(h)x\(w) smaller than kernel \(kernel)")
+        }
+        let y = Tensor(uninitialized: [n, c, oh, ow])
+        EngineThreads.parallelFor(n * c, minWorkPerChunk: oh * ow * kernel * kernel) { p in
+            let src = x.pointer + p * h * w, dst = y.pointer + p * oh * ow
+            for oy in 0..<oh {
+                let y0 = max(0, oy * s - padding), y1 = min(h, oy * s - padding + kernel)
+                for ox in 0..<ow {
+                    let x0 = max(0, ox * s - padding), x1 = min(w, ox * s - padding + kernel)
+                    var m = -Float.infinity
+                    for iy in y0..<y1 { for ix in x0..<x1 { m = max(m, src[iy * w + ix]) } }
+                    dst[oy * ow + ox] = m
+                }
+            }
+        }
+        return y
+    }
+
+    /// Global average pooling: [N, C, H, W] -> [N, C].
+    public static func globalAvgPool(_ x: Tensor) throws -> Tensor {
+        try x.expectRank(4, "global_avg_pool")
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.shape[2] * x.shape[3]
+        guard plane > 0 else { throw EngineError.shape(op: "global_avg_pool", detail: "empty spatial size in \(x.shape)") }
+        let y = Tensor(uninitialized: [n, c])
+        for p in 0..<(n * c) {
+            var s: Float = 0
+            let src = x.pointer + p * plane
+            for i in 0..<plane { s += src[i] }
+            y.pointer[p] = s / Float(plane)
+        }
+        return y
+    }
+
+    /// Nearest-neighbour upsampling by an integer factor: [N, C, H, W] -> [N, C, H*f, W*f].
+    public static func upsampleNearest(_ x: Tensor, factor f: Int) throws -> Tensor {
+        try x.expectRank(4, "upsample_nearest")
+        guard f >= 1 else { throw EngineError.argument(op: "upsample_nearest", detail: "factor must be >= 1, got \(f)") }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let y = Tensor(uninitialized: [n, c, h * f, w * f])
+        EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * f * f) { p in
+            let src = x.pointer + p * h * w, dst = y.pointer + p * h * w * f * f
+            for iy in 0..<h {
+                let row = dst + iy * f * w * f
+                for ix in 0..<w { let v = src[iy * w + ix]; for k in 0..<f { row[ix * f + k] = v } }
+                for r in 1..<max(f, 1) where f > 1 { (row + r * w * f).update(from: row, count: w * f) }
+            }
+        }
+        return y
+    }
+
+    /// Concatenation along one axis; all other dimensions must agree.
+    public static func concat(_ xs: [Tensor], axis: Int) throws -> Tensor {
+        guard let first = xs.first else { throw EngineError.argument(op: "concat", detail: "no tensors") }
+        let r = first.rank
+        guard axis >= 0, axis < r else { throw EngineError.argument(op: "concat", detail: "axis \(axis) out of range for rank \(r)") }
+        for t in xs {
+            guard t.rank == r, (0..<r).allSatisfy({ $0 == axis || t.shape[$0] == first.shape[$0] }) else {
+                throw EngineError.shape(op: "concat", detail: "shapes \(xs.map(\.shape)) differ outside axis \(axis)")
+            }
+        }
+        var shape = first.shape
+        shape[axis] = xs.reduce(0) { $0 + $1.shape[axis] }
+        let outer = first.shape[..<axis].reduce(1, *)
+        let inner = first.shape[(axis + 1)...].reduce(1, *)
+        let y = Tensor(uninitialized: shape)
+        let rowOut = shape[axis] * inner
+        var offset = 0
+        for t in xs {
+            let chunk = t.shape[axis] * inner
+            for o in 0..<outer where chunk > 0 {
+                (y.pointer + o * rowOut + offset).update(from: t.pointer + o * chunk, count: chunk)
+            }
+            offset += chunk
+        }
+        return y
+    }
+
+    /// Layer norm over the last axis.
+    public static func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float = 1e-12) throws -> Tensor {
+        guard let d = x.shape.last, gamma.shape == [d], beta.shape == [d] else {
+            throw EngineError.shape(op: "layernorm", detail: "input \(x.shape), gamma \(gamma.shape), beta \(beta.shape)")
+        }
+        let y = Tensor(uninitialized: x.shape)
+        for r in 0..<(x.count / max(d, 1)) {
+            let src = x.pointer + r * d, dst = y.pointer + r * d
+            var mean: Float = 0
+            for i in 0..<d { mean += src[i] }
+            mean /= Float(d)
+            var v: Float = 0
+            for i in 0..<d { let t = src[i] - mean; v += t * t }
+            let inv = 1 / (v / Float(d) + eps).squareRoot()
+            for i in 0..<d { dst[i] = (src[i] - mean) * inv * gamma.pointer[i] + beta.pointer[i] }
+        }
+        return y
+    }
+
+    /// L2 normalisation over the last axis: x / max(||x||, eps), as torch.nn.functional.normalize.
+    public static func l2Normalize(_ x: Tensor, eps: Float = 1e-12) throws -> Tensor {
+        guard let d = x.shape.last, d > 0 else { throw EngineError.shape(op: "l2_normalize", detail: "empty last axis in \(x.shape)") }
+        let y = Tensor(uninitialized: x.shape)
+        for r in 0..<(x.count / d) {
+            let src = x.pointer + r * d, dst = y.pointer + r * d
+            var s: Float = 0
+            for i in 0..<d { s += src[i] * src[i] }
+            let inv = 1 / max(s.squareRoot(), eps)
+            for i in 0..<d { dst[i] = src[i] * inv }
+        }
+        return y
+    }
+
+    /// Mean over the sequence axis of [B, L, D], counting only positions where mask is 1.
+    public static func meanPool(_ x: Tensor, mask: [[Int]]) throws -> Tensor {
+        try x.expectRank(3, "mean_pool")
+        let (b, l, d) = (x.shape[0], x.shape[1], x.shape[2])
+        guard mask.count == b, mask.allSatisfy({ $0.count == l }) else {
+            throw EngineError.shape(op: "mean_pool", detail: "mask \(mask.count)x\(mask.first?.count ?? 0) does not match input \(x.shape)")
+        }
+        let y = Tensor(zeros: [b, d])
+        for i in 0..<b {
+            var n: Float = 0
+            for t in 0..<l where mask[i][t] != 0 {
+                n += 1
+                let src = x.pointer + (i * l + t) * d
+                for k in 0..<d { y.pointer[i * d + k] += src[k] }
+            }
+            let inv = 1 / max(n, 1e-9)   // sentence-transformers clamps the count at 1e-9
+            for k in 0..<d { y.pointer[i * d + k] *= inv }
+        }
+        return y
+    }
+
+    /// Rows of an embedding table: table [V, D], ids -> [ids.count, D].
+    public static func embedding(_ table: Tensor, ids: [Int]) throws -> Tensor {
+        try table.expectRank(2, "embedding")
+        let (v, d) = (table.shape[0], table.shape[1])
+        let y = Tensor(uninitialized: [ids.count, d])
+        for (r, id) in ids.enumerated() {
+            guard id >= 0, id < v else {
+                throw EngineError.argument(op: "embedding", detail: "id \(id) outside the table of \(v) rows")
+            }
+            (y.pointer + r * d).update(from: table.pointer + id * d, count: d)
+        }
+        return y
+    }
+}
+
+/// A fully connected layer: y = x W^T + b over the last axis (weight [out, in], as PyTorch stores it).
+public struct Linear: Sendable {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let activation: Activation
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+
+    public init(weight: Tensor, bias: Tensor?, activation: Activation = .none) throws {
+        guard weight.rank == 2 else { throw EngineError.shape(op: "linear", detail: "weight must be [out, in], got \(weight.shape)") }
+        if let bias, bias.shape != [weight.shape[0]] {
+            throw EngineError.shape(op: "linear", detail: "bias \(bias.shape) does not match weight \(weight.shape)")
+        }
+        self.weight = weight; self.bias = bias; self.activation = activation
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank >= 1, x.shape.last == inFeatures else {
+            throw EngineError.shape(op: "linear", detail: "input \(x.shape) has not \(inFeatures) features on its last axis (weight \(weight.shape))")
+        }
+        let rows = x.count / inFeatures
+        var shape = x.shape
+        shape[shape.count - 1] = outFeatures
+        let y = Tensor(uninitialized: shape)
+        if let bias {
+            for r in 0..<rows { (y.pointer + r * outFeatures).update(from: bias.pointer, count: outFeatures) }
+        }
+        GEMM.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x.pointer, lda: inFeatures,
+                   b: weight.pointer, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: y.pointer, ldc: outFeatures)
+        if activation != .none { applyActivation(activation, y.pointer, y.count) }
+        return y
+    }
+}
+
+/// Multi-head self-attention as in BERT: separate Q, K, V projections, scaled dot product,
+/// keys masked where the padding mask is 0, then an output projection.
+public struct MultiHeadSelfAttention: Sendable {
+    public let query: Linear, key: Linear, value: Linear, output: Linear
+    public let heads: Int
+
+    public init(query: Linear, key: Linear, value: Linear, output: Linear, heads: Int) throws {
+        let d = query.outFeatures
+        guard heads >= 1, d % heads == 0, [key, value].allSatisfy({ $0.outFeatures == d }), output.inFeatures == d else {
+            throw EngineError.shape(op: "attention", detail: "width \(d) with \(heads) heads: projections must agree and divide evenly")
+        }
+        self.query = query; self.key = key; self.value = value; self.output = output; self.heads = heads
+    }
+
+    /// x: [B, L, D]; mask: B rows of L entries (1 = token, 0 = padding).
+    public func callAsFunction(_ x: Tensor, mask: [[Int]]) throws -> Tensor {
+        try x.expectRank(3, "attention")
+        let (b, l, d) = (x.shape[0], x.shape[1], x.shape[2])
+        guard mask.count == b, mask.allSatisfy({ $0.count == l }) else {
+            throw EngineError.shape(op: "attention", detail: "mask \(mask.count)x\(mask.first?.count ?? 0) does not match input \(x.shape)")
+        }
+        let q = try query(x), k = try key(x), v = try value(x)
+        let hd = d / heads
+        let scale = 1 / Float(hd).squareRoot()
+        let ctx = Tensor(uninitialized: [b, l, d])
+        let scores = TensorStorage(count: l * l, zeroed: false)
+        for i in 0..<b {
+            for h in 0..<heads {
+                // scores[l, l] = Q_h K_h^T * scale (rows of Q_h are strided by d).
+                GEMM.sgemm(transB: true, m: l, n: l, k: hd, alpha: scale,
+                           a: q.pointer + i * l * d + h * hd, lda: d,
+                           b: k.pointer + i * l * d + h * hd, ldb: d, c: scores.pointer, ldc: l)
+                for r in 0..<l {
+                    let row = scores.pointer + r * l
+                    for t in 0..<l where mask[i][t] == 0 { row[t] = -.infinity }
+                    Ops.softmaxRow(row, l)
+                }
+                GEMM.sgemm(m: l, n: hd, k: l, a: scores.pointer, lda: l,
+                           b: v.pointer + i * l * d + h * hd, ldb: d,
+                           c: ctx.pointer + i * l * d + h * hd, ldc: d)
+            }
+        }
+        return try output(ctx)
+    }
+}

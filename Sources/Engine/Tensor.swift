@@ -1,0 +1,126 @@
+import Foundation
+
+/// Errors from the engine: each names the operation (or file and tensor) and what was wrong.
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    case shape(op: String, detail: String)
+    case weights(file: String, tensor: String?, problem: String)
+    case argument(op: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .shape(op, detail): return "\(op): shape error: \(detail)"
+        case let .weights(file, tensor, problem):
+            if let tensor { return "\(file): tensor '\(tensor)': \(problem)" }
+            return "\(file): \(problem)"
+        case let .argument(op, detail): return "\(op): \(detail)"
+        }
+    }
+}
+
+/// Reference-counted, 64-byte aligned Float32 buffer. Tensors share it; ops that write
+/// allocate a new one, so a tensor handed to another thread is never written behind its back.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    public init(count: Int, zeroed: Bool = true) {
+        self.count = count
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
+/// A dense Float32 tensor, row-major (NCHW for images), contiguous.
+public struct Tensor: Sendable, CustomStringConvertible {
+    public let shape: [Int]
+    public let storage: TensorStorage
+
+    public var count: Int { shape.reduce(1, *) }
+    public var rank: Int { shape.count }
+    public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+    public var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: storage.pointer, count: count)
+    }
+
+    /// A tensor of zeros.
+    public init(zeros shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    /// Uninitialised storage, for ops that overwrite every element.
+    public init(uninitialized shape: [Int]) {
+        self.shape = shape
+        self.storage = TensorStorage(count: shape.reduce(1, *), zeroed: false)
+    }
+
+    public init(shape: [Int], values: [Float]) throws {
+        let n = shape.reduce(1, *)
+        guard shape.allSatisfy({ $0 >= 0 }), n == values.count else {
+            throw EngineError.shape(op: "Tensor", detail: "\(values.count) values do not fill shape \(shape)")
+        }
+        self.init(uninitialized: shape)
+        values.withUnsafeBufferPointer { src in
+            if n > 0 { pointer.update(from: src.baseAddress!, count: n) }
+        }
+    }
+
+    init(shape: [Int], storage: TensorStorage) {
+        self.shape = shape
+        self.storage = storage
+    }
+
+    public var scalars: [Float] { Array(buffer) }
+
+    /// Same data, another shape with the same element count (no copy).
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        var shape = newShape
+        if let i = shape.firstIndex(of: -1) {
+            let known = shape.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            guard known > 0, count % known == 0 else {
+                throw EngineError.shape(op: "reshape", detail: "cannot infer -1 in \(newShape) from \(self.shape)")
+            }
+            shape[i] = count / known
+        }
+        guard shape.reduce(1, *) == count, shape.allSatisfy({ $0 >= 0 }) else {
+            throw EngineError.shape(op: "reshape", detail: "\(self.shape) (\(count) elements) cannot become \(newShape)")
+        }
+        return Tensor(shape: shape, storage: storage)
+    }
+
+    /// A deep copy.
+    public func copy() -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        if count > 0 { t.pointer.update(from: pointer, count: count) }
+        return t
+    }
+
+    public var description: String { "Tensor\(shape)" }
+
+    /// Requires a given rank, naming the op in the error.
+    @inline(__always)
+    public func expectRank(_ r: Int, _ op: String) throws {
+        guard rank == r else {
+            throw EngineError.shape(op: op, detail: "expected rank \(r), got \(shape)")
+        }
+    }
+}
+
+extension Tensor {
+    /// Deterministic pseudo-random values (xorshift), for benchmarks and tests.
+    public static func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        var s = seed &* 0x9E3779B97F4A7C15 | 1
+        for i in 0..<t.count {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            let u = Float(s >> 40) / Float(1 << 24)  // [0, 1)
+            t.pointer[i] = (u * 2 - 1) * scale
+        }
+        return t
+    }
+}

@@ -1,0 +1,89 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// The engine's one threading setting. Ops fan out with `DispatchQueue.concurrentPerform`
+/// (element-wise work, im2col) and OpenBLAS uses its own threads inside one GEMM; the two are
+/// never nested, so a 2-core machine runs 2 threads, not 4. Results do not depend on the
+/// count: every parallel loop writes disjoint outputs and reduces in a fixed order.
+public enum EngineThreads {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var current = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    public static var count: Int {
+        lock.lock(); defer { lock.unlock() }
+        return current
+    }
+
+    /// Sets the thread count for both the engine's loops and OpenBLAS.
+    public static func set(_ n: Int) {
+        let n = max(1, n)
+        lock.lock(); current = n; lock.unlock()
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Runs `body(chunk)` for `chunks` chunks, in parallel when worthwhile.
+    @inline(__always)
+    static func parallelFor(_ chunks: Int, minWorkPerChunk work: Int = 1 << 15, _ body: (Int) -> Void) {
+        if chunks <= 1 || count <= 1 || work * chunks < (1 << 16) {
+            for c in 0..<chunks { body(c) }
+        } else {
+            concurrentPerform(chunks, body)
+        }
+    }
+
+    /// Splits `0..<n` into about `count` ranges of equal size and runs them in parallel.
+    static func parallelRanges(_ n: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
+        let parts = min(count, max(1, n / grain))
+        if parts <= 1 { body(0..<n); return }
+        let step = (n + parts - 1) / parts
+        concurrentPerform(parts) { p in
+            let lo = p * step, hi = min(n, lo + step)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+/// `DispatchQueue.concurrentPerform` for bodies that write through raw pointers into disjoint
+/// parts of one output. The body only runs during this call, so it need not be `@Sendable`.
+@inline(__always)
+func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendable(escapable)
+        DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
+    }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Counts floating-point work done by convolutions, GEMMs and attention, for `tumorboard bench`.
+public final class FlopCounter: @unchecked Sendable {
+    public static let shared = FlopCounter()
+    private let lock = NSLock()
+    private var total: Int = 0
+    private var enabled = false
+
+    public func start() { lock.lock(); total = 0; enabled = true; lock.unlock() }
+    public func stop() -> Int { lock.lock(); defer { lock.unlock() }; enabled = false; return total }
+
+    @inline(__always)
+    func add(_ flops: Int) {
+        lock.lock(); if enabled { total += flops }; lock.unlock()
+    }
+}
+
+/// Single-precision GEMM: C[m,n] = alpha * op(A) * op(B) + beta * C, row-major.
+public enum GEMM {
+    public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        FlopCounter.shared.add(2 * m * n * k)
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    beta, c, blasint(ldc))
+    }
+}

@@ -1,0 +1,48 @@
+import Engine
+import Foundation
+import XCTest
+
+/// One case of a PyTorch-written fixture: tensors named "<case>/<tensor>" and JSON params.
+struct FixtureCase {
+    let name: String
+    let op: String
+    let params: [String: Any]
+    let file: SafeTensors
+
+    func tensor(_ key: String) throws -> Tensor { try file.tensor("\(name)/\(key)") }
+    func has(_ key: String) -> Bool { file.contains("\(name)/\(key)") }
+    func integers(_ key: String) throws -> [Int] { try file.integers("\(name)/\(key)") }
+    func pair(_ key: String) -> (Int, Int) {
+        let a = params[key] as! [Int]
+        return (a[0], a[1])
+    }
+}
+
+enum Fixtures {
+    static func cases(_ path: String) throws -> [FixtureCase] {
+        let file = try SafeTensors(path: path)
+        let json = try JSONSerialization.jsonObject(with: Data(file.metadata["cases"]!.utf8)) as! [[String: Any]]
+        return json.map { FixtureCase(name: $0["name"] as! String, op: $0["op"] as! String,
+                                      params: $0["params"] as! [String: Any], file: file) }
+    }
+
+    static func path(_ name: String, _ filePath: String = #filePath) -> String {
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
+    }
+}
+
+/// The tolerance every engine comparison uses: |got - ref| <= 1e-4 * max(1, |ref|), element-wise.
+func assertClose(_ got: Tensor, _ ref: Tensor, _ what: String, rtol: Float = 1e-4,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    guard got.shape == ref.shape else {
+        XCTFail("\(what): shape \(got.shape), reference \(ref.shape)", file: file, line: line)
+        return
+    }
+    var worst: Float = 0, worstIndex = 0
+    for i in 0..<ref.count {
+        let r = ref.pointer[i], d = abs(got.pointer[i] - r) / max(1, abs(r))
+        if !(d <= worst) { worst = d; worstIndex = i }   // also catches NaN
+    }
+    XCTAssert(worst <= rtol, "\(what): max scaled |diff| \(worst) at \(worstIndex) (got \(got.pointer[worstIndex]), ref \(ref.pointer[worstIndex])) > \(rtol)",
+              file: file, line: line)
+}

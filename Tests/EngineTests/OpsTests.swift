@@ -1,0 +1,168 @@
+import Engine
+import Foundation
+import XCTest
+
+/// Every op against the outputs PyTorch wrote (training/make_engine_fixtures.py), within
+/// |diff| <= 1e-4 * max(1, |ref|).
+final class OpsTests: XCTestCase {
+    var cases: [FixtureCase] = []
+
+    override func setUpWithError() throws {
+        cases = try Fixtures.cases(Fixtures.path("ops.safetensors"))
+    }
+
+    private func each(_ op: String, _ body: (FixtureCase) throws -> Void) throws {
+        let selected = cases.filter { $0.op == op }
+        XCTAssertFalse(selected.isEmpty, "no fixture cases for \(op)")
+        for c in selected { try body(c) }
+    }
+
+    private func forEachThreadCount(_ body: () throws -> Void) rethrows {
+        let saved = EngineThreads.count
+        defer { EngineThreads.set(saved) }
+        for n in [1, 2] { EngineThreads.set(n); try body() }
+    }
+
+    func testConv2d() throws {
+        try forEachThreadCount {
+            try each("conv2d") { c in
+                let conv = try Conv2d(weight: c.tensor("weight"), bias: c.has("bias") ? c.tensor("bias") : nil,
+                                      stride: c.pair("stride"), padding: c.pair("padding"),
+                                      dilation: c.pair("dilation"), groups: c.params["groups"] as! Int)
+                assertClose(try conv(c.tensor("x")), try c.tensor("y"), c.name)
+            }
+        }
+    }
+
+    func testConvWithFoldedBatchNormAndSiLU() throws {
+        try each("conv_bn") { c in
+            let bn = try BatchNormParams(gamma: c.tensor("gamma"), beta: c.tensor("beta"), mean: c.tensor("mean"),
+                                         variance: c.tensor("var"), eps: Float(c.params["eps"] as! Double))
+            let conv = try Conv2d(weight: c.tensor("weight"), stride: c.pair("stride"), padding: c.pair("padding"))
+                .folding(bn, activation: .silu)
+            assertClose(try conv(c.tensor("x")), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testBatchNorm() throws {
+        try each("batchnorm") { c in
+            let bn = try BatchNormParams(gamma: c.tensor("gamma"), beta: c.tensor("beta"), mean: c.tensor("mean"),
+                                         variance: c.tensor("var"), eps: Float(c.params["eps"] as! Double))
+            assertClose(try Ops.batchNorm(c.tensor("x"), bn), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testActivations() throws {
+        try each("activation") { c in
+            let act = Activation(rawValue: c.params["activation"] as! String)!
+            assertClose(Ops.activation(try c.tensor("x"), act), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testSoftmax() throws {
+        try each("softmax") { c in assertClose(try Ops.softmax(c.tensor("x")), try c.tensor("y"), c.name) }
+    }
+
+    func testMaxPool() throws {
+        try each("maxpool") { c in
+            let y = try Ops.maxPool2d(c.tensor("x"), kernel: c.params["kernel"] as! Int,
+                                      stride: c.params["stride"] as? Int, padding: c.params["padding"] as! Int)
+            assertClose(y, try c.tensor("y"), c.name)
+        }
+    }
+
+    func testGlobalAveragePool() throws {
+        try each("gap") { c in assertClose(try Ops.globalAvgPool(c.tensor("x")), try c.tensor("y"), c.name) }
+    }
+
+    func testUpsampleNearest() throws {
+        try each("upsample") { c in
+            assertClose(try Ops.upsampleNearest(c.tensor("x"), factor: c.params["factor"] as! Int), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testConcat() throws {
+        try each("concat") { c in
+            let y = try Ops.concat([c.tensor("a"), c.tensor("b")], axis: c.params["axis"] as! Int)
+            assertClose(y, try c.tensor("y"), c.name)
+        }
+    }
+
+    func testLinear() throws {
+        try each("linear") { c in
+            let fc = try Linear(weight: c.tensor("weight"), bias: c.has("bias") ? c.tensor("bias") : nil)
+            assertClose(try fc(c.tensor("x")), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testLayerNorm() throws {
+        try each("layernorm") { c in
+            let y = try Ops.layerNorm(c.tensor("x"), gamma: c.tensor("gamma"), beta: c.tensor("beta"),
+                                      eps: Float(c.params["eps"] as! Double))
+            assertClose(y, try c.tensor("y"), c.name)
+        }
+    }
+
+    func testEmbedding() throws {
+        try each("embedding") { c in
+            assertClose(try Ops.embedding(c.tensor("table"), ids: c.integers("ids")), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testMaskedSelfAttention() throws {
+        try each("attention") { c in
+            func lin(_ w: String, _ b: String) throws -> Linear { try Linear(weight: c.tensor(w), bias: c.tensor(b)) }
+            let att = try MultiHeadSelfAttention(query: lin("wq", "bq"), key: lin("wk", "bk"), value: lin("wv", "bv"),
+                                                 output: lin("wo", "bo"), heads: c.params["heads"] as! Int)
+            let x = try c.tensor("x")
+            let mask = try c.integers("mask").chunked(x.shape[1])
+            assertClose(try att(x, mask: mask), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testMeanPool() throws {
+        try each("mean_pool") { c in
+            let x = try c.tensor("x")
+            assertClose(try Ops.meanPool(x, mask: c.integers("mask").chunked(x.shape[1])), try c.tensor("y"), c.name)
+        }
+    }
+
+    func testL2Normalize() throws {
+        try each("l2_normalize") { c in assertClose(try Ops.l2Normalize(c.tensor("x")), try c.tensor("y"), c.name) }
+    }
+
+    func testEveryFixtureCaseIsCovered() {
+        let known: Set = ["conv2d", "conv_bn", "batchnorm", "activation", "softmax", "maxpool", "gap", "upsample",
+                          "concat", "linear", "layernorm", "embedding", "attention", "mean_pool", "l2_normalize"]
+        for c in cases { XCTAssert(known.contains(c.op), "fixture case \(c.name) has an op (\(c.op)) no test runs") }
+    }
+
+    func testResultsAreIdenticalRunToRunAndAcrossThreadCounts() throws {
+        let c = try XCTUnwrap(cases.first { $0.name == "conv_7x7_stride2_pad3" })
+        let conv = try Conv2d(weight: c.tensor("weight"), stride: c.pair("stride"), padding: c.pair("padding"))
+        let x = try c.tensor("x")
+        var outputs: [[Float]] = []
+        try forEachThreadCount { outputs.append(try conv(x).scalars); outputs.append(try conv(x).scalars) }
+        for o in outputs.dropFirst() { XCTAssertEqual(o, outputs[0]) }
+    }
+
+    func testWrongShapesThrowDescriptiveErrors() throws {
+        let conv = try Conv2d(weight: Tensor(zeros: [4, 3, 3, 3]))
+        XCTAssertThrowsError(try conv(Tensor(zeros: [1, 2, 8, 8]))) { e in
+            XCTAssert("\(e)".contains("conv2d") && "\(e)".contains("[1, 2, 8, 8]"), "\(e)")
+        }
+        XCTAssertThrowsError(try conv(Tensor(zeros: [1, 3, 2, 2]))) { e in XCTAssert("\(e)".contains("smaller than the kernel"), "\(e)") }
+        XCTAssertThrowsError(try Ops.add(Tensor(zeros: [2, 3]), Tensor(zeros: [3, 2])))
+        XCTAssertThrowsError(try Ops.concat([Tensor(zeros: [1, 2, 3]), Tensor(zeros: [1, 2, 4])], axis: 1))
+        let fc = try Linear(weight: Tensor(zeros: [4, 5]), bias: nil)
+        XCTAssertThrowsError(try fc(Tensor(zeros: [2, 6]))) { e in XCTAssert("\(e)".contains("linear"), "\(e)") }
+        XCTAssertThrowsError(try Ops.embedding(Tensor(zeros: [3, 2]), ids: [3])) { e in XCTAssert("\(e)".contains("id 3"), "\(e)") }
+        XCTAssertThrowsError(try Tensor(zeros: [2, 3]).reshaped([4, 2]))
+    }
+}
+
+extension Array {
+    func chunked(_ n: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min($0 + n, count)]) }
+    }
+}
