@@ -193,14 +193,15 @@ public struct Linear: Sendable {
 }
 
 /// Multi-head self-attention as in BERT: separate Q, K, V projections, scaled dot product,
-/// keys masked where the padding mask is 0, then an output projection.
+/// keys masked where the padding mask is 0, then an output projection (BERT applies its own
+/// in the residual block after, so it may be left out).
 public struct MultiHeadSelfAttention: Sendable {
-    public let query: Linear, key: Linear, value: Linear, output: Linear
+    public let query: Linear, key: Linear, value: Linear, output: Linear?
     public let heads: Int
 
-    public init(query: Linear, key: Linear, value: Linear, output: Linear, heads: Int) throws {
+    public init(query: Linear, key: Linear, value: Linear, output: Linear?, heads: Int) throws {
         let d = query.outFeatures
-        guard heads >= 1, d % heads == 0, [key, value].allSatisfy({ $0.outFeatures == d }), output.inFeatures == d else {
+        guard heads >= 1, d % heads == 0, [key, value].allSatisfy({ $0.outFeatures == d }), output?.inFeatures ?? d == d else {
             throw EngineError.shape(op: "attention", detail: "width \(d) with \(heads) heads: projections must agree and divide evenly")
         }
         self.query = query; self.key = key; self.value = value; self.output = output; self.heads = heads
@@ -234,6 +235,6 @@ public struct MultiHeadSelfAttention: Sendable {
                            c: ctx.pointer + i * l * d + h * hd, ldc: d)
             }
         }
-        return try output(ctx)
+        return try output.map { try $0(ctx) } ?? ctx
     }
 }

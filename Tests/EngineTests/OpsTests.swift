@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import XCTest
 
 /// Every op against the outputs PyTorch wrote (training/make_engine_fixtures.py), within
@@ -158,11 +159,5 @@ final class OpsTests: XCTestCase {
         XCTAssertThrowsError(try fc(Tensor(zeros: [2, 6]))) { e in XCTAssert("\(e)".contains("linear"), "\(e)") }
         XCTAssertThrowsError(try Ops.embedding(Tensor(zeros: [3, 2]), ids: [3])) { e in XCTAssert("\(e)".contains("id 3"), "\(e)") }
         XCTAssertThrowsError(try Tensor(zeros: [2, 3]).reshaped([4, 2]))
-    }
-}
-
-extension Array {
-    func chunked(_ n: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min($0 + n, count)]) }
     }
 }

@@ -1,0 +1,118 @@
+import Engine
+
+/// The building blocks of YOLOv5 v6.0, named as ultralytics names them (cv1, cv2, cv3, m, conv, bn).
+/// Every `Conv` is conv + batch norm (eps 1e-3) + SiLU, folded at load.
+enum YOLOBlocks {
+    static func conv(_ w: Weights, stride: Int = 1, eps: Float) throws -> Conv2d {
+        let k = try w("conv.weight").shape[2]
+        let padding = k / 2
+        return try w.convBN(conv: "conv", bn: "bn", stride: stride, padding: padding, eps: eps, activation: .silu)
+    }
+}
+
+public struct Bottleneck: Sendable {
+    let cv1: Conv2d, cv2: Conv2d
+    let shortcut: Bool
+
+    init(_ w: Weights, shortcut: Bool, eps: Float) throws {
+        cv1 = try YOLOBlocks.conv(w.scoped("cv1"), eps: eps)
+        cv2 = try YOLOBlocks.conv(w.scoped("cv2"), eps: eps)
+        self.shortcut = shortcut && cv1.inChannels == cv2.outChannels
+    }
+
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let y = try cv2(cv1(x))
+        return shortcut ? try Ops.add(x, y) : y
+    }
+}
+
+/// CSP bottleneck with three convolutions: cv3(cat(m(cv1(x)), cv2(x))).
+public struct C3: Sendable {
+    let cv1: Conv2d, cv2: Conv2d, cv3: Conv2d
+    let m: [Bottleneck]
+
+    public init(_ w: Weights, shortcut: Bool, eps: Float = 1e-3) throws {
+        cv1 = try YOLOBlocks.conv(w.scoped("cv1"), eps: eps)
+        cv2 = try YOLOBlocks.conv(w.scoped("cv2"), eps: eps)
+        cv3 = try YOLOBlocks.conv(w.scoped("cv3"), eps: eps)
+        var m: [Bottleneck] = []
+        while w.has("m.\(m.count).cv1.conv.weight") {
+            m.append(try Bottleneck(w.scoped("m.\(m.count)"), shortcut: shortcut, eps: eps))
+        }
+        self.m = m
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        var a = try cv1(x)
+        for b in m { a = try b(a) }
+        return try cv3(Ops.concat([a, cv2(x)], axis: 1))
+    }
+}
+
+/// Spatial pyramid pooling, fast: three chained max pools of size k concatenated with the input.
+public struct SPPF: Sendable {
+    let cv1: Conv2d, cv2: Conv2d
+    let k: Int
+
+    public init(_ w: Weights, k: Int = 5, eps: Float = 1e-3) throws {
+        cv1 = try YOLOBlocks.conv(w.scoped("cv1"), eps: eps)
+        cv2 = try YOLOBlocks.conv(w.scoped("cv2"), eps: eps)
+        self.k = k
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let a = try cv1(x)
+        let y1 = try Ops.maxPool2d(a, kernel: k, stride: 1, padding: k / 2)
+        let y2 = try Ops.maxPool2d(y1, kernel: k, stride: 1, padding: k / 2)
+        let y3 = try Ops.maxPool2d(y2, kernel: k, stride: 1, padding: k / 2)
+        return try cv2(Ops.concat([a, y1, y2, y3], axis: 1))
+    }
+}
+
+/// YOLOv5 v6.0 (backbone, SPPF, PAN neck, three-scale head) in ultralytics' layer numbering
+/// (model.0 ... model.24). Returns the raw head maps [N, anchors*(5+classes), H/s, W/s] for
+/// strides 8, 16, 32; decoding and NMS belong to the detector that uses it.
+public struct YOLOv5: Sendable {
+    let layers: [Int: Conv2d]
+    let c3: [Int: C3]
+    let sppf: SPPF
+    let heads: [Conv2d]
+
+    public init(_ w: Weights, eps: Float = 1e-3) throws {
+        let m = w.scoped("model")
+        var layers: [Int: Conv2d] = [:]
+        for (i, s) in [(0, 2), (1, 2), (3, 2), (5, 2), (7, 2), (10, 1), (14, 1), (18, 2), (21, 2)] {
+            layers[i] = try YOLOBlocks.conv(m.scoped("\(i)"), stride: s, eps: eps)
+        }
+        // The first conv is 6x6 stride 2 padding 2 (k/2 gives 3: set it explicitly).
+        let c0 = m.scoped("0")
+        layers[0] = try c0.convBN(conv: "conv", bn: "bn", stride: 2, padding: 2, eps: eps, activation: .silu)
+        var c3: [Int: C3] = [:]
+        for i in [2, 4, 6, 8] { c3[i] = try C3(m.scoped("\(i)"), shortcut: true, eps: eps) }
+        for i in [13, 17, 20, 23] { c3[i] = try C3(m.scoped("\(i)"), shortcut: false, eps: eps) }
+        self.layers = layers
+        self.c3 = c3
+        sppf = try SPPF(m.scoped("9"), eps: eps)
+        heads = try (0..<3).map { j in
+            try Conv2d(weight: m("24.m.\(j).weight"), bias: m("24.m.\(j).bias"))
+        }
+    }
+
+    public var outputsPerAnchorSet: Int { heads[0].outChannels }
+
+    public func callAsFunction(_ x: Tensor) throws -> [Tensor] {
+        func L(_ i: Int, _ t: Tensor) throws -> Tensor { try layers[i]!(t) }
+        func C(_ i: Int, _ t: Tensor) throws -> Tensor { try c3[i]!(t) }
+        var y = try C(2, L(1, L(0, x)))
+        let p3 = try C(4, L(3, y))
+        let p4 = try C(6, L(5, p3))
+        y = try sppf(C(8, L(7, p4)))
+        let h10 = try L(10, y)
+        y = try C(13, Ops.concat([Ops.upsampleNearest(h10, factor: 2), p4], axis: 1))
+        let h14 = try L(14, y)
+        let o17 = try C(17, Ops.concat([Ops.upsampleNearest(h14, factor: 2), p3], axis: 1))
+        let o20 = try C(20, Ops.concat([L(18, o17), h14], axis: 1))
+        let o23 = try C(23, Ops.concat([L(21, o20), h10], axis: 1))
+        return try [heads[0](o17), heads[1](o20), heads[2](o23)]
+    }
+}

@@ -1,0 +1,61 @@
+import Engine
+import Foundation
+import XCTest
+
+/// One case of a PyTorch-written fixture: tensors named "<case>/<tensor>" and JSON params
+/// (safetensors metadata key "cases"), as training/make_engine_fixtures.py writes them.
+public struct FixtureCase {
+    public let name: String
+    public let op: String
+    public let params: [String: Any]
+    public let file: SafeTensors
+
+    public func tensor(_ key: String) throws -> Tensor { try file.tensor("\(name)/\(key)") }
+    public func has(_ key: String) -> Bool { file.contains("\(name)/\(key)") }
+    public func integers(_ key: String) throws -> [Int] { try file.integers("\(name)/\(key)") }
+    public func pair(_ key: String) -> (Int, Int) {
+        let a = params[key] as! [Int]
+        return (a[0], a[1])
+    }
+}
+
+public enum Fixtures {
+    public static func cases(_ path: String) throws -> [FixtureCase] {
+        let file = try SafeTensors(path: path)
+        let json = try JSONSerialization.jsonObject(with: Data(file.metadata["cases"]!.utf8)) as! [[String: Any]]
+        return json.map { FixtureCase(name: $0["name"] as! String, op: $0["op"] as! String,
+                                      params: $0["params"] as! [String: Any], file: file) }
+    }
+
+    /// A file in the Fixtures folder next to the calling test file.
+    public static func path(_ name: String, _ filePath: String = #filePath) -> String {
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
+    }
+
+    /// The repository root (tests run from the source tree).
+    public static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
+
+/// The tolerance every engine comparison uses: |got - ref| <= rtol * max(1, |ref|), element-wise.
+public func assertClose(_ got: Tensor, _ ref: Tensor, _ what: String, rtol: Float = 1e-4,
+                        file: StaticString = #filePath, line: UInt = #line) {
+    guard got.shape == ref.shape else {
+        XCTFail("\(what): shape \(got.shape), reference \(ref.shape)", file: file, line: line)
+        return
+    }
+    var worst: Float = 0, worstIndex = 0
+    for i in 0..<ref.count {
+        let r = ref.pointer[i], d = abs(got.pointer[i] - r) / max(1, abs(r))
+        if !(d <= worst) { worst = d; worstIndex = i }   // also catches NaN
+    }
+    XCTAssert(worst <= rtol, "\(what): max scaled |diff| \(worst) at \(worstIndex) (got \(got.pointer[worstIndex]), ref \(ref.pointer[worstIndex])) > \(rtol)",
+              file: file, line: line)
+}
+
+extension Array {
+    public func chunked(_ n: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min($0 + n, count)]) }
+    }
+}
