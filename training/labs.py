@@ -226,7 +226,7 @@ def clinical_sentence(panel: dict, age: int, sex: str) -> str:
        N the English word (Two, Three, ... Eight), all joined by single spaces.
 
     Example: ALP 612 U/L, boy aged 15 ->
-    "ALP 612 U/L, slightly raised (reference 138-511 for a male aged 15)."
+    "Alkaline phosphatase slightly raised at 612 U/L (reference 138-511 for a male aged 15)."
     """
     age = _check_patient(age, sex)
     if not panel:
@@ -247,6 +247,8 @@ def branches(panel: dict, age: int, sex: str) -> set[str]:
         return {"empty"}
     fs = abnormal_findings(panel, age, sex)
     out = {"none" if not fs else "one" if len(fs) == 1 else "several"}
+    if len(fs) >= 2:
+        out.add(f"count:{len(fs)}")
     for f in fs:
         out.add(f"template:{template_index(f)}")
         out.add(f"{f['direction']}:{f['severity']}")
