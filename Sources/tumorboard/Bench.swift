@@ -1,0 +1,104 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark the inference engine: ResNet-18 at 224, YOLOv5n at 640, raw sgemm.",
+        discussion: """
+        Weights are random: generated in-process, or read from --weights (scripts/bench-peers writes \
+        the same weights for PyTorch and ONNX Runtime and checks that all three agree).
+        Reports the median wall time over --runs runs after --warmup runs, and GFLOP/s \
+        (2 x multiply-adds of convolutions, GEMMs and attention).
+        """)
+
+    @Option(help: "resnet18, yolov5n, sgemm or all.") var model = "all"
+    @Option(help: "safetensors with the model's weights (names as in PyTorch). Default: random.") var weights: String?
+    @Option(help: "safetensors with the input tensor 'x'. Default: random.") var input: String?
+    @Option(help: "Write the outputs here (safetensors) for comparison.") var output: String?
+    @Option(help: "Timed runs.") var runs = 20
+    @Option(help: "Untimed warm-up runs.") var warmup = 3
+    @Option(help: "Threads for the engine and OpenBLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print one JSON object per model.") var json = false
+
+    func run() throws {
+        EngineThreads.set(threads)
+        let models = model == "all" ? ["sgemm", "resnet18", "yolov5n"] : [model]
+        for m in models {
+            switch m {
+            case "sgemm": try report(name: "sgemm_1024", benchSGEMM())
+            case "resnet18":
+                let w = try weights.map { try Weights(path: $0) } ?? RandomCheckpoint.resnet()
+                let net = try ResNet(w)
+                let x = try loadInput([1, 3, 224, 224])
+                try report(name: "resnet18", time { ["logits": try net(x)] })
+            case "yolov5n":
+                let w = try weights.map { try Weights(path: $0) } ?? RandomCheckpoint.yolov5()
+                let net = try YOLOv5(w)
+                let x = try loadInput([1, 3, 640, 640])
+                try report(name: "yolov5n", time {
+                    let o = try net(x)
+                    return ["p3": o[0], "p4": o[1], "p5": o[2]]
+                })
+            default:
+                throw ValidationError("unknown model '\(m)': use resnet18, yolov5n, sgemm or all")
+            }
+        }
+    }
+
+    struct Result { var medianMs: Double; var minMs: Double; var flops: Int; var outputs: [String: Tensor] }
+
+    func loadInput(_ shape: [Int]) throws -> Tensor {
+        guard let input else { return Tensor.random(shape, seed: 42) }
+        let x = try SafeTensors(path: input).tensor("x")
+        guard x.shape == shape else { throw ValidationError("\(input): input 'x' is \(x.shape), expected \(shape)") }
+        return x
+    }
+
+    func time(_ body: () throws -> [String: Tensor]) throws -> Result {
+        var outputs: [String: Tensor] = [:]
+        for _ in 0..<warmup { outputs = try body() }
+        FlopCounter.shared.start()
+        outputs = try body()
+        let flops = FlopCounter.shared.stop()
+        var ms: [Double] = []
+        for _ in 0..<max(runs, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            outputs = try body()
+            ms.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        ms.sort()
+        return Result(medianMs: ms[ms.count / 2], minMs: ms[0], flops: flops, outputs: outputs)
+    }
+
+    func benchSGEMM() throws -> Result {
+        let n = 1024
+        let a = Tensor.random([n, n], seed: 1), b = Tensor.random([n, n], seed: 2)
+        let c = Tensor(zeros: [n, n])
+        return try time {
+            GEMM.sgemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            return [:]
+        }
+    }
+
+    func report(name: String, _ r: Result) throws {
+        let gflops = Double(r.flops) / (r.medianMs * 1e6)
+        if json {
+            let obj: [String: Any] = ["model": name, "median_ms": r.medianMs, "min_ms": r.minMs,
+                                      "gflop": Double(r.flops) / 1e9, "gflops_per_s": gflops,
+                                      "threads": threads, "runs": runs]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "%@ median_ms=%.2f min_ms=%.2f gflop=%.3f gflops_per_s=%.1f threads=%d",
+                         name, r.medianMs, r.minMs, Double(r.flops) / 1e9, gflops, threads))
+        }
+        if let output, !r.outputs.isEmpty {
+            let path = models(count: 1) ? output : output.replacingOccurrences(of: ".safetensors", with: "-\(name).safetensors")
+            try SafeTensorsWriter.write(r.outputs, to: path)
+        }
+    }
+
+    private func models(count: Int) -> Bool { model != "all" }
+}

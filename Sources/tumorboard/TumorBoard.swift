@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+
+/// The command line: argument parsing only; the work lives in the library targets.
+@main
+struct TumorBoard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tumorboard",
+        abstract: "A terminal workstation for multimodal bone-tumour diagnosis (radiograph, pathology slide, blood tests).",
+        discussion: """
+        Research software reproducing Sang et al., J Bone Oncol 2025. Not a medical device.
+        With no subcommand, opens the workstation on the bundled samples.
+        """,
+        subcommands: [Open.self, Predict.self, Detect.self, Eval.self, Bench.self],
+        defaultSubcommand: Open.self)
+}
+
+/// Exit code for a subcommand whose issue has not landed yet.
+let notYetImplemented: Int32 = 3
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("tumorboard: \(message)\n".utf8))
+    Foundation.exit(notYetImplemented)
+}
