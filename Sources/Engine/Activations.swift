@@ -13,7 +13,11 @@ typealias V8 = SIMD8<Float>
 @inline(__always)
 func vexp(_ x: V8) -> V8 {
     let xc = x.clamped(lowerBound: V8(repeating: -87.0), upperBound: V8(repeating: 88.0))
-    let n = (xc * 1.442695040888963).rounded(.toNearestOrEven)
+    // Adding 1.5 * 2^23 rounds x*log2(e) to the nearest integer n and leaves n in the low
+    // mantissa bits: no float-to-int conversion, which Swift does not vectorise.
+    let shifter = V8(repeating: 12582912.0)
+    let t = xc * 1.442695040888963 + shifter
+    let n = t - shifter
     var r = xc - n * 0.693145751953125     // ln2 high part
     r = r - n * 1.428606765330187e-06       // ln2 low part
     var p = V8(repeating: 1.0 / 720.0)
@@ -23,8 +27,8 @@ func vexp(_ x: V8) -> V8 {
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    let ni = SIMD8<Int32>(n, rounding: .toNearestOrEven)
-    let bits = SIMD8<UInt32>(truncatingIfNeeded: (ni &+ 127) &<< 23)
+    // bits(t) = 0x4B400000 + n, so 2^n has bits (n + 127) << 23 = (bits(t) - 0x4B3FFF81) << 23.
+    let bits = (unsafeBitCast(t, to: SIMD8<UInt32>.self) &- 0x4B3F_FF81) &<< 23
     return p * unsafeBitCast(bits, to: V8.self)
 }
 
