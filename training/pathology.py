@@ -25,11 +25,12 @@ SUBTYPES = (
     "synovial osteochondroma", "simple bone cyst", "osteofibroma", "other bt", "other mt",
 )
 
-# Optical density per unit stain, RGB (Ruifrok & Johnston 2001 H and E vectors; the red-cell
-# vector is our choice for the orange-red of erythrocytes in eosin).
-H_VEC = np.array([0.650, 0.704, 0.286])
-E_VEC = np.array([0.072, 0.990, 0.105])
-R_VEC = np.array([0.030, 0.820, 0.570])
+# Optical density per unit stain, RGB: the H and E reference vectors used with Macenko et al.
+# 2009 stain normalisation (estimated from scanned H&E slides); the red-cell vector is our
+# choice for the orange-red of erythrocytes.
+H_VEC = np.array([0.5626, 0.7201, 0.4062])
+E_VEC = np.array([0.2159, 0.8012, 0.5581])
+R_VEC = np.array([0.090, 0.750, 0.650])
 
 
 class Canvas:
@@ -48,17 +49,32 @@ class Canvas:
 
     # ---- fields
     def noise(self, cell: float, order: int = 1) -> np.ndarray:
-        """Smooth Gaussian-like noise, unit variance, correlation length ~cell (reference px)."""
+        """Smooth noise, zero mean, unit variance, correlation length ~cell (reference px).
+
+        A coarse Gaussian lattice interpolated separably (two small matrix products):
+        order 1 = linear (tent) kernel, order 3 = cubic B-spline (smoother).
+        """
         S = self.size
         cell_px = max(cell * self.unit, 1.0)
-        n = int(math.ceil(S / cell_px)) + 3
+        n = int(math.ceil(S / cell_px)) + 6
         low = self.rng.standard_normal((n, n)).astype(np.float32)
-        out = ndimage.zoom(low, cell_px, order=order, prefilter=False)
-        oy = int(self.rng.integers(0, max(1, out.shape[0] - S)))
-        ox = int(self.rng.integers(0, max(1, out.shape[1] - S)))
-        out = out[oy:oy + S, ox:ox + S]
-        if out.shape != (S, S):
-            out = np.pad(out, ((0, S - out.shape[0]), (0, S - out.shape[1])), mode="reflect")
+        off = self.rng.random(2)
+        taps = ((0, 1) if order < 3 else (-1, 0, 1, 2))
+        out = low
+        for axis, o in enumerate(off):  # separable: rows, then columns; gathers, no BLAS
+            t = np.arange(S, dtype=np.float32) / cell_px + 1.5 + o
+            base = np.floor(t).astype(np.int64)
+            acc = None
+            for k in taps:
+                a = np.abs(t - (base + k))
+                if order >= 3:
+                    w = np.where(a < 1, 2 / 3 - a * a + a ** 3 / 2, np.where(a < 2, (2 - a) ** 3 / 6, 0.0))
+                else:
+                    w = np.clip(1.0 - a, 0.0, None)
+                w = w.astype(np.float32)
+                part = (out[base + k, :] * w[:, None]) if axis == 0 else (out[:, base + k] * w[None, :])
+                acc = part if acc is None else acc + part
+            out = acc
         sd = float(out.std()) or 1.0
         return (out - float(out.mean())) / sd
 
@@ -68,6 +84,18 @@ class Canvas:
         k = 2 * math.pi / (period * self.unit)
         phase = k * (self.xx * math.cos(theta) + self.yy * math.sin(theta)) + warp * w
         return 0.5 + 0.5 * np.sin(phase)
+
+    def streaks(self, theta: float, along: float, across: float, warp: float = 0.0) -> np.ndarray:
+        """Anisotropic noise (unit variance) elongated along theta: collagen, fascicles."""
+        u = self.xx * math.cos(theta) + self.yy * math.sin(theta)
+        v = self.yy * math.cos(theta) - self.xx * math.sin(theta)
+        if warp:
+            v = v + warp * self.unit * self.noise(60)
+        n = 64
+        grid = self.rng.standard_normal((n, n)).astype(np.float32)
+        out = ndimage.map_coordinates(grid, [v / (across * self.unit), u / (along * self.unit)],
+                                      order=1, mode="wrap", prefilter=False)
+        return (out - out.mean()) / (out.std() + 1e-6)
 
     # ---- points
     def uniform_points(self, n: int) -> np.ndarray:
@@ -91,7 +119,7 @@ class Canvas:
 
     # ---- cells
     def cells(self, pts, r, aspect=1.0, theta=0.0, dark=1.0, cyto=0.0, cyto_e=0.0,
-              halo=0.0, chromatin=0.35, edge=2.5):
+              halo=0.0, chromatin=0.35, edge=2.5, cyto_h=0.0):
         """Paint nuclei (ellipses, H) at pts; optional eosinophilic cytoplasm and clear halos.
 
         r, aspect, theta, dark: scalars or per-cell arrays; r in reference pixels.
@@ -125,10 +153,12 @@ class Canvas:
             self.E *= keep
             self.H *= keep
         if cyto > 0:
-            self.E += cyto_e * np.clip((cyto - q) * 1.5, 0.0, 1.0) * (1.0 - nuc)
+            c = np.clip((cyto - q) * 1.5, 0.0, 1.0) * (1.0 - nuc)
+            self.E += cyto_e * c
+            if cyto_h:
+                self.H += cyto_h * c
         tex = 1.0 - chromatin * 0.5 + chromatin * self.rng.random((S, S)).astype(np.float32)
         self.H += dark[nid] * nuc * tex
-        self.E += 0.15 * nuc
         return q
 
     # ---- regions
@@ -152,22 +182,29 @@ def _u(rng, lo, hi):
     return float(lo + (hi - lo) * rng.random())
 
 
-def _stroma(cv: Canvas, strength: float, period=(5, 9), warp=(2, 6)):
+def _stroma(cv: Canvas, strength: float, theta=None, across=(1.5, 3.0), warp=(4, 12)):
+    """Collagenous stroma: wavy eosinophilic bundles with pale clefts."""
     rng = cv.rng
-    f = cv.fibers(_u(rng, 0, math.pi), _u(rng, *period), _u(rng, *warp), _u(rng, 20, 60))
-    cv.E += strength * (0.45 + 0.55 * f) * (0.85 + 0.15 * cv.noise(8))
+    theta = _u(rng, 0, math.pi) if theta is None else theta
+    f = cv.streaks(theta, _u(rng, 12, 30), _u(rng, *across), _u(rng, *warp))
+    f = np.clip(0.65 + 0.3 * f, 0.05, 1.3)
+    cv.E += strength * f * (0.85 + 0.15 * cv.noise(25))
     return f
 
 
 def _loose_background(cv: Canvas, strength: float):
-    cv.E += strength * np.clip(0.6 + 0.25 * cv.noise(6) + 0.15 * cv.noise(30), 0.1, 1.2)
+    """Fibrillary eosinophilic background (matrix, cell processes) between cells."""
+    f = 0.6 + 0.2 * cv.streaks(_u(cv.rng, 0, math.pi), 6, 2, 6) + 0.15 * cv.noise(30)
+    cv.E += strength * np.clip(f, 0.1, 1.3)
+    cv.H += 0.08 * strength * np.clip(f, 0.1, 1.3)
 
 
-def _spindle_cells(cv: Canvas, n: int, theta: float, r=(2.2, 3.2), dark=(0.9, 1.2), mask=None):
+def _spindle_cells(cv: Canvas, n: int, theta: float, r=(2.2, 3.2), dark=(0.9, 1.2), mask=None,
+                   aspect=(1.8, 3.0)):
     rng = cv.rng
     pts = cv.uniform_points(n) if mask is None else cv.points_in(mask, n)
     k = len(pts)
-    cv.cells(pts, rng.uniform(*r, k), aspect=rng.uniform(1.8, 3.0, k),
+    cv.cells(pts, rng.uniform(*r, k), aspect=rng.uniform(*aspect, k),
              theta=theta + rng.normal(0, 0.25, k), dark=rng.uniform(*dark, k), chromatin=0.25)
 
 
@@ -176,8 +213,8 @@ def _bone(cv: Canvas, mask: np.ndarray, strength: float, woven: bool, osteoblast
     rng = cv.rng
     m = mask.astype(np.float32)
     m = ndimage.gaussian_filter(m, 0.8 * cv.unit)
-    lines = 0.0 if woven else 0.12 * cv.fibers(_u(rng, 0, math.pi), 14, 3, 40)
-    cv.E = cv.E * (1 - m) + m * strength * (1.05 + 0.1 * cv.noise(10) + lines)
+    lines = 0.0 if woven else 0.1 * cv.streaks(_u(rng, 0, math.pi), 40, 3, 10)
+    cv.E = cv.E * (1 - m) + m * strength * (1.05 + 0.08 * cv.noise(10) + lines)
     cv.H *= (1 - 0.8 * m)
     area = float(mask.mean())
     n_ocy = int(area * (260 if woven else 120) * _u(rng, 0.7, 1.3))
@@ -198,8 +235,9 @@ def _cartilage(cv: Canvas, mask: np.ndarray, density: float, atypia: float, clus
     """Hyaline matrix (pale blue-grey-violet) with chondrocytes in lacunae."""
     rng = cv.rng
     m = ndimage.gaussian_filter(mask.astype(np.float32), 1.0 * cv.unit)
-    cv.E = cv.E * (1 - m) + m * (0.18 + 0.05 * cv.noise(12))
-    cv.H = cv.H * (1 - m) + m * (0.32 + 0.08 * cv.noise(20) + 0.05 * cv.noise(4))
+    hue = _u(rng, 0.45, 0.9)  # hyaline matrix: basophilic, varies with decalcification
+    cv.E = cv.E * (1 - m) + m * (0.3 + 0.06 * cv.noise(12))
+    cv.H = cv.H * (1 - m) + m * hue * (1.0 + 0.15 * cv.noise(20) + 0.08 * cv.noise(4))
     n = int(float(mask.mean()) * density * _u(rng, 0.7, 1.3))
     if n <= 0:
         return
@@ -209,10 +247,10 @@ def _cartilage(cv: Canvas, mask: np.ndarray, density: float, atypia: float, clus
     pts = np.repeat(centres, per, axis=0)
     pts = pts + rng.normal(0, 4.5 * cv.unit, pts.shape).astype(np.float32) * (per.repeat(per) > 1)[:, None]
     k = len(pts)
-    r = rng.uniform(1.6, 2.4, k) * (1 + atypia * rng.random(k))
+    r = rng.uniform(1.3, 2.0, k) * (1 + atypia * rng.random(k))
     cv.cells(pts, r, aspect=rng.uniform(1.0, 1.4 + atypia, k), theta=rng.uniform(0, math.pi, k),
-             dark=rng.uniform(0.7, 1.0, k) * (1 + 0.4 * atypia), halo=_u(rng, 1.9, 2.6),
-             cyto=1.5, cyto_e=0.12, chromatin=0.2)
+             dark=rng.uniform(1.6, 2.2, k) * (1 + 0.3 * atypia), halo=_u(rng, 2.2, 3.0),
+             cyto=1.4, cyto_e=0.25, chromatin=0.2)
 
 
 def _fat(cv: Canvas, mask: np.ndarray, r=(7, 14)):
@@ -227,10 +265,9 @@ def _fat(cv: Canvas, mask: np.ndarray, r=(7, 14)):
     iy = np.clip(pts[:, 0].astype(int), 0, S - 1)
     ix = np.clip(pts[:, 1].astype(int), 0, S - 1)
     lab[iy, ix] = np.arange(1, len(pts) + 1)
-    dist = ndimage.distance_transform_edt(lab == 0)
+    dist, ind = ndimage.distance_transform_edt(lab == 0, return_indices=True)
     rr = np.full(len(pts) + 1, 1.0, np.float32)
     rr[1:] = rng.uniform(*r, len(pts)) * cv.unit
-    ind = ndimage.distance_transform_edt(lab == 0, return_distances=False, return_indices=True)
     radius = rr[lab[ind[0], ind[1]]]
     vac = np.clip((radius - dist) / 1.2, 0, 1) * mask
     cv.E *= 1 - vac
@@ -244,7 +281,7 @@ def _haemorrhage(cv: Canvas, mask: np.ndarray, density: float):
     m = ndimage.gaussian_filter(mask.astype(np.float32), 1.5 * cv.unit)
     speck = (rng.random((cv.size, cv.size)) < density).astype(np.float32)
     speck = ndimage.gaussian_filter(speck, 0.9 * cv.unit) * (6.0 / max(cv.unit, 0.5))
-    cv.R += m * (0.55 + 0.5 * np.clip(speck, 0, 1.2))
+    cv.R += m * (0.8 + 0.5 * np.clip(speck, 0, 1.2))
     cv.H *= 1 - 0.5 * m
 
 
@@ -259,7 +296,7 @@ def _necrosis(cv: Canvas, mask: np.ndarray):
 
 
 def _tumour_cells(cv, n, r, pleo, dark, mask=None, cyto=0.0, cyto_e=0.0, aspect_hi=1.8,
-                  mitoses=0.0):
+                  mitoses=0.0, cyto_h=0.0):
     rng = cv.rng
     pts = cv.uniform_points(n) if mask is None else cv.points_in(mask, n)
     k = len(pts)
@@ -271,7 +308,7 @@ def _tumour_cells(cv, n, r, pleo, dark, mask=None, cyto=0.0, cyto_e=0.0, aspect_
     dk[mit] *= 1.8
     rad[mit] *= 1.1
     cv.cells(pts, rad, aspect=rng.uniform(1.0, aspect_hi, k), theta=rng.uniform(0, math.pi, k),
-             dark=dk, cyto=cyto, cyto_e=cyto_e, chromatin=0.35 + pleo)
+             dark=dk, cyto=cyto, cyto_e=cyto_e, cyto_h=cyto_h, chromatin=0.35 + pleo)
 
 
 def _giant_cells(cv: Canvas, n: int, evenly: bool, nuclei=(10, 30), radius=(11, 18)):
@@ -283,7 +320,7 @@ def _giant_cells(cv: Canvas, n: int, evenly: bool, nuclei=(10, 30), radius=(11, 
         return
     R = rng.uniform(*radius, k)
     cv.cells(centres, R, aspect=rng.uniform(1.0, 1.6, k), theta=rng.uniform(0, math.pi, k),
-             dark=0.0, cyto=1.0, cyto_e=_u(rng, 0.45, 0.7), edge=0.8)
+             dark=0.0, cyto=1.0, cyto_e=_u(rng, 0.7, 1.1), cyto_h=0.1, edge=0.8)
     pts, rs = [], []
     for c, rad in zip(centres, R):
         m = int(rng.integers(*nuclei))
@@ -320,33 +357,35 @@ def _vessels(cv: Canvas, n: int):
 
 def _osteosarcoma(cv: Canvas):
     rng = cv.rng
-    _loose_background(cv, _u(rng, 0.25, 0.45))
-    osteoid = np.abs(cv.noise(_u(rng, 10, 22), order=3))
-    lace = np.clip(1.0 - osteoid / _u(rng, 0.18, 0.35), 0, 1) * (cv.noise(40) > _u(rng, -1.0, 0.3))
-    cv.E += lace * _u(rng, 0.6, 1.0)
-    n = int(_u(rng, 280, 620))
-    _tumour_cells(cv, n, r=_u(rng, 2.6, 3.6), pleo=_u(rng, 0.22, 0.4), dark=_u(rng, 1.1, 1.5),
-                  cyto=1.5, cyto_e=0.1, mitoses=0.02)
+    _loose_background(cv, _u(rng, 0.45, 0.75))
+    # lace-like osteoid: a network of glassy pink seams between the tumour cells
+    osteoid = np.abs(cv.noise(_u(rng, 10, 20), order=3))
+    lace = np.clip(1.0 - osteoid / _u(rng, 0.25, 0.5), 0, 1) * (cv.noise(40) > _u(rng, -1.0, 0.4))
+    lace = ndimage.gaussian_filter(lace, 0.8 * cv.unit)
+    cv.E += lace * _u(rng, 0.6, 1.1)
+    n = int(_u(rng, 450, 900))
+    _tumour_cells(cv, n, r=_u(rng, 2.2, 3.1), pleo=_u(rng, 0.22, 0.4), dark=_u(rng, 1.2, 1.6),
+                  cyto=1.9, cyto_e=0.3, cyto_h=0.1, mitoses=0.02)
     if rng.random() < 0.15:  # giant-cell-rich variant overlaps with giant cell tumour
         _giant_cells(cv, int(rng.integers(2, 6)), evenly=False)
     if rng.random() < 0.45:
         _necrosis(cv, cv.blobs(_u(rng, 30, 60), _u(rng, 0.1, 0.45)))
     if rng.random() < 0.3:
-        _bone(cv, cv.blobs(_u(rng, 20, 40), _u(rng, 0.05, 0.25)), 1.0, woven=True, osteoblast_rim=0.4)
+        _bone(cv, cv.blobs(_u(rng, 20, 40), _u(rng, 0.05, 0.25)), _u(rng, 1.1, 1.5), woven=True, osteoblast_rim=0.4)
     if rng.random() < 0.25:
         _haemorrhage(cv, cv.blobs(30, _u(rng, 0.05, 0.2)), 0.15)
 
 
 def _giant_cell_tumor(cv: Canvas):
     rng = cv.rng
-    _loose_background(cv, _u(rng, 0.3, 0.5))
-    _tumour_cells(cv, int(_u(rng, 220, 420)), r=_u(rng, 2.6, 3.3), pleo=_u(rng, 0.08, 0.18),
-                  dark=_u(rng, 0.8, 1.1), cyto=1.8, cyto_e=0.2, aspect_hi=1.6)
+    _loose_background(cv, _u(rng, 0.45, 0.7))
+    _tumour_cells(cv, int(_u(rng, 330, 600)), r=_u(rng, 2.2, 2.9), pleo=_u(rng, 0.08, 0.18),
+                  dark=_u(rng, 0.9, 1.2), cyto=2.0, cyto_e=0.3, cyto_h=0.08, aspect_hi=1.6)
     _giant_cells(cv, int(_u(rng, 5, 14)), evenly=True, nuclei=(12, 40))
     if rng.random() < 0.35:
         _haemorrhage(cv, cv.blobs(35, _u(rng, 0.05, 0.25)), 0.15)
     if rng.random() < 0.15:
-        _bone(cv, cv.blobs(30, _u(rng, 0.05, 0.15)), 1.0, woven=True, osteoblast_rim=0.5)
+        _bone(cv, cv.blobs(30, _u(rng, 0.05, 0.15)), 1.3, woven=True, osteoblast_rim=0.5)
 
 
 def _osteochondroma(cv: Canvas, multiple: bool = False):
@@ -358,11 +397,11 @@ def _osteochondroma(cv: Canvas, multiple: bool = False):
     d = d + cv.noise(40, order=3) * 10 * cv.unit
     cap = d < level
     below = ~cap
-    _loose_background(cv, 0.25)
+    _loose_background(cv, _u(rng, 0.4, 0.6))
     _cartilage(cv, cap, density=_u(rng, 180, 320) * (1.2 if multiple else 1.0), atypia=0.05,
                clusters=_u(rng, 0.2, 0.5))
     trab = below & cv.blobs(_u(rng, 18, 30), _u(rng, 0.3, 0.55))
-    _bone(cv, trab, 1.0, woven=False, osteoblast_rim=0.15)
+    _bone(cv, trab, _u(rng, 1.2, 1.6), woven=False, osteoblast_rim=0.15)
     marrow = below & ~trab
     _fat(cv, marrow)
     _tumour_cells(cv, int(marrow.mean() * 250), r=2.0, pleo=0.1, dark=1.0, mask=marrow)
@@ -370,13 +409,14 @@ def _osteochondroma(cv: Canvas, multiple: bool = False):
 
 def _synovial_osteochondroma(cv: Canvas):
     rng = cv.rng
-    _loose_background(cv, _u(rng, 0.25, 0.4))
+    _loose_background(cv, _u(rng, 0.4, 0.65))
     nodules = cv.blobs(_u(rng, 35, 60), _u(rng, 0.35, 0.7))
     _cartilage(cv, nodules, density=_u(rng, 260, 420), atypia=_u(rng, 0.1, 0.35),
                clusters=_u(rng, 0.5, 0.85))
     rim = cv.boundary(nodules, 3.0)
     cv.E += 0.35 * ndimage.gaussian_filter(rim.astype(np.float32), 1.0)
-    _spindle_cells(cv, int(rim.sum() / 10), _u(rng, 0, math.pi), mask=rim)
+    _spindle_cells(cv, int(rim.sum() / 14), _u(rng, 0, math.pi), r=(1.8, 2.4), mask=rim,
+                   aspect=(1.0, 1.5))  # synovial lining cells
     if rng.random() < 0.4:
         _bone(cv, nodules & cv.blobs(20, 0.2), 1.0, woven=False, osteoblast_rim=0.0)
 
@@ -387,10 +427,10 @@ def _simple_bone_cyst(cv: Canvas):
     t = _u(rng, 0, 2 * math.pi)
     d = (cv.xx - cv.size / 2) * math.cos(t) + (cv.yy - cv.size / 2) * math.sin(t)
     d = d + cv.noise(50, order=3) * 14 * cv.unit
-    width = _u(rng, 30, 80) * cv.unit
+    width = _u(rng, 35, 110) * cv.unit
     off = _u(rng, -60, 60) * cv.unit
     lining = np.abs(d - off) < width / 2
-    f = _stroma(cv, _u(rng, 0.35, 0.6))
+    f = _stroma(cv, _u(rng, 0.55, 0.85), theta=t + math.pi / 2)
     cv.E *= lining
     _spindle_cells(cv, int(lining.mean() * _u(rng, 90, 180)), t + math.pi / 2, mask=lining)
     if rng.random() < 0.5:
@@ -405,11 +445,11 @@ def _simple_bone_cyst(cv: Canvas):
 def _osteofibroma(cv: Canvas):
     rng = cv.rng
     theta = _u(rng, 0, math.pi)
-    _stroma(cv, _u(rng, 0.35, 0.55), period=(6, 11))
-    _spindle_cells(cv, int(_u(rng, 160, 300)), theta, dark=(0.8, 1.1))
+    _stroma(cv, _u(rng, 0.55, 0.85), theta=theta)
+    _spindle_cells(cv, int(_u(rng, 250, 450)), theta, r=(1.8, 2.6), dark=(0.9, 1.2))
     bone = cv.blobs(_u(rng, 10, 18), _u(rng, 0.12, 0.3))
     bone = ndimage.binary_opening(bone, iterations=1)
-    _bone(cv, bone, 1.0, woven=True, osteoblast_rim=_u(rng, 0.8, 1.3))
+    _bone(cv, bone, _u(rng, 1.2, 1.6), woven=True, osteoblast_rim=_u(rng, 0.5, 0.9))
 
 
 def _other_bt(cv: Canvas):
@@ -417,22 +457,22 @@ def _other_bt(cv: Canvas):
     rng = cv.rng
     kind = int(rng.integers(0, 4))
     if kind == 0:  # storiform fibrous with scattered giant cells and haemosiderin-laden cells
-        _stroma(cv, _u(rng, 0.35, 0.55))
-        _spindle_cells(cv, int(_u(rng, 200, 350)), _u(rng, 0, math.pi))
+        _stroma(cv, _u(rng, 0.5, 0.8))
+        _spindle_cells(cv, int(_u(rng, 250, 450)), _u(rng, 0, math.pi), r=(1.8, 2.6))
         _giant_cells(cv, int(rng.integers(1, 5)), evenly=False, nuclei=(6, 16), radius=(8, 13))
     elif kind == 1:  # enchondroma-like lobules of bland cartilage
         _loose_background(cv, 0.3)
         _cartilage(cv, cv.blobs(_u(rng, 40, 70), _u(rng, 0.5, 0.85)), density=_u(rng, 150, 260),
                    atypia=0.05, clusters=0.3)
     elif kind == 2:  # haemangioma-like: vessels in loose stroma
-        _loose_background(cv, _u(rng, 0.3, 0.45))
+        _loose_background(cv, _u(rng, 0.45, 0.7))
         _vessels(cv, int(rng.integers(8, 20)))
         _spindle_cells(cv, int(_u(rng, 60, 140)), _u(rng, 0, math.pi))
     else:  # osteoid osteoma / osteoblastoma-like: interlacing osteoid rimmed by osteoblasts
-        _loose_background(cv, _u(rng, 0.3, 0.45))
+        _loose_background(cv, _u(rng, 0.45, 0.7))
         _vessels(cv, int(rng.integers(3, 8)))
         bone = cv.blobs(_u(rng, 8, 14), _u(rng, 0.25, 0.45))
-        _bone(cv, bone, 0.9, woven=True, osteoblast_rim=1.2)
+        _bone(cv, bone, _u(rng, 1.1, 1.5), woven=True, osteoblast_rim=0.9)
 
 
 def _other_mt(cv: Canvas):
@@ -441,9 +481,9 @@ def _other_mt(cv: Canvas):
     rng = cv.rng
     kind = int(rng.integers(0, 4))
     if kind <= 1:  # Ewing-like: sheets of small uniform round cells, scant cytoplasm
-        _loose_background(cv, _u(rng, 0.12, 0.25))
-        _tumour_cells(cv, int(_u(rng, 650, 1000)), r=_u(rng, 2.0, 2.6), pleo=_u(rng, 0.04, 0.1),
-                      dark=_u(rng, 1.2, 1.6), aspect_hi=1.2, mitoses=0.01)
+        _loose_background(cv, _u(rng, 0.25, 0.45))
+        _tumour_cells(cv, int(_u(rng, 1400, 2000)), r=_u(rng, 2.0, 2.6), pleo=_u(rng, 0.04, 0.1),
+                      dark=_u(rng, 1.3, 1.7), aspect_hi=1.2, mitoses=0.01, cyto=1.4, cyto_e=0.15, cyto_h=0.1)
         if rng.random() < 0.5:
             _necrosis(cv, cv.blobs(_u(rng, 30, 60), _u(rng, 0.1, 0.3)))
         if rng.random() < 0.3:
@@ -454,8 +494,8 @@ def _other_mt(cv: Canvas):
                    atypia=_u(rng, 0.4, 0.9), clusters=0.4)
     else:  # spindle-cell sarcoma: fascicles of atypical spindle cells
         theta = _u(rng, 0, math.pi)
-        _stroma(cv, _u(rng, 0.25, 0.4))
-        _spindle_cells(cv, int(_u(rng, 400, 650)), theta, r=(2.5, 3.8), dark=(1.1, 1.6))
+        _stroma(cv, _u(rng, 0.45, 0.7), theta=theta)
+        _spindle_cells(cv, int(_u(rng, 600, 900)), theta, r=(2.2, 3.4), dark=(1.2, 1.7))
         if rng.random() < 0.3:
             _necrosis(cv, cv.blobs(40, 0.2))
 
@@ -477,17 +517,18 @@ def _finish(cv: Canvas) -> np.ndarray:
     """Stain mixing (Beer-Lambert) with per-tile stain variation, optics and sensor noise."""
     rng = cv.rng
     # tissue gaps: tears / edge of section (white), common in real tiles
-    if rng.random() < 0.35:
-        gap = cv.blobs(_u(rng, 40, 90), _u(rng, 0.03, 0.3))
-        g = ndimage.gaussian_filter(gap.astype(np.float32), 1.2 * cv.unit)
+    if rng.random() < 0.45:
+        f = cv.noise(_u(rng, 25, 90), order=3) + 0.35 * cv.noise(6) + 0.15 * cv.noise(2)
+        gap = f > np.quantile(f, 1.0 - _u(rng, 0.05, 0.35))  # ragged tear / section edge
+        g = ndimage.gaussian_filter(gap.astype(np.float32), 0.7 * cv.unit)
         for A in (cv.H, cv.E, cv.R):
             A *= 1 - g
     h_vec = H_VEC + rng.normal(0, 0.04, 3)
     e_vec = E_VEC + rng.normal(0, 0.04, 3)
     h_vec = np.clip(h_vec, 0.02, None) / np.linalg.norm(h_vec)
     e_vec = np.clip(e_vec, 0.02, None) / np.linalg.norm(e_vec)
-    h_amt = _u(rng, 0.45, 0.85)   # stain batch / thickness variation
-    e_amt = _u(rng, 0.35, 0.75)
+    h_amt = _u(rng, 0.75, 1.15)   # stain batch / section thickness variation
+    e_amt = _u(rng, 0.7, 1.2)
     od = (cv.H[..., None] * (h_amt * h_vec) + cv.E[..., None] * (e_amt * e_vec)
           + cv.R[..., None] * (0.9 * R_VEC))
     od += np.array([0.02, 0.04, 0.03]) * _u(rng, 0.5, 1.5)  # glass / mounting medium
