@@ -59,6 +59,9 @@ def ops() -> Writer:
         ("conv_1x1_stride2", (1, 4, 9, 9), (8, 1, 1), (2, 2), (0, 0), (1, 1), 1, False),
         ("conv_1x3_stride_2x1", (2, 2, 5, 6), (3, 1, 3), (2, 1), (0, 1), (1, 1), 1, True),
         ("conv_6x6_stride2_pad2", (1, 1, 13, 12), (4, 6, 6), (2, 2), (2, 2), (1, 1), 1, False),
+        # 3x3 stride 1 with many channels and odd sizes: the Winograd path.
+        ("conv_3x3_wide_odd", (2, 40, 9, 11), (36, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+        ("conv_3x3_nopad_odd", (1, 33, 8, 7), (34, 3, 3), (1, 1), (0, 0), (1, 1), 1, False),
     ]
     for name, xs, (co, kh, kw), s, p, d, gr, has_b in conv_cases:
         x = rnd(*xs)

@@ -26,9 +26,19 @@ public struct BatchNormParams: Sendable {
 }
 
 /// A 2-D convolution over NCHW input, with optional bias and a fused activation.
-/// Path by shape: 1x1 / stride 1 / no padding goes straight to GEMM; everything else is
-/// im2col + GEMM, one GEMM per image and group.
+/// Path by shape: 1x1 / stride 1 / no padding goes straight to GEMM; 3x3 / stride 1 with enough
+/// channels goes to Winograd F(2x2, 3x3); everything else is im2col + GEMM, one GEMM per image
+/// and group.
 public struct Conv2d: Sendable {
+    public enum Algorithm: String, Sendable {
+        /// Choose by shape (the default).
+        case auto
+        /// im2col + GEMM (or GEMM alone for 1x1), always valid.
+        case im2col
+        /// Winograd F(2x2, 3x3); only for 3x3, stride 1, dilation 1, one group.
+        case winograd
+    }
+
     public let weight: Tensor            // [Cout, Cin / groups, kh, kw]
     public let bias: Tensor?             // [Cout]
     public let stride: (Int, Int)
@@ -36,13 +46,16 @@ public struct Conv2d: Sendable {
     public let dilation: (Int, Int)
     public let groups: Int
     public let activation: Activation
+    public let algorithm: Algorithm
+    let winograd: Winograd2x3?
 
     public var outChannels: Int { weight.shape[0] }
     public var inChannels: Int { weight.shape[1] * groups }
     public var kernel: (Int, Int) { (weight.shape[2], weight.shape[3]) }
 
     public init(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                dilation: (Int, Int) = (1, 1), groups: Int = 1, activation: Activation = .none) throws {
+                dilation: (Int, Int) = (1, 1), groups: Int = 1, activation: Activation = .none,
+                algorithm: Algorithm = .auto) throws {
         guard weight.rank == 4, weight.count > 0 else {
             throw EngineError.shape(op: "conv2d", detail: "weight must be [Cout, Cin/groups, kh, kw], got \(weight.shape)")
         }
@@ -57,6 +70,20 @@ public struct Conv2d: Sendable {
         }
         self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
         self.dilation = dilation; self.groups = groups; self.activation = activation
+        self.algorithm = algorithm
+        let winogradShape = weight.shape[2] == 3 && weight.shape[3] == 3 && stride == (1, 1)
+            && dilation == (1, 1) && groups == 1
+        switch algorithm {
+        case .im2col: winograd = nil
+        case .winograd:
+            guard winogradShape else {
+                throw EngineError.argument(op: "conv2d", detail: "Winograd needs a 3x3 kernel, stride 1, dilation 1 and one group")
+            }
+            winograd = Winograd2x3(weight: weight)
+        case .auto:
+            // Below about 32 channels the 16 thin GEMMs lose to one im2col GEMM (docs/performance.md).
+            winograd = winogradShape && weight.shape[0] >= 32 && weight.shape[1] >= 32 ? Winograd2x3(weight: weight) : nil
+        }
     }
 
     /// This convolution followed by batch norm, folded into one convolution (inference only).
@@ -73,7 +100,7 @@ public struct Conv2d: Sendable {
             b.pointer[o] = (bias?.pointer[o] ?? 0) * scale[o] + shift[o]
         }
         return try Conv2d(weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
-                          groups: groups, activation: activation ?? self.activation)
+                          groups: groups, activation: activation ?? self.activation, algorithm: algorithm)
     }
 
     public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
@@ -83,6 +110,16 @@ public struct Conv2d: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try Profiler.shared.measure(profileKey(x)) { try forward(x) }
+    }
+
+    private func profileKey(_ x: Tensor) -> String {
+        let (kh, kw) = kernel
+        let path = winograd != nil ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col")
+        return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
+    }
+
+    private func forward(_ x: Tensor) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
         }
@@ -95,8 +132,17 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
+        if let winograd {
+            FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)   // nominal, as for a direct conv
+            for b in 0..<n {
+                winograd.run(x: x.pointer + b * inChannels * h * w, h: h, w: w, padding: padding,
+                             y: y.pointer + b * outChannels * spatial, bias: bias?.pointer, activation: activation)
+            }
+            return y
+        }
         let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
-        let col: TensorStorage? = direct ? nil : TensorStorage(count: kdim * spatial, zeroed: false)
+        let col: TensorStorage? = direct ? nil : Scratch.borrow(kdim * spatial)
+        defer { if let col { Scratch.giveBack(col) } }
         for b in 0..<n {
             for g in 0..<groups {
                 let src = x.pointer + (b * inChannels + g * cinG) * h * w

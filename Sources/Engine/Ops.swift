@@ -3,6 +3,12 @@ import Foundation
 extension Ops {
     /// Max pooling over NCHW; padded positions never win (as in PyTorch).
     public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        try Profiler.shared.measure("maxpool k\(kernel) \(x.shape)") {
+            try maxPool2dImpl(x, kernel: kernel, stride: stride, padding: padding)
+        }
+    }
+
+    static func maxPool2dImpl(_ x: Tensor, kernel: Int, stride: Int?, padding: Int) throws -> Tensor {
         try x.expectRank(4, "maxpool2d")
         let s = stride ?? kernel
         guard kernel >= 1, s >= 1, padding >= 0, padding * 2 <= kernel else {
@@ -63,6 +69,10 @@ extension Ops {
 
     /// Concatenation along one axis; all other dimensions must agree.
     public static func concat(_ xs: [Tensor], axis: Int) throws -> Tensor {
+        try Profiler.shared.measure("concat \(xs.first?.shape ?? []) x\(xs.count)") { try concatImpl(xs, axis: axis) }
+    }
+
+    static func concatImpl(_ xs: [Tensor], axis: Int) throws -> Tensor {
         guard let first = xs.first else { throw EngineError.argument(op: "concat", detail: "no tensors") }
         let r = first.rank
         guard axis >= 0, axis < r else { throw EngineError.argument(op: "concat", detail: "axis \(axis) out of range for rank \(r)") }

@@ -75,13 +75,45 @@ public final class FlopCounter: @unchecked Sendable {
     }
 }
 
+/// Optional per-layer timing for `tumorboard bench --profile`: wall time by op and shape.
+public final class Profiler: @unchecked Sendable {
+    public static let shared = Profiler()
+    private let lock = NSLock()
+    private var enabled = false
+    private var entries: [String: (ns: UInt64, calls: Int, flops: Int)] = [:]
+
+    public func start() { lock.lock(); entries = [:]; enabled = true; lock.unlock() }
+    public func stop() -> [(key: String, ms: Double, calls: Int, flops: Int)] {
+        lock.lock(); defer { lock.unlock() }
+        enabled = false
+        return entries.map { ($0.key, Double($0.value.ns) / 1e6, $0.value.calls, $0.value.flops) }.sorted { $0.ms > $1.ms }
+    }
+
+    var isEnabled: Bool { lock.lock(); defer { lock.unlock() }; return enabled }
+
+    /// Times `body` under `key` when profiling is on.
+    @inline(__always)
+    func measure<T>(_ key: @autoclosure () -> String, flops: Int = 0, _ body: () throws -> T) rethrows -> T {
+        guard isEnabled else { return try body() }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = try body()
+        let dt = DispatchTime.now().uptimeNanoseconds - t0
+        let k = key()
+        lock.lock()
+        let e = entries[k] ?? (0, 0, 0)
+        entries[k] = (e.ns + dt, e.calls + 1, e.flops + flops)
+        lock.unlock()
+        return r
+    }
+}
+
 /// Single-precision GEMM: C[m,n] = alpha * op(A) * op(B) + beta * C, row-major.
 public enum GEMM {
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        FlopCounter.shared.add(2 * m * n * k)
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, countFlops: Bool = true) {
+        if countFlops { FlopCounter.shared.add(2 * m * n * k) }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                     beta, c, blasint(ldc))

@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Option(help: "Threads for the engine and OpenBLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object per model.") var json = false
+    @Flag(help: "Print the time spent in each layer (one extra run).") var profile = false
 
     func run() throws {
         EngineThreads.set(threads)
@@ -60,8 +61,15 @@ struct Bench: ParsableCommand {
         var outputs: [String: Tensor] = [:]
         for _ in 0..<warmup { outputs = try body() }
         FlopCounter.shared.start()
+        if profile { Profiler.shared.start() }
         outputs = try body()
         let flops = FlopCounter.shared.stop()
+        if profile {
+            let rows = Profiler.shared.stop()
+            let total = rows.reduce(0) { $0 + $1.ms }
+            print(String(format: "profile (one run, %.2f ms in listed ops):", total))
+            for r in rows.prefix(40) { print(String(format: "  %8.3f ms %5.1f%% x%-3d %@", r.ms, 100 * r.ms / total, r.calls, r.key)) }
+        }
         var ms: [Double] = []
         for _ in 0..<max(runs, 1) {
             let t0 = DispatchTime.now().uptimeNanoseconds

@@ -29,10 +29,27 @@ final class OpsTests: XCTestCase {
             try each("conv2d") { c in
                 let conv = try Conv2d(weight: c.tensor("weight"), bias: c.has("bias") ? c.tensor("bias") : nil,
                                       stride: c.pair("stride"), padding: c.pair("padding"),
-                                      dilation: c.pair("dilation"), groups: c.params["groups"] as! Int)
+                                      dilation: c.pair("dilation"), groups: c.params["groups"] as! Int,
+                                      algorithm: .im2col)
                 assertClose(try conv(c.tensor("x")), try c.tensor("y"), c.name)
             }
         }
+    }
+
+    func testConv2dWinogradWhereItApplies() throws {
+        var ran = 0
+        try forEachThreadCount {
+            try each("conv2d") { c in
+                guard c.pair("stride") == (1, 1), c.pair("dilation") == (1, 1), c.params["groups"] as! Int == 1,
+                      try c.tensor("weight").shape[2...] == [3, 3] else { return }
+                let conv = try Conv2d(weight: c.tensor("weight"), bias: c.has("bias") ? c.tensor("bias") : nil,
+                                      padding: c.pair("padding"), algorithm: .winograd)
+                assertClose(try conv(c.tensor("x")), try c.tensor("y"), c.name + " (Winograd)")
+                ran += 1
+            }
+        }
+        XCTAssertGreaterThan(ran, 0, "no fixture case exercises Winograd")
+        XCTAssertThrowsError(try Conv2d(weight: Tensor(zeros: [2, 2, 3, 3]), stride: (2, 2), algorithm: .winograd))
     }
 
     func testConvWithFoldedBatchNormAndSiLU() throws {
