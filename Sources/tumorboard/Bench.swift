@@ -29,6 +29,7 @@ struct Bench: ParsableCommand {
         for m in models {
             switch m {
             case "sgemm": try report(name: "sgemm_1024", benchSGEMM())
+            case "conv-paths": try convPaths()
             case "resnet18":
                 let w = try weights.map { try Weights(path: $0) } ?? RandomCheckpoint.resnet()
                 let net = try ResNet(w)
@@ -78,6 +79,30 @@ struct Bench: ParsableCommand {
         }
         ms.sort()
         return Result(medianMs: ms[ms.count / 2], minMs: ms[0], flops: flops, outputs: outputs)
+    }
+
+    /// Every 3x3 stride-1 shape of ResNet-18 and YOLOv5n through im2col and Winograd, interleaved;
+    /// the minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
+    func convPaths() throws {
+        let shapes = [(64, 56), (128, 28), (256, 14), (512, 7), (16, 160), (32, 80), (64, 40), (128, 20)]
+        for (c, s) in shapes {
+            let w = Tensor.random([c, c, 3, 3], seed: 3, scale: 0.1)
+            let x = Tensor.random([1, c, s, s], seed: 4)
+            var best: [String: Double] = [:]
+            let convs = try [("im2col", Conv2d(weight: w, padding: (1, 1), algorithm: .im2col)),
+                             ("winograd", Conv2d(weight: w, padding: (1, 1), algorithm: .winograd))]
+            for _ in 0..<max(runs, 1) {
+                for (name, conv) in convs {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    _ = try conv(x)
+                    let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                    best[name] = min(best[name] ?? .infinity, ms)
+                }
+            }
+            let gflop = 2.0 * Double(c * c * 9 * s * s) / 1e9
+            print(String(format: "conv3x3 c=%d %dx%d im2col_min_ms=%.3f (%.0f GFLOP/s) winograd_min_ms=%.3f (%.0f GFLOP/s nominal)",
+                         c, s, s, best["im2col"]!, gflop / best["im2col"]! * 1e3, best["winograd"]!, gflop / best["winograd"]! * 1e3))
+        }
     }
 
     func benchSGEMM() throws -> Result {
