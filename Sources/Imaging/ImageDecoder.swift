@@ -1,0 +1,168 @@
+import CImageCodecs
+import Foundation
+
+/// The formats the decoder recognises by their first bytes (never by the file name).
+public enum ImageFormat: String, Sendable, Equatable, CustomStringConvertible {
+    case png = "PNG"
+    case jpeg = "JPEG"
+    public var description: String { rawValue }
+
+    /// PNG: 89 50 4E 47 0D 0A 1A 0A. JPEG: FF D8 FF (SOI followed by a marker).
+    public static func sniff<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> ImageFormat? {
+        let head = Array(bytes.prefix(8))
+        if head.count >= 8, head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return .png }
+        if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF { return .jpeg }
+        return nil
+    }
+}
+
+extension ImagingError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
+/// Decodes PNG (8/16-bit grey, grey+alpha, RGB, RGBA, palette) and JPEG (8-bit grey, YCbCr/RGB)
+/// into an `Image` that keeps the file's bit depth.
+///
+/// - Alpha is dropped (as PIL's `convert("RGB")` / `convert("L")` do); palettes become RGB;
+///   1/2/4-bit grey is scaled to 8 bit (0/255 for 1 bit). No gamma or ICC conversion.
+/// - Width x height from the header is checked against `maxPixels` before anything is allocated.
+/// - Corrupt and truncated data come back as `ImagingError` values; the process keeps running.
+///   A JPEG that libjpeg would "repair" (premature end, bad Huffman code) is refused, not shown
+///   with invented grey rows.
+/// Stateless and `Sendable`: one decoder may be used from several threads at once.
+public struct ImageDecoder: Sendable {
+    /// Default pixel limit: 100 megapixels (a 10,000 x 10,000 radiograph; 200 MB at 16-bit).
+    public static let defaultMaxPixels = 100_000_000
+    /// Default file-size limit: 1 GiB.
+    public static let defaultMaxFileBytes = 1 << 30
+
+    public var maxPixels: Int
+    public var maxFileBytes: Int
+
+    public init(maxPixels: Int = ImageDecoder.defaultMaxPixels,
+                maxFileBytes: Int = ImageDecoder.defaultMaxFileBytes) {
+        self.maxPixels = max(1, maxPixels)
+        self.maxFileBytes = max(1, maxFileBytes)
+    }
+
+    /// Reads and decodes a file. Errors name `url.path`.
+    public func decode(contentsOf url: URL) throws(ImagingError) -> Image {
+        try decode(try readFile(url), name: url.path)
+    }
+
+    /// Decodes bytes already in memory. `name` is used in error messages (usually the path).
+    public func decode(_ data: Data, name: String) throws(ImagingError) -> Image {
+        guard !data.isEmpty else { throw .empty(file: name) }
+        guard let format = ImageFormat.sniff(data) else {
+            throw .notAnImage(file: name, leadingBytes: Array(data.prefix(4)), hint: Self.hint(for: data))
+        }
+        let limit = maxPixels
+        let result = data.withUnsafeBytes { raw in
+            Result { () throws(ImagingError) -> Image in
+                try Self.decode(raw, format: format, name: name, maxPixels: limit)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Reads the whole file, refusing folders, missing files and files over `maxFileBytes`.
+    func readFile(_ url: URL) throws(ImagingError) -> Data {
+        let path = url.path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw .notFound(file: path)
+        }
+        if isFolder.boolValue { throw .isDirectory(file: path) }
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            if let size = (attributes[.size] as? NSNumber)?.intValue {
+                if size > maxFileBytes { throw ImagingError.fileTooLarge(file: path, bytes: size, limit: maxFileBytes) }
+                // Regular empty file: say so without reading (Foundation leaks a page reading 0 bytes).
+                if size == 0, attributes[.type] as? FileAttributeType == .typeRegular { throw ImagingError.empty(file: path) }
+            }
+            // Read, not mapped: a mapped file that another process truncates would crash us (SIGBUS).
+            return try Data(contentsOf: url)
+        } catch let error as ImagingError {
+            throw error
+        } catch {
+            throw .unreadable(file: path, reason: Self.reason(error))
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError,
+           underlying.domain == NSPOSIXErrorDomain, let text = strerror(Int32(underlying.code)) {
+            return String(cString: text)
+        }
+        return ns.localizedDescription
+    }
+
+    /// Recognises a few files people mistake for images, to say what to do instead.
+    static func hint(for data: Data) -> String? {
+        if data.count >= 132, data[data.startIndex + 128 ..< data.startIndex + 132].elementsEqual(Array("DICM".utf8)) {
+            return "this is a DICOM file; import it as DICOM"
+        }
+        let head = Array(data.prefix(4))
+        if head.starts(with: [0x49, 0x49, 0x2A, 0x00]) || head.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) {
+            return "this looks like a TIFF; export it as PNG"
+        }
+        if head.starts(with: Array("GIF8".utf8)) { return "this looks like a GIF; export it as PNG" }
+        if head.starts(with: Array("BM".utf8)) { return "this looks like a BMP; export it as PNG" }
+        return nil
+    }
+
+    /// Two calls into the shim: the first reads the header (size, channels, depth; pixel limit
+    /// checked), the second decodes straight into the array that becomes the image, so there is
+    /// no copy and no second buffer of the image's size.
+    static func decode(_ raw: UnsafeRawBufferPointer, format: ImageFormat, name: String,
+                       maxPixels: Int) throws(ImagingError) -> Image {
+        let bytes = raw.bindMemory(to: UInt8.self)
+        var info = tb_image_info()
+        let capacity = 512
+        var message = [CChar](repeating: 0, count: capacity)
+
+        func run(into pixels: UnsafeMutableRawPointer?, _ byteCount: Int) -> tb_status {
+            message.withUnsafeMutableBufferPointer { text in
+                switch format {
+                case .png: tb_png_decode(bytes.baseAddress, bytes.count, UInt64(maxPixels), pixels, byteCount, &info, text.baseAddress, capacity)
+                case .jpeg: tb_jpeg_decode(bytes.baseAddress, bytes.count, UInt64(maxPixels), pixels, byteCount, &info, text.baseAddress, capacity)
+                }
+            }
+        }
+        func check(_ status: tb_status) throws(ImagingError) {
+            let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            switch status {
+            case TB_OK: return
+            case TB_ERR_TRUNCATED: throw .truncated(file: name, format: format, detail: detail)
+            case TB_ERR_TOO_LARGE:
+                throw .tooLarge(file: name, width: Int(info.width), height: Int(info.height), limit: maxPixels)
+            case TB_ERR_UNSUPPORTED: throw .unsupported(file: name, format: format, detail: detail)
+            case TB_ERR_NO_MEMORY: throw .unreadable(file: name, reason: detail.isEmpty ? "out of memory" : detail)
+            default: throw .corrupt(file: name, format: format, detail: detail)
+            }
+        }
+
+        try check(run(into: nil, 0))
+        let width = Int(info.width), height = Int(info.height)
+        let colour: Image.Colour = info.channels == 1 ? .grey : .rgb
+        let count = width * height * Int(info.channels)
+        guard count > 0 else { throw .corrupt(file: name, format: format, detail: "image has no pixels") }
+
+        var status = TB_OK
+        if info.bit_depth == 16 {
+            let samples = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialised in
+                status = run(into: UnsafeMutableRawPointer(buffer.baseAddress), count * 2)
+                initialised = status == TB_OK ? count : 0
+            }
+            try check(status)
+            return Image(unchecked: width, height, colour, .sixteenBit(samples))
+        }
+        let samples = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
+            status = run(into: UnsafeMutableRawPointer(buffer.baseAddress), count)
+            initialised = status == TB_OK ? count : 0
+        }
+        try check(status)
+        return Image(unchecked: width, height, colour, .eightBit(samples))
+    }
+}

@@ -1,0 +1,154 @@
+/// How `resized` computes a new pixel. Both use the half-pixel-centre convention: output pixel
+/// i has its centre at source coordinate (i + 0.5) * in / out - 0.5.
+public enum ResizeFilter: Sendable, Equatable {
+    /// Two-tap bilinear exactly as PyTorch's `F.interpolate(mode="bilinear",
+    /// align_corners=False, antialias=False)` (and OpenCV's INTER_LINEAR): a source coordinate
+    /// below 0 is clamped to 0, the right/bottom neighbour is clamped to the last pixel.
+    /// Computed in Float32 in torch's order, then rounded half up. Use it where the training
+    /// code used torch's interpolate. Downscaling by more than 2x aliases.
+    case bilinear
+    /// Triangle filter widened by the scale factor when shrinking, as PIL's
+    /// `Image.resize(..., Image.BILINEAR)` (= torch's antialias=True): separable, horizontal
+    /// pass first, rounded to the sample type between passes like PIL. Upscaling gives the same
+    /// as `.bilinear`.
+    case bilinearAntialiased
+}
+
+extension Image {
+    /// The image scaled to width x height (aspect not kept; see `letterboxed` for that).
+    /// Bit depth and colour are kept.
+    public func resized(width newWidth: Int, height newHeight: Int,
+                        filter: ResizeFilter = .bilinear) throws(ImagingError) -> Image {
+        guard newWidth > 0, newHeight > 0, newWidth <= 1 << 16, newHeight <= 1 << 16 else {
+            throw .invalidArgument("resize target must be 1...65536 per side, got \(newWidth) x \(newHeight)")
+        }
+        if newWidth == width, newHeight == height { return self }
+        let maxValue = Float(maxSampleValue)
+        let source = floatSamples()
+        let result: [Float]
+        switch filter {
+        case .bilinear:
+            result = bilinearTorch(source, newWidth, newHeight)
+        case .bilinearAntialiased:
+            var current = source, currentWidth = width
+            if newWidth != width {
+                current = separablePass(current, count: height, stride: currentWidth, inLength: width,
+                                        outLength: newWidth, horizontal: true)
+                currentWidth = newWidth
+                roundInPlace(&current, maxValue)
+            }
+            if newHeight != height {
+                current = separablePass(current, count: currentWidth, stride: currentWidth, inLength: height,
+                                        outLength: newHeight, horizontal: false)
+            }
+            result = current
+        }
+        return Image(rounding: result, width: newWidth, height: newHeight, colour: colour, bitDepth: bitDepth)
+    }
+
+    func floatSamples() -> [Float] {
+        switch samples {
+        case .eightBit(let values): values.map { Float($0) }
+        case .sixteenBit(let values): values.map { Float($0) }
+        }
+    }
+
+    /// Rounds half up and clamps to the depth's range.
+    init(rounding values: [Float], width: Int, height: Int, colour: Colour, bitDepth: Int) {
+        if bitDepth == 8 {
+            self.init(unchecked: width, height, colour, .eightBit(values.map { UInt8(clamping: Int(($0 + 0.5).rounded(.down))) }))
+        } else {
+            self.init(unchecked: width, height, colour, .sixteenBit(values.map { UInt16(clamping: Int(($0 + 0.5).rounded(.down))) }))
+        }
+    }
+
+    private func roundInPlace(_ values: inout [Float], _ maxValue: Float) {
+        for i in values.indices { values[i] = min(max((values[i] + 0.5).rounded(.down), 0), maxValue) }
+    }
+
+    /// Source taps of torch's upsample_bilinear2d (align_corners=False).
+    private struct Taps { var i0: Int; var i1: Int; var w0: Float; var w1: Float }
+
+    private static func torchTaps(inLength: Int, outLength: Int) -> [Taps] {
+        let scale = Float(inLength) / Float(outLength)
+        return (0..<outLength).map { o in
+            var s = scale * (Float(o) + 0.5) - 0.5
+            if s < 0 { s = 0 }
+            let i0 = min(Int(s), inLength - 1)
+            let i1 = i0 < inLength - 1 ? i0 + 1 : i0
+            let w1 = s - Float(i0)
+            return Taps(i0: i0, i1: i1, w0: 1 - w1, w1: w1)
+        }
+    }
+
+    private func bilinearTorch(_ source: [Float], _ newWidth: Int, _ newHeight: Int) -> [Float] {
+        let xs = Self.torchTaps(inLength: width, outLength: newWidth)
+        let ys = Self.torchTaps(inLength: height, outLength: newHeight)
+        let c = channels, rowStride = width * c
+        var out = [Float](repeating: 0, count: newWidth * newHeight * c)
+        out.withUnsafeMutableBufferPointer { dst in
+            source.withUnsafeBufferPointer { src in
+                for oy in 0..<newHeight {
+                    let ty = ys[oy], row0 = ty.i0 * rowStride, row1 = ty.i1 * rowStride
+                    for ox in 0..<newWidth {
+                        let tx = xs[ox], a = tx.i0 * c, b = tx.i1 * c
+                        let o = (oy * newWidth + ox) * c
+                        for k in 0..<c {
+                            let top = tx.w0 * src[row0 + a + k] + tx.w1 * src[row0 + b + k]
+                            let bottom = tx.w0 * src[row1 + a + k] + tx.w1 * src[row1 + b + k]
+                            dst[o + k] = ty.w0 * top + ty.w1 * bottom
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// PIL's precompute_coeffs for the bilinear (triangle) filter.
+    private static func pilWeights(inLength: Int, outLength: Int) -> [(start: Int, weights: [Float])] {
+        let scale = Double(inLength) / Double(outLength)
+        let filterScale = max(scale, 1)
+        let support = filterScale  // triangle support 1, widened when shrinking
+        return (0..<outLength).map { o in
+            let centre = (Double(o) + 0.5) * scale
+            let start = max(Int(centre - support + 0.5), 0)
+            let end = min(Int(centre + support + 0.5), inLength)
+            var weights = (start..<max(end, start + 1)).map { i -> Double in
+                let t = abs((Double(i) - centre + 0.5) / filterScale)
+                return t < 1 ? 1 - t : 0
+            }
+            let total = weights.reduce(0, +)
+            if total > 0 { weights = weights.map { $0 / total } }
+            return (start, weights.map { Float($0) })
+        }
+    }
+
+    /// One 1-D pass along x (horizontal) or y, over `count` rows (or columns).
+    private func separablePass(_ source: [Float], count: Int, stride: Int, inLength: Int,
+                               outLength: Int, horizontal: Bool) -> [Float] {
+        let c = channels
+        let taps = Self.pilWeights(inLength: inLength, outLength: outLength)
+        let outWidth = horizontal ? outLength : stride
+        let outHeight = horizontal ? count : outLength
+        var out = [Float](repeating: 0, count: outWidth * outHeight * c)
+        out.withUnsafeMutableBufferPointer { dst in
+            source.withUnsafeBufferPointer { src in
+                for line in 0..<count {
+                    for o in 0..<outLength {
+                        let tap = taps[o]
+                        for k in 0..<c {
+                            var sum: Float = 0
+                            for (j, w) in tap.weights.enumerated() {
+                                let i = tap.start + j
+                                sum += w * src[horizontal ? (line * stride + i) * c + k : (i * stride + line) * c + k]
+                            }
+                            dst[horizontal ? (line * outWidth + o) * c + k : (o * outWidth + line) * c + k] = sum
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
