@@ -81,8 +81,9 @@ public struct Conv2d: Sendable {
             }
             winograd = Winograd2x3(weight: weight)
         case .auto:
-            // Below about 32 channels the 16 thin GEMMs lose to one im2col GEMM (docs/performance.md).
-            winograd = winogradShape && weight.shape[0] >= 32 && weight.shape[1] >= 32 ? Winograd2x3(weight: weight) : nil
+            // Measured with `tumorboard bench --model conv-paths` (docs/performance.md): Winograd
+            // wins from 128 channels on; the spatial size is checked per call.
+            winograd = winogradShape && weight.shape[0] >= 128 && weight.shape[1] >= 128 ? Winograd2x3(weight: weight) : nil
         }
     }
 
@@ -115,7 +116,9 @@ public struct Conv2d: Sendable {
 
     private func profileKey(_ x: Tensor) -> String {
         let (kh, kw) = kernel
-        let path = winograd != nil ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col")
+        guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
+        let (oh, ow) = outputSize(x.shape[2], x.shape[3])
+        let path = winograd != nil && (algorithm == .winograd || oh * ow >= 196) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col")
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
@@ -132,7 +135,8 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
-        if let winograd {
+        // Below 14x14 outputs the tiles are too few for the 16 GEMMs to pay.
+        if let winograd, algorithm == .winograd || spatial >= 196 {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)   // nominal, as for a direct conv
             for b in 0..<n {
                 winograd.run(x: x.pointer + b * inChannels * h * w, h: h, w: w, padding: padding,

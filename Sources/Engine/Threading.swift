@@ -3,23 +3,25 @@ import Dispatch
 import Foundation
 
 /// The engine's one threading setting. Ops fan out with `DispatchQueue.concurrentPerform`
-/// (element-wise work, im2col) and OpenBLAS uses its own threads inside one GEMM; the two are
-/// never nested, so a 2-core machine runs 2 threads, not 4. Results do not depend on the
-/// count: every parallel loop writes disjoint outputs and reduces in a fixed order.
+/// (element-wise work, im2col, blocks of one GEMM); OpenBLAS runs single-threaded inside each
+/// block, so threads are never nested and a 2-core machine runs 2 threads, not 4. Results do
+/// not depend on the count: every parallel loop writes disjoint outputs and reduces in a fixed order.
 public enum EngineThreads {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var current = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    nonisolated(unsafe) private static var current: Int = {
+        openblas_set_num_threads(1)   // the engine splits GEMMs itself (see GEMM)
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     public static var count: Int {
         lock.lock(); defer { lock.unlock() }
         return current
     }
 
-    /// Sets the thread count for both the engine's loops and OpenBLAS.
+    /// Sets the thread count of the engine's loops and GEMM blocks (OpenBLAS itself stays at one).
     public static func set(_ n: Int) {
         let n = max(1, n)
-        lock.lock(); current = n; lock.unlock()
-        openblas_set_num_threads(Int32(n))
+        lock.lock(); _ = current; current = n; lock.unlock()
     }
 
     /// Runs `body(chunk)` for `chunks` chunks, in parallel when worthwhile.
@@ -107,13 +109,49 @@ public final class Profiler: @unchecked Sendable {
     }
 }
 
-/// Single-precision GEMM: C[m,n] = alpha * op(A) * op(B) + beta * C, row-major.
+/// Single-precision GEMM on OpenBLAS. The engine does its own threading: OpenBLAS runs with one
+/// thread, and a large product is split into row (or column) blocks, one per thread. Each block
+/// packs only its part of the larger operand, which is what makes thin products (a 512x4608
+/// weight against 49 columns, ResNet's last stage) fast; OpenBLAS's own split packs the whole
+/// weight matrix in every thread. Every output element is computed by one call with the same
+/// K order, so results do not depend on the thread count.
 public enum GEMM {
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, countFlops: Bool = true) {
         if countFlops { FlopCounter.shared.add(2 * m * n * k) }
+        // The blocks depend only on the shape, never on the thread count, so 1 and N threads make
+        // exactly the same OpenBLAS calls and the same bits.
+        let splitRows = m >= n
+        let dim = splitRows ? m : n
+        let parts = m * n * k < 1 << 21 ? 1 : min(4, max(1, dim / 16))
+        if parts == 1 {
+            call(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        let step = ((dim + parts - 1) / parts + 15) / 16 * 16
+        let blocks = (dim + step - 1) / step
+        let body: (Int) -> Void = { p in
+            let lo = p * step, len = min(dim, lo + step) - lo
+            if len <= 0 { return }
+            if splitRows {
+                // Rows lo..<lo+len of op(A) and of C.
+                let aBlock = transA ? a + lo : a + lo * lda
+                call(transA, transB, len, n, k, alpha, aBlock, lda, b, ldb, beta, c + lo * ldc, ldc)
+            } else {
+                // Columns lo..<lo+len of op(B) and of C.
+                let bBlock = transB ? b + lo * ldb : b + lo
+                call(transA, transB, m, len, k, alpha, a, lda, bBlock, ldb, beta, c + lo, ldc)
+            }
+        }
+        if EngineThreads.count > 1 { concurrentPerform(blocks, body) } else { for p in 0..<blocks { body(p) } }
+    }
+
+    @inline(__always)
+    private static func call(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                     beta, c, blasint(ldc))

@@ -164,6 +164,38 @@ final class OpsTests: XCTestCase {
         for o in outputs.dropFirst() { XCTAssertEqual(o, outputs[0]) }
     }
 
+    /// Products big enough for the engine's own GEMM split (by rows and by columns), against a
+    /// naive double-precision convolution, and bit-identical for 1 and 2 threads.
+    func testSplitGEMMMatchesNaiveConvolutionAndIsThreadCountIndependent() throws {
+        for (cin, cout, size) in [(24, 64, 20), (8, 16, 60)] {   // rows split; columns split
+            let w = Tensor.random([cout, cin, 3, 3], seed: 11, scale: 0.3)
+            let x = Tensor.random([1, cin, size, size], seed: 12)
+            let conv = try Conv2d(weight: w, padding: (1, 1), algorithm: .im2col)
+            var outs: [Tensor] = []
+            try forEachThreadCount { outs.append(try conv(x)) }
+            XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads differ for \(cin)->\(cout) at \(size)")
+            let ref = Tensor(zeros: [1, cout, size, size])
+            for o in 0..<cout {
+                for oy in 0..<size {
+                    for ox in 0..<size {
+                        var acc = 0.0
+                        for c in 0..<cin {
+                            for i in 0..<3 {
+                                for j in 0..<3 {
+                                    let iy = oy + i - 1, ix = ox + j - 1
+                                    if iy < 0 || iy >= size || ix < 0 || ix >= size { continue }
+                                    acc += Double(w.pointer[((o * cin + c) * 3 + i) * 3 + j]) * Double(x.pointer[(c * size + iy) * size + ix])
+                                }
+                            }
+                        }
+                        ref.pointer[(o * size + oy) * size + ox] = Float(acc)
+                    }
+                }
+            }
+            assertClose(outs[1], ref, "split GEMM \(cin)->\(cout) at \(size)")
+        }
+    }
+
     func testWrongShapesThrowDescriptiveErrors() throws {
         let conv = try Conv2d(weight: Tensor(zeros: [4, 3, 3, 3]))
         XCTAssertThrowsError(try conv(Tensor(zeros: [1, 2, 8, 8]))) { e in
