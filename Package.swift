@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C shims (system libraries).
@@ -31,9 +32,12 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         // Networks built on the engine (ResNet, YOLOv5-style detector, BERT).
         .target(name: "Models", dependencies: ["Engine"]),
+        // Case records, lab panels and reference ranges, DICOM import, the SQLite case store.
+        .target(name: "Cases", dependencies: ["Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+                resources: [.copy("Resources")]),
 
         .executableTarget(name: "tumorboard", dependencies: [
-            "Engine", "Imaging", "Models",
+            "Engine", "Imaging", "Models", "Cases",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -41,6 +45,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
