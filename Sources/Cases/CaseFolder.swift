@@ -18,7 +18,7 @@ public enum CaseFolder {
     ]
 
     /// How much of each referenced image is checked on read.
-    public enum Verification: Sendable {
+    public enum Verification: Sendable, Equatable {
         /// Decode every image (PNG, JPEG, DICOM) and hash it.
         case decodeAndHash
         /// Hash only (files must exist and be readable).
@@ -191,6 +191,15 @@ public enum CaseFolder {
             record.slides[i].file = url.path
             record.slides[i].sha256 = try verify(url, field: field, manifest: manifest,
                                                 expected: record.slides[i].sha256, verification: verification)
+        }
+        // Age and sex not in the manifest come from a DICOM radiograph's patient tags.
+        if record.age == nil || record.sex == nil, verification != .existence {
+            for g in record.radiographs where DICOMFile.looksLikeDICOM(URL(fileURLWithPath: g.file)) {
+                guard let d = try? DICOMFile(contentsOf: URL(fileURLWithPath: g.file)) else { continue }
+                record.age = record.age ?? d.patient.age
+                record.sex = record.sex ?? d.patient.sex
+                break
+            }
         }
         if let catalog {
             for (i, lab) in record.labs.enumerated() {

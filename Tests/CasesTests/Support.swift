@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Imaging
 @testable import Cases
 
 /// The repository root (Tests/CasesTests/ is two levels down).
@@ -33,4 +34,26 @@ func assertThrowsMessage(_ body: () throws -> Void, contains parts: [String], fi
     }
 }
 
-import Imaging
+
+/// A valid case folder with one PNG radiograph, one slide image and two labs.
+func makeCase(in parent: URL, id: String = "TB-0001", extra: [String: Any] = [:],
+              slidePath: String = "slide.png") throws -> URL {
+    let folder = parent.appendingPathComponent(id)
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try writePNG(folder.appendingPathComponent("radiograph.png"))
+    try writePNG(folder.appendingPathComponent("slide.png"), seed: 3)
+    var manifest: [String: Any] = [
+        "format": "tumorboard-case", "format_version": 1, "id": id,
+        "synthetic": true, "description": "test case",
+        "age": 15, "sex": "M", "site": "femur", "label": "malignant", "subtype": "osteosarcoma",
+        "radiographs": [["file": "radiograph.png", "view": "frontal", "acquired": "2026-01-05",
+                         "boxes": [["x0": 1, "y0": 1, "x1": 4, "y1": 5]]]],
+        "slides": [["slide_id": "S1", "block": "A1", "stain": "H&E", "file": slidePath]],
+        "labs": [["marker": "alp", "value": 612, "unit": "U/L", "date": "2026-01-04"],
+                 ["marker": "calcium", "value": 2.3, "unit": "mmol/L"]],
+    ]
+    for (k, v) in extra { manifest[k] = v }
+    try JSONSerialization.data(withJSONObject: manifest).write(to: folder.appendingPathComponent("case.json"))
+    return folder
+}
+

@@ -1,0 +1,444 @@
+import Foundation
+import GRDB
+
+/// The case store: one SQLite file through GRDB, in WAL mode, so several TumorBoard processes
+/// (several users over SSH) can read and write it at once. Images stay where they are, as
+/// files referenced by absolute path and sha256. Every change to a case is written in the same
+/// transaction as an audit row (user from the environment, UTC time), so the trail cannot
+/// miss a change nor record one that did not happen.
+///
+/// Schema versions are kept in `PRAGMA user_version` and applied by `migrations` inside one
+/// IMMEDIATE transaction, which makes two processes that open a new store at the same moment
+/// safe: the second waits, re-reads the version and finds nothing to do.
+public final class CaseStore: Sendable {
+    public let path: String
+    /// Written into the audit trail.
+    public let user: String
+    let pool: DatabasePool
+
+    /// The schema, one step per version; a step is never edited once shipped, only appended.
+    static let migrations: [(version: Int, name: String, sql: String)] = [
+        (1, "cases, images, slides, labs, findings, audit", """
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY NOT NULL,
+            age INTEGER CHECK (age IS NULL OR (age >= 0 AND age <= 150)),
+            sex TEXT CHECK (sex IS NULL OR sex IN ('F', 'M')),
+            site TEXT,
+            clinical_note TEXT,
+            label TEXT CHECK (label IS NULL OR label IN ('normal', 'benign', 'intermediate', 'malignant')),
+            subtype TEXT,
+            provenance TEXT,
+            review_note TEXT,
+            signed_off_by TEXT,
+            signed_off_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE radiographs (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT,
+            view TEXT,
+            acquired TEXT,
+            boxes TEXT NOT NULL DEFAULT '[]'
+        ) STRICT;
+        CREATE INDEX radiographs_case ON radiographs(case_id);
+        CREATE TABLE slides (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            slide_id TEXT NOT NULL,
+            block TEXT,
+            stain TEXT,
+            path TEXT NOT NULL,
+            sha256 TEXT,
+            entered_by TEXT,
+            entered_at TEXT
+        ) STRICT;
+        CREATE INDEX slides_case ON slides(case_id);
+        CREATE TABLE labs (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            marker TEXT NOT NULL,
+            value REAL NOT NULL,
+            unit TEXT NOT NULL,
+            date TEXT
+        ) STRICT;
+        CREATE INDEX labs_case ON labs(case_id);
+        CREATE TABLE findings (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            models TEXT NOT NULL,
+            probabilities TEXT NOT NULL,
+            boxes TEXT NOT NULL,
+            modalities TEXT NOT NULL,
+            note TEXT
+        ) STRICT;
+        CREATE INDEX findings_case ON findings(case_id);
+        -- No foreign key: the trail outlives a deleted case.
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX audit_case ON audit(case_id);
+        """),
+        (2, "where each case came from (import source)", """
+        ALTER TABLE cases ADD COLUMN source TEXT;
+        """),
+    ]
+
+    public static var schemaVersion: Int { migrations.last!.version }
+
+    /// TUMORBOARD_STORE, else $XDG_DATA_HOME/tumorboard/cases.sqlite, else
+    /// ~/.local/share/tumorboard/cases.sqlite.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let p = environment["TUMORBOARD_STORE"], !p.isEmpty { return p }
+        let base: String
+        if let x = environment["XDG_DATA_HOME"], x.hasPrefix("/") { base = x }
+        else { base = (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share" }
+        return base + "/tumorboard/cases.sqlite"
+    }
+
+    /// Opens (creating if needed) the store at `path` (default: `defaultPath()`), migrating it
+    /// to the current schema. `user` defaults to USER / LOGNAME.
+    public init(path: String? = nil, user: String? = nil, busyTimeout: TimeInterval = 30) throws {
+        let file = path ?? Self.defaultPath()
+        self.path = file
+        self.user = user ?? currentUserName()
+        let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw CaseError.store(file: file, problem: "cannot create its folder (\(error.localizedDescription))")
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.foreignKeysEnabled = true
+        config.label = "CaseStore"
+        config.prepareDatabase { db in
+            // Durable against a killed process in WAL mode; a power cut may lose the last commits only.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: file, configuration: config)
+        } catch {
+            throw CaseError.store(file: file, problem: "cannot be opened (\(error))")
+        }
+        try migrate()
+    }
+
+    func fail(_ error: Error) -> Error {
+        if error is CaseError { return error }
+        return CaseError.store(file: path, problem: "\(error)")
+    }
+
+    func migrate() throws {
+        let latest = Self.schemaVersion
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                    guard version <= latest else {
+                        throw CaseError.store(file: path, problem: "schema version \(version) was written by a newer TumorBoard (this one knows up to \(latest)); update TumorBoard")
+                    }
+                    for step in Self.migrations where step.version > version {
+                        try db.execute(sql: step.sql)
+                        try db.execute(sql: "PRAGMA user_version = \(step.version)")
+                    }
+                    return .commit
+                }
+            }
+        } catch { throw fail(error) }
+    }
+
+    /// The schema version of the file (PRAGMA user_version).
+    public func fileSchemaVersion() throws -> Int {
+        do { return try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 } } catch { throw fail(error) }
+    }
+
+    public func journalMode() throws -> String {
+        do { return try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" } } catch { throw fail(error) }
+    }
+
+    /// SQLite's `PRAGMA integrity_check` plus a foreign-key check: "ok" when consistent.
+    public func integrityCheck() throws -> String {
+        do {
+            return try pool.read { db in
+                let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+                let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+                if rows == ["ok"], fk.isEmpty { return "ok" }
+                return (rows + fk.map { "foreign key: \($0)" }).joined(separator: "; ")
+            }
+        } catch { throw fail(error) }
+    }
+
+    // MARK: - Writing
+
+    /// One transaction holding the change and its audit rows.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch { throw fail(error) }
+    }
+
+    func audit(_ db: Database, _ caseID: String, _ action: String, _ detail: String, at: String) throws {
+        try db.execute(sql: "INSERT INTO audit (case_id, at, user, action, detail) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [caseID, at, user, action, detail])
+    }
+
+    func touch(_ db: Database, _ caseID: String, at: String) throws {
+        try db.execute(sql: "UPDATE cases SET updated_at = ? WHERE id = ?", arguments: [at, caseID])
+        guard db.changesCount == 1 else { throw CaseError.caseNotFound(caseID) }
+    }
+
+    public enum IfExists: Sendable {
+        /// Leave the stored case as it is.
+        case skip
+        /// Delete the stored case (not its audit trail) and store the new one.
+        case replace
+        case fail
+    }
+
+    /// Stores a whole case (images must already be absolute paths). Returns false when the
+    /// case existed and `ifExists` is `.skip`.
+    @discardableResult
+    public func add(_ record: CaseRecord, source: String? = nil, ifExists: IfExists = .fail) throws -> Bool {
+        try write { db in try insert(db, record, source: source, ifExists: ifExists) }
+    }
+
+    func insert(_ db: Database, _ r: CaseRecord, source: String?, ifExists: IfExists) throws -> Bool {
+        guard CaseFolder.isValidCaseID(r.id) else {
+            throw CaseError.manifest(file: source ?? path, field: "id", problem: "'\(r.id)' is not a case ID")
+        }
+        let now = timestampNow()
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE id = ?", arguments: [r.id]) == true {
+            switch ifExists {
+            case .skip: return false
+            case .fail: throw CaseError.duplicateCase(r.id)
+            case .replace:
+                try db.execute(sql: "DELETE FROM cases WHERE id = ?", arguments: [r.id])
+                try audit(db, r.id, "replaced", "by a new import" + (source.map { " from \($0)" } ?? ""), at: now)
+            }
+        }
+        try db.execute(sql: """
+            INSERT INTO cases (id, age, sex, site, clinical_note, label, subtype, provenance, review_note,
+                               signed_off_by, signed_off_at, created_at, updated_at, source)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [r.id, r.age, r.sex?.rawValue, r.site, r.clinicalNote, r.label?.rawValue, r.subtype,
+                             r.provenance, r.review?.note, r.review?.signedOffBy, r.review?.signedOffAt, now, now, source])
+        for (i, g) in r.radiographs.enumerated() {
+            try db.execute(sql: "INSERT INTO radiographs (case_id, position, path, sha256, view, acquired, boxes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [r.id, i, g.file, g.sha256, g.view, g.acquired, jsonText(g.boxes)])
+        }
+        for s in r.slides { try insertSlide(db, r.id, s) }
+        for l in r.labs { try insertLab(db, r.id, l) }
+        for f in r.findings { try insertFinding(db, r.id, f) }
+        try audit(db, r.id, "created", source.map { "imported from \($0)" } ?? "added", at: now)
+        return true
+    }
+
+    func insertSlide(_ db: Database, _ id: String, _ s: SlideReference) throws {
+        try db.execute(sql: "INSERT INTO slides (case_id, slide_id, block, stain, path, sha256, entered_by, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [id, s.slideID, s.block, s.stain, s.file, s.sha256, s.enteredBy, s.enteredAt])
+    }
+    func insertLab(_ db: Database, _ id: String, _ l: LabResult) throws {
+        try db.execute(sql: "INSERT INTO labs (case_id, marker, value, unit, date) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [id, l.marker, l.value, l.unit, l.date])
+    }
+    func insertFinding(_ db: Database, _ id: String, _ f: Finding) throws {
+        try db.execute(sql: "INSERT INTO findings (case_id, created_at, models, probabilities, boxes, modalities, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [id, f.createdAt, jsonText(f.models), jsonText(f.probabilities), jsonText(f.boxes),
+                                   jsonText(f.modalities), f.note])
+    }
+
+    public func setClinicalNote(_ caseID: String, _ note: String?) throws {
+        try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now)
+            try db.execute(sql: "UPDATE cases SET clinical_note = ? WHERE id = ?", arguments: [note, caseID])
+            try audit(db, caseID, "clinical note edited", note ?? "(removed)", at: now)
+        }
+    }
+
+    /// Adds a slide reference. The file must exist; it is stored by absolute path and sha256;
+    /// `enteredBy` / `enteredAt` default to this store's user and now.
+    public func addSlide(_ caseID: String, _ slide: SlideReference) throws {
+        var s = slide
+        let url = URL(fileURLWithPath: s.file).standardizedFileURL
+        guard s.file.hasPrefix("/"), FileManager.default.fileExists(atPath: url.path) else {
+            throw CaseError.missingFile(file: caseID, field: "slide.file", path: s.file)
+        }
+        s.file = url.path
+        if s.sha256 == nil { s.sha256 = try SHA256Digest.hex(ofFile: url) }
+        let now = timestampNow()
+        s.enteredBy = s.enteredBy ?? user
+        s.enteredAt = s.enteredAt ?? now
+        try write { db in
+            try touch(db, caseID, at: now)
+            try insertSlide(db, caseID, s)
+            try audit(db, caseID, "slide added", "\(s.slideID) \(s.stain ?? "") \(s.file) sha256 \(s.sha256 ?? "")", at: now)
+        }
+    }
+
+    /// Adds a lab result after checking marker, unit and value against biomarkers.json.
+    public func addLab(_ caseID: String, _ lab: LabResult, catalog: BiomarkerCatalog? = nil) throws {
+        try (catalog ?? BiomarkerCatalog.bundled).validate(lab)
+        try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now)
+            try insertLab(db, caseID, lab)
+            try audit(db, caseID, "lab added", "\(lab.marker) \(lab.value) \(lab.unit)" + (lab.date.map { " on \($0)" } ?? ""), at: now)
+        }
+    }
+
+    /// Adds several lab results in one transaction.
+    public func addLabs(_ caseID: String, _ labs: [LabResult], catalog: BiomarkerCatalog? = nil) throws {
+        let c = try catalog ?? BiomarkerCatalog.bundled
+        for l in labs { try c.validate(l) }
+        try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now)
+            for l in labs { try insertLab(db, caseID, l) }
+            try audit(db, caseID, "labs added", labs.map { "\($0.marker) \($0.value) \($0.unit)" }.joined(separator: ", "), at: now)
+        }
+    }
+
+    /// Keeps a prediction with the models that produced it.
+    public func addFinding(_ caseID: String, _ finding: Finding) throws {
+        try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now)
+            try insertFinding(db, caseID, finding)
+            try audit(db, caseID, "finding added", jsonText(finding.models), at: now)
+        }
+    }
+
+    public func setReviewNote(_ caseID: String, _ note: String?) throws {
+        try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now)
+            try db.execute(sql: "UPDATE cases SET review_note = ? WHERE id = ?", arguments: [note, caseID])
+            try audit(db, caseID, "review note edited", note ?? "(removed)", at: now)
+        }
+    }
+
+    /// The reviewer (this store's user) signs the case off now.
+    public func signOff(_ caseID: String) throws {
+        try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now)
+            try db.execute(sql: "UPDATE cases SET signed_off_by = ?, signed_off_at = ? WHERE id = ?", arguments: [user, now, caseID])
+            try audit(db, caseID, "signed off", "by \(user)", at: now)
+        }
+    }
+
+    // MARK: - Reading
+
+    public func caseIDs() throws -> [String] {
+        do { return try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM cases ORDER BY id") } } catch { throw fail(error) }
+    }
+
+    public func count() throws -> Int {
+        do { return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM cases") ?? 0 } } catch { throw fail(error) }
+    }
+
+    public func load(_ id: String) throws -> CaseRecord {
+        do {
+            return try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE id = ?", arguments: [id]) else {
+                    throw CaseError.caseNotFound(id)
+                }
+                var r = CaseRecord(id: id, age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),
+                                   site: row["site"], clinicalNote: row["clinical_note"],
+                                   label: (row["label"] as String?).flatMap(DiagnosisLabel.init(rawValue:)),
+                                   subtype: row["subtype"], provenance: row["provenance"])
+                let note: String? = row["review_note"], by: String? = row["signed_off_by"], at: String? = row["signed_off_at"]
+                if note != nil || by != nil || at != nil { r.review = Review(note: note, signedOffBy: by, signedOffAt: at) }
+                for g in try Row.fetchAll(db, sql: "SELECT * FROM radiographs WHERE case_id = ? ORDER BY position", arguments: [id]) {
+                    r.radiographs.append(Radiograph(file: g["path"], view: g["view"], acquired: g["acquired"], sha256: g["sha256"],
+                                                    boxes: try fromJSON([LesionBox].self, g["boxes"])))
+                }
+                for s in try Row.fetchAll(db, sql: "SELECT * FROM slides WHERE case_id = ? ORDER BY id", arguments: [id]) {
+                    r.slides.append(SlideReference(slideID: s["slide_id"], block: s["block"], stain: s["stain"], file: s["path"],
+                                                   sha256: s["sha256"], enteredBy: s["entered_by"], enteredAt: s["entered_at"]))
+                }
+                for l in try Row.fetchAll(db, sql: "SELECT * FROM labs WHERE case_id = ? ORDER BY id", arguments: [id]) {
+                    r.labs.append(LabResult(marker: l["marker"], value: l["value"], unit: l["unit"], date: l["date"]))
+                }
+                for f in try Row.fetchAll(db, sql: "SELECT * FROM findings WHERE case_id = ? ORDER BY id", arguments: [id]) {
+                    r.findings.append(Finding(createdAt: f["created_at"], models: try fromJSON([String: String].self, f["models"]),
+                                              probabilities: try fromJSON([String: Double].self, f["probabilities"]),
+                                              boxes: try fromJSON([LesionBox].self, f["boxes"]),
+                                              modalities: try fromJSON([String].self, f["modalities"]), note: f["note"]))
+                }
+                return r
+            }
+        } catch { throw fail(error) }
+    }
+
+    /// The audit trail of one case, oldest first (or of all cases when `caseID` is nil).
+    public func auditTrail(_ caseID: String? = nil) throws -> [AuditEntry] {
+        do {
+            return try pool.read { db in
+                let rows = caseID == nil
+                    ? try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id")
+                    : try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE case_id = ? ORDER BY id", arguments: [caseID])
+                return rows.map { AuditEntry(caseID: $0["case_id"], at: $0["at"], user: $0["user"], action: $0["action"], detail: $0["detail"]) }
+            }
+        } catch { throw fail(error) }
+    }
+
+    /// Rows for a case list: id, label, subtype, age, sex, site, and counts.
+    public struct Summary: Sendable, Equatable {
+        public var id: String
+        public var label: DiagnosisLabel?
+        public var subtype: String?
+        public var age: Int?
+        public var sex: Sex?
+        public var site: String?
+        public var radiographs: Int
+        public var slides: Int
+        public var labs: Int
+        public var signedOff: Bool
+    }
+
+    public func summaries() throws -> [Summary] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT c.id, c.label, c.subtype, c.age, c.sex, c.site, c.signed_off_at,
+                      (SELECT count(*) FROM radiographs WHERE case_id = c.id) AS nr,
+                      (SELECT count(*) FROM slides WHERE case_id = c.id) AS ns,
+                      (SELECT count(*) FROM labs WHERE case_id = c.id) AS nl
+                    FROM cases c ORDER BY c.id
+                    """).map { row in
+                    Summary(id: row["id"], label: (row["label"] as String?).flatMap(DiagnosisLabel.init(rawValue:)),
+                            subtype: row["subtype"], age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),
+                            site: row["site"], radiographs: row["nr"], slides: row["ns"], labs: row["nl"],
+                            signedOff: (row["signed_off_at"] as String?) != nil)
+                }
+            }
+        } catch { throw fail(error) }
+    }
+}
+
+func jsonText<T: Encodable>(_ value: T) -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+}
+
+func fromJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(text.utf8))
+}
