@@ -1,12 +1,17 @@
 import ArgumentParser
 import Foundation
+import Workstation
 
 struct Open: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the workstation on a folder of cases (default: the bundled samples).",
         discussion: """
-        The terminal UI is being built (issue 7: terminal layer; issue 6: case store). Until it \
-        lands, this lists the case folders it finds.
+        PATH is a folder of case folders, or a dataset folder laid out like BTXRD \
+        (images/, cases.csv, boxes.csv). Press ? in the workstation for the keys.
+
+        Environment: TUMORBOARD_GRAPHICS=sixel|kitty|blocks|ascii overrides the negotiated image \
+        mode; TUMORBOARD_THEME=dark|light|high-contrast|PATH picks a theme (themes/); \
+        TUMORBOARD_TIMING=FILE writes start-up and key-to-redraw times there.
         """)
 
     @Argument(help: "A folder of case folders, or a dataset folder laid out like BTXRD (images/, cases.csv, boxes.csv).")
@@ -14,65 +19,46 @@ struct Open: ParsableCommand {
 
     func run() throws {
         let folder = path ?? Open.defaultSamples()
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            print("No cases at \(folder). Put case folders there, or run: tumorboard open PATH")
+        let source: any CaseSource
+        do {
+            source = try openCaseSource(path: folder)
+        } catch {
+            FileHandle.standardError.write(Data("tumorboard: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let entries = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-            .filter { !$0.hasPrefix(".") }
-        let cases = entries.filter {
-            var d: ObjCBool = false
-            return FileManager.default.fileExists(atPath: folder + "/" + $0, isDirectory: &d) && d.boolValue
+        if source.summaries().isEmpty {
+            FileHandle.standardError.write(Data("""
+                tumorboard: no cases in \(folder).
+                Put case folders there (one folder per case with a radiograph PNG/JPEG), \
+                or open a dataset: tumorboard open ../shared/data/btxrd
+
+                """.utf8))
+            throw ExitCode(2)
         }
-        print("TumorBoard: \(cases.count) case folder(s) in \(folder)")
-        for c in cases { print("  \(c)") }
-        if cases.isEmpty { print("(none yet: the bundled samples arrive with the cases issue)") }
-        print("The interactive workstation is not built yet (terminal layer, issue 7).")
+        do {
+            try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes")))
+        } catch {
+            FileHandle.standardError.write(Data("tumorboard: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 
-    /// samples/ next to the executable's repository checkout, or in the current folder.
+    /// samples/ of the repository checkout the executable was built in, or in the current folder.
     static func defaultSamples() -> String {
         if let env = ProcessInfo.processInfo.environment["TUMORBOARD_SAMPLES"] { return env }
+        return repositoryFolder("samples") ?? FileManager.default.currentDirectoryPath + "/samples"
+    }
+
+    /// A folder next to Package.swift, looking up from the executable, then the current folder.
+    static func repositoryFolder(_ name: String) -> String? {
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            let candidate = url.appendingPathComponent("samples")
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("../Package.swift").path) {
-                return candidate.path
+        for _ in 0..<6 {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url.appendingPathComponent(name).path
             }
             url.deleteLastPathComponent()
         }
-        return FileManager.default.currentDirectoryPath + "/samples"
+        let cwd = FileManager.default.currentDirectoryPath
+        return FileManager.default.fileExists(atPath: cwd + "/" + name) ? cwd + "/" + name : nil
     }
-}
-
-struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Diagnose one case: probabilities, modality contributions, detections (JSON).",
-        discussion: "Not built yet: the diagnosis pipeline is issue 5. Exits with status 3.")
-    @Option(help: "A case folder.") var `case`: String?
-    @Option(help: "A radiograph (PNG, JPEG).") var image: String?
-    @Option(help: "A pathology slide image.") var slide: String?
-    @Option(help: "A lab panel (JSON).") var labs: String?
-    @Option(help: "Age in years.") var age: Int?
-    @Option(help: "Sex: F or M.") var sex: String?
-    @Flag(help: "Print one JSON object.") var json = false
-    func run() throws { fail("predict is not built yet (diagnosis pipeline, issue 5); no output was produced") }
-}
-
-struct Detect: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Detect lesions on radiographs, one JSON line per image.",
-        discussion: "Not built yet: the diagnosis pipeline is issue 5. Exits with status 3.")
-    @Argument(help: "Radiographs (PNG, JPEG).") var images: [String] = []
-    @Flag(help: "One JSON object per line.") var jsonl = false
-    func run() throws { fail("detect is not built yet (diagnosis pipeline, issue 5); no output was produced") }
-}
-
-struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Evaluate the models on a dataset split (mAP, precision/recall/F1, AUC, calibration).",
-        discussion: "Not built yet: it follows the diagnosis pipeline. Exits with status 3.")
-    @Argument(help: "A dataset folder laid out like BTXRD.") var dataset: String?
-    func run() throws { fail("eval is not built yet (it follows the diagnosis pipeline, issue 5); no output was produced") }
 }

@@ -1,0 +1,75 @@
+import Foundation
+import Imaging
+
+/// One row of the case list.
+public struct CaseSummary: Sendable, Equatable {
+    public var id: String
+    /// normal, benign, intermediate, malignant; nil when not known.
+    public var label: String?
+    public var subtype: String?
+    public var age: Int?
+    public var sex: String?
+    public var site: String?
+    public var boxCount: Int
+
+    public init(id: String, label: String? = nil, subtype: String? = nil, age: Int? = nil, sex: String? = nil,
+                site: String? = nil, boxCount: Int = 0) {
+        self.id = id; self.label = label; self.subtype = subtype; self.age = age; self.sex = sex
+        self.site = site; self.boxCount = boxCount
+    }
+
+    public var ageSex: String { "\(age.map(String.init) ?? "?")\(sex ?? "")" }
+
+    /// The theme role that colours the label.
+    public var labelRole: Role { Role.forLabel(label) }
+}
+
+extension Role {
+    static func forLabel(_ label: String?) -> Role {
+        switch label?.lowercased() {
+        case "normal": .normal
+        case "benign": .benign
+        case "intermediate": .intermediate
+        case "malignant": .malignant
+        default: .box
+        }
+    }
+}
+
+/// What the case view shows.
+public struct CaseDetail: Sendable {
+    public var summary: CaseSummary
+    public var radiograph: URL?
+    public var boxes: [LabelledBox]
+    /// Label / value lines for the details panel, in display order.
+    public var details: [(String, String)]
+
+    public init(summary: CaseSummary, radiograph: URL?, boxes: [LabelledBox], details: [(String, String)]) {
+        self.summary = summary; self.radiograph = radiograph; self.boxes = boxes; self.details = details
+    }
+}
+
+/// Where the UI reads cases from. The UI only sees this protocol, so the case store can replace
+/// the readers below without touching a screen.
+public protocol CaseSource: Sendable {
+    /// What the title bar says: the folder and its kind.
+    var title: String { get }
+    func summaries() -> [CaseSummary]
+    func detail(id: String) throws -> CaseDetail
+}
+
+public struct CaseSourceError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Opens `path` as a dataset folder (cases.csv + images/) or a folder of case folders.
+public func openCaseSource(path: String) throws -> any CaseSource {
+    let fm = FileManager.default
+    var isDir: ObjCBool = false
+    guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+        throw CaseSourceError("\(path): no such folder. Put case folders there, or run: tumorboard open PATH")
+    }
+    if fm.fileExists(atPath: path + "/cases.csv") { return try DatasetSource(folder: path) }
+    return try CaseFolderSource(folder: path)
+}

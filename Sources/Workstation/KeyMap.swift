@@ -1,0 +1,72 @@
+/// Every key binding, in one place: the screens dispatch through it and the help screen is
+/// printed from it, so the two cannot disagree.
+public enum Action: Sendable, Equatable {
+    case quit, help, cycleTheme, cycleGraphics
+    case up, down, pageUp, pageDown, first, last, open, search, clearSearch, sort, reverseSort
+    case back, nextCase, previousCase
+    case zoomIn, zoomOut, panLeft, panRight, panUp, panDown
+    case windowNarrower, windowWider, levelDown, levelUp, preset(Int), invert, resetView, toggleBoxes, nextBox
+}
+
+public enum KeyContext: String, Sendable, CaseIterable {
+    case global = "Everywhere", list = "Case list", caseView = "Case view"
+}
+
+public struct Binding: Sendable {
+    public var keys: [Key]
+    public var names: String
+    public var action: Action
+    public var context: KeyContext
+    public var help: String
+}
+
+public enum KeyMap {
+    static func chars(_ s: String) -> [Key] { s.map { .char($0) } }
+
+    public static let bindings: [Binding] = [
+        Binding(keys: chars("q"), names: "q", action: .quit, context: .global, help: "quit (the terminal is restored)"),
+        Binding(keys: chars("?") + [.function(1)], names: "? F1", action: .help, context: .global, help: "this help; any key closes it"),
+        Binding(keys: chars("t"), names: "t", action: .cycleTheme, context: .global, help: "next colour theme (themes/)"),
+        Binding(keys: chars("g"), names: "g", action: .cycleGraphics, context: .global, help: "next image mode (sixel, kitty, blocks, ascii)"),
+
+        Binding(keys: [.up] + chars("k"), names: "↑ k", action: .up, context: .list, help: "previous case"),
+        Binding(keys: [.down] + chars("j"), names: "↓ j", action: .down, context: .list, help: "next case"),
+        Binding(keys: [.pageUp], names: "PgUp", action: .pageUp, context: .list, help: "page up"),
+        Binding(keys: [.pageDown, .char(" ")], names: "PgDn Space", action: .pageDown, context: .list, help: "page down"),
+        Binding(keys: [.home], names: "Home", action: .first, context: .list, help: "first case"),
+        Binding(keys: [.end], names: "End", action: .last, context: .list, help: "last case"),
+        Binding(keys: [.enter, .right], names: "Enter →", action: .open, context: .list, help: "open the case"),
+        Binding(keys: chars("/"), names: "/", action: .search, context: .list, help: "search ID, label, subtype, site, age/sex"),
+        Binding(keys: [.escape], names: "Esc", action: .clearSearch, context: .list, help: "clear the search"),
+        Binding(keys: chars("s"), names: "s", action: .sort, context: .list, help: "sort by the next column (ID, age, label, site, boxes)"),
+        Binding(keys: chars("r"), names: "r", action: .reverseSort, context: .list, help: "reverse the order"),
+
+        Binding(keys: [.escape, .backspace], names: "Esc Bksp", action: .back, context: .caseView, help: "back to the case list"),
+        Binding(keys: chars("n") + [.pageDown], names: "n PgDn", action: .nextCase, context: .caseView, help: "next case in the list"),
+        Binding(keys: chars("p") + [.pageUp], names: "p PgUp", action: .previousCase, context: .caseView, help: "previous case in the list"),
+        Binding(keys: chars("+="), names: "+ =", action: .zoomIn, context: .caseView, help: "zoom in (x1.25)"),
+        Binding(keys: chars("-_"), names: "-", action: .zoomOut, context: .caseView, help: "zoom out"),
+        Binding(keys: [.left] + chars("h"), names: "← h", action: .panLeft, context: .caseView, help: "pan left"),
+        Binding(keys: [.right] + chars("l"), names: "→ l", action: .panRight, context: .caseView, help: "pan right"),
+        Binding(keys: [.up] + chars("k"), names: "↑ k", action: .panUp, context: .caseView, help: "pan up"),
+        Binding(keys: [.down] + chars("j"), names: "↓ j", action: .panDown, context: .caseView, help: "pan down"),
+        Binding(keys: chars("w"), names: "w", action: .windowNarrower, context: .caseView, help: "narrower window (more contrast)"),
+        Binding(keys: chars("W"), names: "W", action: .windowWider, context: .caseView, help: "wider window (less contrast)"),
+        Binding(keys: chars("c"), names: "c", action: .levelDown, context: .caseView, help: "lower the window centre (brighter)"),
+        Binding(keys: chars("C"), names: "C", action: .levelUp, context: .caseView, help: "raise the window centre (darker)"),
+        Binding(keys: chars("1"), names: "1", action: .preset(1), context: .caseView, help: "window preset: full range"),
+        Binding(keys: chars("2"), names: "2", action: .preset(2), context: .caseView, help: "window preset: auto (0.5-99.5 percentile)"),
+        Binding(keys: chars("3"), names: "3", action: .preset(3), context: .caseView, help: "window preset: bone (bright half)"),
+        Binding(keys: chars("4"), names: "4", action: .preset(4), context: .caseView, help: "window preset: soft tissue (dark half)"),
+        Binding(keys: chars("i"), names: "i", action: .invert, context: .caseView, help: "invert grey levels"),
+        Binding(keys: chars("0f"), names: "0 f", action: .resetView, context: .caseView, help: "fit the image, reset zoom and pan"),
+        Binding(keys: chars("b"), names: "b", action: .toggleBoxes, context: .caseView, help: "show / hide the lesion boxes"),
+        Binding(keys: [.tab], names: "Tab", action: .nextBox, context: .caseView, help: "zoom to the next box"),
+    ]
+
+    /// The action for `key` in `context` (a context's own bindings win over global ones).
+    public static func action(for key: Key, in context: KeyContext) -> Action? {
+        bindings.first { $0.context == context && $0.keys.contains(key) }?.action
+            ?? bindings.first { $0.context == .global && $0.keys.contains(key) }?.action
+    }
+}

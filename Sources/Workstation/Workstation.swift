@@ -1,0 +1,147 @@
+import Foundation
+import Imaging
+
+/// What `tumorboard open` hands the UI.
+public struct WorkstationOptions {
+    public var source: any CaseSource
+    public var themeFolder: String?
+    public var themeName: String
+    public var environment: [String: String]
+
+    public init(source: any CaseSource, themeFolder: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.source = source
+        self.themeFolder = themeFolder
+        self.themeName = environment["TUMORBOARD_THEME"].flatMap { $0.isEmpty ? nil : $0 } ?? "dark"
+        self.environment = environment
+    }
+}
+
+/// What background work hands the main loop through the wake-up pipe.
+enum LoopMessage: Sendable {
+    case decoded(id: String, Result<LoadedImage, CaseSourceError>)
+    case signal(Int32)
+}
+
+public enum Workstation {
+    /// Runs the browsing UI until q, SIGINT, SIGTERM or SIGHUP; the terminal is restored on
+    /// every way out, including a thrown error.
+    public static func run(_ options: WorkstationOptions) throws {
+        let env = options.environment
+        let timing = env["TUMORBOARD_TIMING"].flatMap { $0.isEmpty ? nil : TimingLog(path: $0) }
+        // Ask the terminal before ncurses owns it (the replies would otherwise arrive as keys).
+        let overridden = env["TUMORBOARD_GRAPHICS"].flatMap { GraphicsMode(rawValue: $0.lowercased()) } != nil
+        var replies: ProbeReplies? = nil
+        var probeMs = 0.0
+        if !overridden && !TerminalProbe.insideMultiplexer(env) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            let timeout = env["TUMORBOARD_PROBE_TIMEOUT_MS"].flatMap { Int($0) } ?? TerminalProbe.defaultTimeoutMs
+            replies = TerminalProbe.query(timeoutMs: timeout)
+            probeMs = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+        }
+        let terminal = try Terminal()
+        defer { terminal.stop() }
+        let choice = TerminalProbe.decide(environment: env, replies: replies, colours: terminal.colours,
+                                          windowCellSize: TerminalProbe.windowCellSize())
+        let (theme, problem) = Theme.loadOrDefault(named: options.themeName, folder: options.themeFolder)
+        let note = problem ?? choice.warning
+        let browser = Browser(source: options.source, theme: theme, themeFolder: options.themeFolder,
+                              graphics: choice, message: note.map { ($0, true) })
+
+        let wake = WakeUp<LoopMessage>()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { wake.post(.signal(sig)) }
+            src.resume()
+            sources.append(src)
+        }
+        defer { for (s, sig) in zip(sources, [SIGINT, SIGTERM, SIGHUP]) { s.cancel(); signal(sig, SIG_DFL) } }
+        let decodeQueue = DispatchQueue(label: "tumorboard.decode", qos: .userInitiated)
+
+        var dirty = true
+        var firstFrame = true
+        var keyTime: UInt64?
+        var keyName = ""
+        var openTime: [String: UInt64] = [:]
+        var exitSignal: Int32?
+        while !browser.quit && exitSignal == nil {
+            if dirty {
+                let screen = browser.draw(width: terminal.width, height: terminal.height)
+                terminal.render(screen)
+                dirty = false
+                let now = DispatchTime.now().uptimeNanoseconds
+                if firstFrame {
+                    firstFrame = false
+                    timing?.write("startup_ms=\(TimingLog.sinceProcessStart()) probe_ms=\(String(format: "%.1f", probeMs)) mode=\(choice.mode) reason=\"\(choice.reason)\" terminal=\"\(choice.terminalName ?? "")\" cell=\(choice.cellSize)")
+                }
+                if let k = keyTime {
+                    let f = browser.lastFrame
+                    timing?.write("key=\(keyName) redraw_ms=\(String(format: "%.2f", Double(now - k) / 1e6)) mode=\(browser.graphics.mode) graphics_bytes=\(terminal.lastGraphicsBytes) frame_ms=\(String(format: "%.2f", f?.milliseconds ?? 0)) size=\(terminal.width)x\(terminal.height)")
+                    keyTime = nil
+                }
+            }
+            for req in browser.loadRequests {
+                openTime[req.id] = DispatchTime.now().uptimeNanoseconds
+                decodeQueue.async {
+                    let result: Result<LoadedImage, CaseSourceError>
+                    do { result = .success(try LoadedImage.decode(req.url)) } catch {
+                        result = .failure(CaseSourceError("\(req.url.lastPathComponent): \(error)"))
+                    }
+                    wake.post(.decoded(id: req.id, result))
+                }
+            }
+            browser.loadRequests.removeAll()
+
+            var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 2, 100)
+            if terminal.sizeChanged() { terminal.updateSize(); dirty = true }
+            for m in wake.drain() {
+                switch m {
+                case .decoded(let id, let result):
+                    browser.imageLoaded(id: id, result.mapError { $0 as any Error })
+                    dirty = true
+                    if let t = openTime.removeValue(forKey: id) {
+                        let screen = browser.draw(width: terminal.width, height: terminal.height)
+                        terminal.render(screen)
+                        dirty = false
+                        let ms = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+                        timing?.write("open_to_image_ms=\(String(format: "%.2f", ms)) case=\(id) mode=\(browser.graphics.mode) graphics_bytes=\(terminal.lastGraphicsBytes) frame_ms=\(String(format: "%.2f", browser.lastFrame?.milliseconds ?? 0))")
+                    }
+                case .signal(let s): exitSignal = s
+                }
+            }
+            for key in terminal.readKeys() {
+                if key == .resize { terminal.updateSize() }
+                browser.handle(key)
+                if keyTime == nil { keyTime = DispatchTime.now().uptimeNanoseconds; keyName = "\(key)" }
+                dirty = true
+            }
+        }
+        timing?.write(exitSignal.map { "exit signal=\($0)" } ?? "exit quit")
+    }
+}
+
+/// `TUMORBOARD_TIMING=path`: one line per event (start-up, key to redraw, case to image).
+final class TimingLog {
+    let handle: FileHandle
+    init?(path: String) {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: path) else { return nil }
+        handle = h
+    }
+    func write(_ line: String) { handle.write(Data((line + "\n").utf8)) }
+
+    /// Milliseconds since the process started (the kernel's start time, 10 ms ticks).
+    static func sinceProcessStart() -> String {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return "?" }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let ticks = Double(fields[19]) else { return "?" }
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        let nowMs = Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return String(format: "%.0f", nowMs - ticks * 1000 / hz)
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Imaging
+import XCTest
+@testable import Workstation
+
+/// The browsing UI through its screen model: keys in, cells out, no terminal.
+final class BrowserTests: XCTestCase {
+    func browser(_ graphics: GraphicsChoice = Fixtures.blocks) throws -> Browser {
+        Browser(source: try DatasetSource(folder: try Fixtures.dataset().path), graphics: graphics)
+    }
+
+    func press(_ b: Browser, _ keys: Key...) { for k in keys { b.handle(k) } }
+    func type(_ b: Browser, _ text: String) { for c in text { b.handle(.char(c)) } }
+
+    func testListShowsCountsRowsAndSelection() throws {
+        let b = try browser()
+        let s = b.draw(width: 100, height: 20)
+        XCTAssertTrue(s.row(0).contains("TumorBoard · tb-ws-dataset"))
+        XCTAssertTrue(s.row(1).hasPrefix(" 5 cases · normal 1 · benign 2 · intermediate 1 · malignant 1 │ showing 5 │ sort ID ↑"), s.row(1))
+        XCTAssertTrue(s.row(2).contains("ID") && s.row(2).contains("Site"))
+        XCTAssertTrue(s.row(3).contains("IMG000001") && s.row(3).contains("10F") && s.row(3).contains("normal"))
+        XCTAssertEqual(s[1, 3].style, Theme.dark[.selection])
+        XCTAssertEqual(s[1, 4].style, Theme.dark[.text])
+        // The label column carries the label's colour on unselected rows.
+        let p = try XCTUnwrap(s.find("malignant  "))
+        XCTAssertEqual(s[p.x, p.y].style, Theme.dark[.malignant])
+        XCTAssertTrue(s.row(19).contains("blocks"), "status bar names the mode")
+        press(b, .down, .down)
+        XCTAssertEqual(b.selectedSummary?.id, "IMG000003")
+        press(b, .end); XCTAssertEqual(b.selectedSummary?.id, "IMG000005")
+        press(b, .down); XCTAssertEqual(b.selectedSummary?.id, "IMG000005", "stops at the end")
+        press(b, .home); XCTAssertEqual(b.selectedSummary?.id, "IMG000001")
+    }
+
+    func testSearchAndSort() throws {
+        let b = try browser()
+        press(b, .char("/")); type(b, "benign osteo"); press(b, .enter)
+        XCTAssertEqual(b.visible.map { b.all[$0].id }, ["IMG000002", "IMG000005"])
+        let s = b.draw(width: 100, height: 20)
+        XCTAssertTrue(s.row(1).contains("showing 2"))
+        XCTAssertTrue(s.row(18).contains("/ benign osteo"))
+        press(b, .escape)
+        XCTAssertEqual(b.visible.count, 5)
+        press(b, .char("/")); type(b, "zzz"); press(b, .enter)
+        XCTAssertTrue(b.draw(width: 100, height: 20).text.contains("No case matches \"zzz\""))
+        press(b, .escape)
+        press(b, .char("s"))  // age
+        XCTAssertEqual(b.sortKey, .age)
+        press(b, .char("s"))  // label: by severity
+        XCTAssertEqual(b.visible.map { b.all[$0].label ?? "" }, ["normal", "benign", "benign", "intermediate", "malignant"])
+        press(b, .char("r"))
+        XCTAssertEqual(b.all[b.visible[0]].label, "malignant")
+        XCTAssertTrue(b.draw(width: 100, height: 20).row(1).contains("sort label ↓"))
+    }
+
+    func testCaseViewZoomWindowAndBoxes() throws {
+        let b = try browser()
+        press(b, .down, .enter)  // IMG000002, benign, one box
+        b.loadPendingSynchronously()
+        var s = b.draw(width: 100, height: 30)
+        XCTAssertTrue(s.row(0).contains("IMG000002") && s.row(0).contains("benign"))
+        XCTAssertTrue(s.row(1).contains("C 124 W 248 full range · zoom 1.00x"), s.row(1))  // the gradient spans 0...247
+        XCTAssertTrue(s.text.contains("Boxes (1)"))
+        XCTAssertTrue(s.text.contains("1 osteochondroma 9,10 22x18"))
+        // The image pane is half blocks.
+        let (pane, _) = CaseViewScreen.layout(width: 100, height: 30)
+        XCTAssertEqual(s[pane.x + 1, pane.y + 5].char, "▀")
+        press(b, .char("+"))
+        s = b.draw(width: 100, height: 30)
+        XCTAssertTrue(s.row(1).contains("zoom 1.25x"))
+        press(b, .char("3"))
+        XCTAssertTrue(b.draw(width: 100, height: 30).row(1).contains("bone"))
+        press(b, .char("w"))
+        let w = try XCTUnwrap(b.caseView?.view.window)
+        XCTAssertTrue(b.draw(width: 100, height: 30).row(1).contains("manual"))
+        press(b, .char("c"))
+        XCTAssertLessThan(b.caseView!.view.window.center, w.center)
+        press(b, .tab)
+        XCTAssertEqual(b.caseView?.selectedBox, 0)
+        XCTAssertEqual(b.caseView?.view.centre?.x, 20)
+        press(b, .char("0"))
+        XCTAssertEqual(b.caseView?.view.zoom, 1)
+        press(b, .char("n"))
+        XCTAssertEqual(b.caseView?.detail.summary.id, "IMG000003")
+        press(b, .escape)
+        XCTAssertNil(b.caseView)
+        XCTAssertEqual(b.selectedSummary?.id, "IMG000003")
+    }
+
+    func testResizeRedrawsEverythingAtTheNewSize() throws {
+        let b = try browser()
+        press(b, .enter); b.loadPendingSynchronously()
+        for (w, h) in [(100, 30), (60, 16), (140, 45), (20, 6), (10, 3)] {
+            let s = b.draw(width: w, height: h)
+            XCTAssertEqual(s.width, w); XCTAssertEqual(s.height, h)
+            if w >= 20 && h >= 6 {
+                XCTAssertTrue(s.row(h - 1).contains("blocks"), "status bar on the last row at \(w)x\(h)")
+            }
+        }
+    }
+
+    func testSixelModePlacesALayerOfThePanesPixelSize() throws {
+        let b = try browser(Fixtures.sixel)
+        press(b, .enter); b.loadPendingSynchronously()
+        let s = b.draw(width: 100, height: 30)
+        let layer = try XCTUnwrap(s.graphics.first)
+        let (pane, _) = CaseViewScreen.layout(width: 100, height: 30)
+        XCTAssertEqual(layer.rect, CellRect(x: pane.x + 1, y: pane.y + 1, width: pane.width - 2, height: pane.height - 2))
+        let d = try XCTUnwrap(SixelEncoder.decode(layer.bytes))
+        XCTAssertEqual(d.width, layer.rect.width * 10)
+        XCTAssertEqual(d.height, layer.rect.height * 20)
+        // Unchanged view: same key, so the terminal does not resend it.
+        XCTAssertEqual(b.draw(width: 100, height: 30).graphics.first?.key, layer.key)
+        press(b, .char("+"))
+        XCTAssertNotEqual(b.draw(width: 100, height: 30).graphics.first?.key, layer.key)
+        // Back to the list: no image layer.
+        press(b, .escape)
+        XCTAssertTrue(b.draw(width: 100, height: 30).graphics.isEmpty)
+    }
+
+    func testHelpIsOneKeyAwayAndListsEveryBinding() throws {
+        let b = try browser()
+        press(b, .char("?"))
+        let s = b.draw(width: 140, height: 50)
+        for binding in KeyMap.bindings { XCTAssertTrue(s.text.contains(binding.help), "help lists: \(binding.help)") }
+        press(b, .char("x"))
+        XCTAssertFalse(b.showingHelp)
+        press(b, .enter, .char("?"))
+        XCTAssertTrue(b.showingHelp, "also from the case view")
+    }
+
+    func testThemeCycleAndGraphicsCycleAndQuit() throws {
+        let b = Browser(source: try DatasetSource(folder: try Fixtures.dataset().path),
+                        themeFolder: Fixtures.repositoryRoot.appendingPathComponent("themes").path, graphics: Fixtures.sixel)
+        press(b, .char("t")); XCTAssertEqual(b.theme.name, "high-contrast")
+        press(b, .char("t")); XCTAssertEqual(b.theme.name, "light")
+        press(b, .char("t")); XCTAssertEqual(b.theme.name, "dark")
+        press(b, .char("g")); XCTAssertEqual(b.graphics.mode, .blocks)
+        press(b, .char("g")); XCTAssertEqual(b.graphics.mode, .ascii)
+        press(b, .char("g")); XCTAssertEqual(b.graphics.mode, .sixel)
+        XCTAssertFalse(b.quit)
+        press(b, .char("q")); XCTAssertTrue(b.quit)
+    }
+
+    func testCaseFoldersAndUnreadableImage() throws {
+        let root = try Fixtures.caseFolders()
+        let src = try openCaseSource(path: root.path)
+        XCTAssertTrue(src is CaseFolderSource)
+        XCTAssertEqual(src.summaries().map(\.id), ["case-1", "case-2"])
+        let d = try src.detail(id: "case-2")
+        XCTAssertEqual(d.summary.label, "malignant")
+        XCTAssertEqual(d.boxes.first?.rect, PixelRect(x0: 5, y0: 6, x1: 20, y1: 30))
+        // A radiograph that is not an image: the pane says why, nothing crashes.
+        try Data("not a png".utf8).write(to: root.appendingPathComponent("case-1/radiograph.png"))
+        let b = Browser(source: src, graphics: Fixtures.blocks)
+        press(b, .enter); b.loadPendingSynchronously()
+        XCTAssertNotNil(b.caseView?.error)
+        XCTAssertTrue(b.draw(width: 100, height: 30).text.contains("radiograph") || b.caseView?.error != nil)
+    }
+
+    func testDatasetReaderOnTheSharedData() throws {
+        guard let path = Fixtures.sharedDataset else {
+            throw XCTSkip("BTXRD not found (../shared/data/btxrd or TUMORBOARD_DATA): dataset reader check skipped")
+        }
+        let src = try DatasetSource(folder: path)
+        let all = src.summaries()
+        XCTAssertEqual(all.count, 3164)
+        XCTAssertEqual(all.filter { $0.label == "malignant" }.count, 290)
+        XCTAssertEqual(all.reduce(0) { $0 + $1.boxCount }, 1913)
+        let d = try src.detail(id: "IMG000001")
+        XCTAssertEqual(d.boxes.first?.rect, PixelRect(x0: 161, y0: 67, x1: 234, y1: 133))
+        XCTAssertNotNil(d.radiograph)
+    }
+}
