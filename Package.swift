@@ -35,9 +35,13 @@ let package = Package(
         // Case records, lab panels and reference ranges, DICOM import, the SQLite case store.
         .target(name: "Cases", dependencies: ["Imaging", .product(name: "GRDB", package: "GRDB.swift")],
                 resources: [.copy("Resources")]),
+        // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
+        .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases"]),
+        // The terminal UI: capability probe, screens, panes, themes, key map.
+        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "CNcurses", "CSixel"]),
 
         .executableTarget(name: "tumorboard", dependencies: [
-            "Engine", "Imaging", "Models", "Cases",
+            "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,7 +49,10 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-
+        .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

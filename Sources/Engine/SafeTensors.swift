@@ -39,8 +39,9 @@ final class MappedFile: @unchecked Sendable {
 /// truncated or inconsistent file is an error naming the file and tensor.
 public final class SafeTensors: @unchecked Sendable {
     public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64"
-        var size: Int { switch self { case .f32: 4; case .f16, .bf16: 2; case .i64: 8 } }
+        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32", u8 = "U8"
+        var size: Int { switch self { case .f32, .i32: 4; case .f16, .bf16: 2; case .i64: 8; case .u8: 1 } }
+        var isInteger: Bool { self == .i64 || self == .i32 || self == .u8 }
     }
 
     public struct Entry: Sendable {
@@ -93,7 +94,7 @@ public final class SafeTensors: @unchecked Sendable {
                   let offsAny = info["data_offsets"] as? [Any], offsAny.count == 2
             else { throw fail("malformed header entry", key) }
             guard let dtype = DType(rawValue: dtypeName) else {
-                throw fail("unsupported dtype \(dtypeName) (supported: F32, F16, BF16, I64)", key)
+                throw fail("unsupported dtype \(dtypeName) (supported: F32, F16, BF16, I64, I32, U8)", key)
             }
             let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }) else {
@@ -133,7 +134,7 @@ public final class SafeTensors: @unchecked Sendable {
         EngineError.weights(file: (path as NSString).lastPathComponent, tensor: name, problem: "not in the file")
     }
 
-    /// The tensor as Float32 (F16, BF16 and I64 are converted).
+    /// The tensor as Float32 (F16, BF16 and the integer types are converted).
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw missing(name) }
         let n = e.shape.reduce(1, *)
@@ -152,19 +153,26 @@ public final class SafeTensors: @unchecked Sendable {
             }
         case .i64:
             for i in 0..<n { dst[i] = Float(src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
+        case .i32:
+            for i in 0..<n { dst[i] = Float(src.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
+        case .u8:
+            for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
         }
         return t
     }
 
-    /// An I64 tensor as integers (token ids, for example).
+    /// An integer tensor (I64, I32 or U8) as integers: token ids, masks, 8-bit images.
     public func integers(_ name: String) throws -> [Int] {
         guard let e = entries[name] else { throw missing(name) }
-        guard e.dtype == .i64 else {
-            throw EngineError.weights(file: (path as NSString).lastPathComponent, tensor: name, problem: "expected I64, found \(e.dtype.rawValue)")
-        }
         let n = e.shape.reduce(1, *)
         let src = file.base + e.begin
-        return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+        switch e.dtype {
+        case .i64: return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+        case .i32: return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+        case .u8: return (0..<n).map { Int(src.load(fromByteOffset: $0, as: UInt8.self)) }
+        default:
+            throw EngineError.weights(file: (path as NSString).lastPathComponent, tensor: name, problem: "expected an integer type, found \(e.dtype.rawValue)")
+        }
     }
 }
 

@@ -41,6 +41,8 @@ public struct Tensor: Sendable, CustomStringConvertible {
 
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
+    /// The raw elements. Only valid while this tensor (or its storage) is kept alive: never read
+    /// through it on a temporary (`f(x).pointer[0]`); use `item` or `scalars` there.
     public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: storage.pointer, count: count)
@@ -76,6 +78,10 @@ public struct Tensor: Sendable, CustomStringConvertible {
     }
 
     public var scalars: [Float] { Array(buffer) }
+
+    /// The first element. Use this (or `scalars`) rather than `.pointer[0]` on a temporary tensor:
+    /// a temporary may be freed as soon as `.pointer` returns, and the read would be use-after-free.
+    public var item: Float { count > 0 ? storage.pointer[0] : .nan }
 
     /// Same data, another shape with the same element count (no copy).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {

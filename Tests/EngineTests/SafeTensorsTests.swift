@@ -35,18 +35,26 @@ final class SafeTensorsTests: XCTestCase {
         // BF16: upper half of the float: 3.0 = 0x4040, -0.5 = 0xBF00.
         let bf16: [UInt8] = [0x4040, 0xBF00].flatMap { le(UInt16($0)) }
         let i64: [UInt8] = [Int64(7), -3, 30521].flatMap { le($0) }
+        let i32: [UInt8] = [Int32(-5), 70000].flatMap { le($0) }
+        let u8: [UInt8] = [0, 114, 255]
         let header = """
-        {"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F16","shape":[2,2],"data_offsets":[8,16]},\
+        {"e":{"dtype":"I32","shape":[2],"data_offsets":[44,52]},"f":{"dtype":"U8","shape":[3],"data_offsets":[52,55]},\
+        "a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F16","shape":[2,2],"data_offsets":[8,16]},\
         "c":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]},"d":{"dtype":"I64","shape":[3],"data_offsets":[20,44]},\
         "__metadata__":{"format":"pt"}}
         """
-        let st = try SafeTensors(path: file("ok.safetensors", header: header, data: f32 + f16 + bf16 + i64))
+        let st = try SafeTensors(path: file("ok.safetensors", header: header, data: f32 + f16 + bf16 + i64 + i32 + u8))
         XCTAssertEqual(try st.tensor("a").scalars, [1.5, -2.25])
         XCTAssertEqual(try st.tensor("b").shape, [2, 2])
         XCTAssertEqual(try st.tensor("b").scalars, [1, -2, 65504, 0x1p-24])
         XCTAssertEqual(try st.tensor("c").scalars, [3, -0.5])
         XCTAssertEqual(try st.integers("d"), [7, -3, 30521])
         XCTAssertEqual(try st.tensor("d").scalars, [7, -3, 30521])
+        XCTAssertEqual(try st.integers("e"), [-5, 70000])
+        XCTAssertEqual(try st.tensor("e").scalars, [-5, 70000])
+        XCTAssertEqual(try st.integers("f"), [0, 114, 255])
+        XCTAssertEqual(try st.tensor("f").scalars, [0, 114, 255])
+        XCTAssertThrowsError(try st.integers("a"))
         XCTAssertEqual(st.metadata["format"], "pt")
         XCTAssertThrowsError(try st.tensor("nope")) { e in XCTAssert("\(e)".contains("'nope'"), "\(e)") }
     }

@@ -1,0 +1,97 @@
+import Cases
+import Engine
+import Foundation
+import Models
+
+/// Every network the diagnosis needs, loaded once and shared (immutable, safe to use from any
+/// queue). Files in the models folder (docs/method.md, models/README.md):
+/// detector.safetensors, lesion_encoder.safetensors, pathology_encoder.safetensors,
+/// fusion_head.safetensors, and text/all-MiniLM-L6-v2/ (fetched at setup).
+public final class ModelSet: Sendable {
+    public let detector: LesionDetector
+    public let lesionEncoder: ResNet
+    public let lesionTemperature: Float
+    public let pathologyEncoder: ResNet?
+    public let fusion: FusionHead?
+    public let tokenizer: WordPieceTokenizer?
+    public let textEncoder: BertEncoder?
+    /// File name -> sha256 of every weight file loaded.
+    public let hashes: [String: String]
+    public let directory: URL
+
+    public static let classes = ["benign", "intermediate", "malignant"]
+
+    /// Loads the models in `directory`. The detector and lesion encoder are required; the
+    /// pathology encoder, fusion head and text encoder are optional (their modality is then
+    /// reported as unavailable, never silently faked).
+    public init(directory: URL) throws {
+        self.directory = directory
+        var hashes: [String: String] = [:]
+        func load(_ name: String, required: Bool) throws -> Weights? {
+            let url = directory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                if required {
+                    throw DiagnosisError.models("\(url.path): missing (train with training/run_all.sh, or check TUMORBOARD_MODELS)")
+                }
+                return nil
+            }
+            hashes[name] = try SHA256Digest.hex(ofFile: url)
+            return try Weights(path: url.path)
+        }
+        detector = try LesionDetector(load("detector.safetensors", required: true)!)
+        let lesion = try load("lesion_encoder.safetensors", required: true)!
+        lesionEncoder = try ResNet(lesion, config: ResNet.Config(blocks: Self.blocks(lesion)))
+        lesionTemperature = try lesion.optional("temperature")?.item ?? 1
+        if let p = try load("pathology_encoder.safetensors", required: false) {
+            pathologyEncoder = try ResNet(p, config: ResNet.Config(blocks: Self.blocks(p)))
+        } else { pathologyEncoder = nil }
+        fusion = try load("fusion_head.safetensors", required: false).map { try FusionHead($0) }
+        let text = directory.appendingPathComponent("text/all-MiniLM-L6-v2")
+        if FileManager.default.fileExists(atPath: text.appendingPathComponent("model.safetensors").path) {
+            tokenizer = try WordPieceTokenizer(vocabPath: text.appendingPathComponent("vocab.txt").path)
+            let config = try BertConfig.load(path: text.appendingPathComponent("config.json").path)
+            hashes["text/all-MiniLM-L6-v2/model.safetensors"] = try SHA256Digest.hex(ofFile: text.appendingPathComponent("model.safetensors"))
+            textEncoder = try BertEncoder(Weights(path: text.appendingPathComponent("model.safetensors").path), config: config)
+        } else {
+            tokenizer = nil; textEncoder = nil
+        }
+        self.hashes = hashes
+    }
+
+    /// Blocks per stage, read from the checkpoint's names (layerN.M.conv1.weight).
+    static func blocks(_ w: Weights) -> [Int] {
+        var blocks: [Int] = []
+        while w.has("layer\(blocks.count + 1).0.conv1.weight") {
+            var n = 0
+            while w.has("layer\(blocks.count + 1).\(n).conv1.weight") { n += 1 }
+            blocks.append(n)
+        }
+        return blocks
+    }
+
+    /// The models folder: $TUMORBOARD_MODELS, else models/ of the checkout that holds the executable,
+    /// else ./models.
+    public static func defaultDirectory() -> URL {
+        if let env = ProcessInfo.processInfo.environment["TUMORBOARD_MODELS"] { return URL(fileURLWithPath: env) }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url.appendingPathComponent("models")
+            }
+            url.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models")
+    }
+}
+
+public enum DiagnosisError: Error, CustomStringConvertible {
+    case models(String)
+    case input(String)
+
+    public var description: String {
+        switch self {
+        case .models(let m): return m
+        case .input(let m): return m
+        }
+    }
+}

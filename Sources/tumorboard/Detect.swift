@@ -1,0 +1,50 @@
+import ArgumentParser
+import Cases
+import Diagnosis
+import Foundation
+
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Detect lesions on radiographs, one JSON line per image, in order.",
+        discussion: """
+        Each line: {"image", "width", "height", "detections": [{"box": [x0,y0,x1,y1], "score"}], \
+        "probabilities": {benign, intermediate, malignant} or null}, boxes in the image's own \
+        pixels (x1, y1 exclusive), probabilities from the radiograph alone for the top lesion. \
+        A bad image gets {"image", "error"} on its line and the rest go on; the exit status is \
+        then 1. Weights are loaded once. Schema: docs/cli.md.
+        """)
+
+    @Argument(help: "Radiographs (PNG, JPEG or uncompressed DICOM).") var images: [String] = []
+    @Option(help: "The models folder (default: models/ of this checkout, or $TUMORBOARD_MODELS).") var models: String?
+    @Flag(help: "One JSON object per line (the default and only format).") var jsonl = false
+
+    func run() throws {
+        guard !images.isEmpty else { throw ValidationError("give one or more radiographs") }
+        let diagnosis: Diagnosis
+        do {
+            diagnosis = try Diagnosis(models: ModelSet(directory: models.map { URL(fileURLWithPath: $0) } ?? ModelSet.defaultDirectory()))
+        } catch {
+            FileHandle.standardError.write(Data("tumorboard detect: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var failures = 0
+        for path in images {
+            var line: [String: Any] = ["image": path]
+            do {
+                let image = try CaseFolder.decodeImage(URL(fileURLWithPath: path), field: "image")
+                let r = try diagnosis.detect(image)
+                let obj = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
+                line.merge(obj) { a, _ in a }
+            } catch {
+                failures += 1
+                line["error"] = "\(error)"
+                FileHandle.standardError.write(Data("tumorboard detect: \(error)\n".utf8))
+            }
+            let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
