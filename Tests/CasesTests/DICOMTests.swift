@@ -6,14 +6,19 @@ import Imaging
 /// DICOM decoding checked against pydicom (DICOMFixtures.swift, made by training/fixtures_dicom.py)
 /// on the files of the PyPI packages pydicom and pydicom-data (scripts/fetch-dicom-samples).
 final class DICOMTests: XCTestCase {
-    func samples() throws -> URL {
+    func samples() throws -> URL { try dicomSamples() }
+}
+
+func dicomSamples() throws -> URL {
         let env = ProcessInfo.processInfo.environment["TUMORBOARD_DICOM_SAMPLES"]
         let dir = env.map { URL(fileURLWithPath: $0) } ?? repoRoot.appendingPathComponent(".build/dicom-samples")
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("RG3_UNCR.dcm").path) else {
             throw XCTSkip("DICOM samples absent in \(dir.path): run scripts/fetch-dicom-samples (pip download of pydicom, pydicom-data)")
         }
         return dir
-    }
+}
+
+extension DICOMTests {
 
     func testPixelsTagsAndDisplayMatchPydicom() throws {
         let dir = try samples()
@@ -135,5 +140,33 @@ final class DICOMTests: XCTestCase {
         XCTAssertEqual(DICOMFile.age(patientAge: nil, birthDate: "20000610", studyDate: "20100609"), 9)
         XCTAssertEqual(DICOMFile.age(patientAge: nil, birthDate: "20000610", studyDate: "20100610"), 10)
         XCTAssertNil(DICOMFile.age(patientAge: nil, birthDate: nil, studyDate: "20100610"))
+    }
+}
+
+/// Damaged DICOM never crashes the reader: every truncation and byte flip ends in a value or an
+/// error with the file's name.
+final class DICOMFuzzTests: XCTestCase {
+    func testTruncationsAndFlipsNeverCrash() throws {
+        let dir = try dicomSamples()
+        var rng = SystemRandomNumberGenerator()
+        for name in ["CT_small.dcm", "MR_small_implicit.dcm"] {
+            let full = [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))
+            var refused = 0, read = 0
+            for cut in stride(from: 0, to: full.count, by: 97) {
+                do { _ = try DICOMFile(data: Data(full[0..<cut]), name: name); read += 1 } catch {
+                    XCTAssertTrue("\(error)".hasPrefix(name), "\(error)")
+                    refused += 1
+                }
+            }
+            for _ in 0..<400 {
+                var bytes = full
+                // Damage the header region, where lengths and tags live.
+                for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                    bytes[Int.random(in: 128..<min(full.count, 1400), using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+                do { _ = try DICOMFile(data: Data(bytes), name: name); read += 1 } catch { refused += 1 }
+            }
+            XCTAssertGreaterThan(refused, 0)
+        }
     }
 }

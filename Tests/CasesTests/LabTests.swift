@@ -128,6 +128,9 @@ final class SHA256Tests: XCTestCase {
         try p.run()
         p.waitUntilExit()
         let expected = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+        let t0 = Date()
         XCTAssertEqual(try SHA256Digest.hex(ofFile: url), String(expected))
+        let mbps = Double(bytes.count) / 1e6 / Date().timeIntervalSince(t0)
+        print("SHA256Digest: \(String(format: "%.0f", mbps)) MB/s on \(bytes.count) bytes")
     }
 }
