@@ -49,8 +49,11 @@ public enum CaseFolder {
         guard !data.isEmpty else { throw .manifest(file: name, field: "(file)", problem: "file is empty") }
         let text = try decodeUTF8(data, file: name)
         var record = try parseManifest(text, file: name)
-        try resolveAndVerify(&record, folder: folder, manifest: name, verification: verification,
-                             catalog: catalog ?? (try? BiomarkerCatalog.bundled))
+        let labCatalog: BiomarkerCatalog
+        if let catalog { labCatalog = catalog } else {
+            do { labCatalog = try BiomarkerCatalog.bundled } catch { throw .lab(file: name, field: "labs", error) }
+        }
+        try resolveAndVerify(&record, folder: folder, manifest: name, verification: verification, catalog: labCatalog)
         return record
     }
 
@@ -177,7 +180,7 @@ public enum CaseFolder {
     }
 
     static func resolveAndVerify(_ record: inout CaseRecord, folder: URL, manifest: String,
-                                 verification: Verification, catalog: BiomarkerCatalog?) throws(CaseError) {
+                                 verification: Verification, catalog: BiomarkerCatalog) throws(CaseError) {
         for i in record.radiographs.indices {
             let field = "radiographs[\(i)].file"
             let url = try resolveInside(folder, record.radiographs[i].file, manifest: manifest, field: field)
@@ -201,10 +204,8 @@ public enum CaseFolder {
                 break
             }
         }
-        if let catalog {
-            for (i, lab) in record.labs.enumerated() {
-                do { try catalog.validate(lab) } catch { throw .lab(file: manifest, field: "labs[\(i)]", error) }
-            }
+        for (i, lab) in record.labs.enumerated() {
+            do { try catalog.validate(lab) } catch { throw .lab(file: manifest, field: "labs[\(i)]", error) }
         }
     }
 

@@ -271,13 +271,24 @@ public final class CaseStore: Sendable {
         }
     }
 
-    /// Adds a slide reference. The file must exist; it is stored by absolute path and sha256;
-    /// `enteredBy` / `enteredAt` default to this store's user and now.
+    /// Adds a slide reference, stored by absolute path and sha256; `enteredBy` / `enteredAt`
+    /// default to this store's user and now. A relative path is resolved inside the case's own
+    /// folder (the one it was imported from) by the case-folder rules: `..`, or a link leading
+    /// out of the folder, is refused. An absolute path (a scanner's file share) must exist.
     public func addSlide(_ caseID: String, _ slide: SlideReference) throws {
         var s = slide
-        let url = URL(fileURLWithPath: s.file).standardizedFileURL
-        guard s.file.hasPrefix("/"), FileManager.default.fileExists(atPath: url.path) else {
-            throw CaseError.missingFile(file: caseID, field: "slide.file", path: s.file)
+        let url: URL
+        if s.file.hasPrefix("/") {
+            url = URL(fileURLWithPath: s.file).standardizedFileURL
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw CaseError.missingFile(file: caseID, field: "slide.file", path: s.file)
+            }
+        } else {
+            guard let folder = try caseFolder(caseID) else {
+                throw CaseError.manifest(file: caseID, field: "slide.file",
+                                         problem: "'\(s.file)' is relative but the case has no case folder; give an absolute path")
+            }
+            url = try CaseFolder.resolveInside(folder, s.file, manifest: folder.path, field: "slide.file")
         }
         s.file = url.path
         if s.sha256 == nil { s.sha256 = try SHA256Digest.hex(ofFile: url) }
@@ -344,6 +355,27 @@ public final class CaseStore: Sendable {
     }
 
     // MARK: - Reading
+
+    /// The folder a case was imported from, when it was a case folder.
+    public func caseFolder(_ id: String) throws -> URL? {
+        let source: String?
+        do {
+            source = try pool.read { db -> String? in
+                guard let row = try Row.fetchOne(db, sql: "SELECT source FROM cases WHERE id = ?", arguments: [id]) else {
+                    throw CaseError.caseNotFound(id)
+                }
+                return row["source"]
+            }
+        } catch { throw fail(error) }
+        guard let source, FileManager.default.fileExists(atPath: source + "/" + CaseFolder.manifestName) else { return nil }
+        return URL(fileURLWithPath: source)
+    }
+
+    /// Writes a stored case as a case folder `into/<id>/` (images copied, manifest last).
+    @discardableResult
+    public func export(_ id: String, into parent: URL) throws -> URL {
+        try CaseFolder.export(try load(id), into: parent)
+    }
 
     public func caseIDs() throws -> [String] {
         do { return try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM cases ORDER BY id") } } catch { throw fail(error) }

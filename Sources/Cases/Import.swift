@@ -74,11 +74,11 @@ extension CaseStore {
 
     /// Opens the store and imports `folder` into it: a folder of case folders, a single case
     /// folder, or a BTXRD-like dataset. Cases already stored are left as they are.
-    public func importAny(_ folder: URL, datasetLimit: Int? = nil) throws -> ImportReport {
+    public func importAny(_ folder: URL, datasetLimit: Int? = nil, hashImages: Bool = true) throws -> ImportReport {
         let fm = FileManager.default
         if fm.fileExists(atPath: folder.appendingPathComponent("cases.csv").path),
            fm.fileExists(atPath: folder.appendingPathComponent("images").path) {
-            return try importDataset(folder, limit: datasetLimit, hashImages: false)
+            return try importDataset(folder, limit: datasetLimit, hashImages: hashImages)
         }
         if fm.fileExists(atPath: folder.appendingPathComponent(CaseFolder.manifestName).path) {
             var report = ImportReport()

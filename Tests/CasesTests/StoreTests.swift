@@ -97,6 +97,20 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(again.alreadyStored, ["GOOD-1", "GOOD-2"])
         XCTAssertEqual(try s.load("GOOD-1").labs.count, 2)
         XCTAssertEqual(try s.auditTrail("GOOD-1").first?.detail, "imported from \(cases.appendingPathComponent("GOOD-1").path)")
+
+        // A slide added later, relative to the case folder: inside is fine, '../' is refused.
+        try writePNG(cases.appendingPathComponent("GOOD-1/slide-B2.png"))
+        try s.addSlide("GOOD-1", SlideReference(slideID: "S-2", block: "B2", stain: "H&E", file: "slide-B2.png"))
+        XCTAssertEqual(try s.load("GOOD-1").slides.last?.file, cases.appendingPathComponent("GOOD-1/slide-B2.png").path)
+        assertThrowsMessage({ try s.addSlide("GOOD-1", SlideReference(slideID: "S-3", file: "../GOOD-2/slide.png")) },
+                            contains: ["slide.file", "../GOOD-2/slide.png", "outside the case folder"])
+        XCTAssertEqual(try s.load("GOOD-1").slides.count, 2)
+        // Export a stored case and read it back.
+        let out = dir.appendingPathComponent("export")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let exported = try CaseFolder.read(try s.export("GOOD-1", into: out))
+        XCTAssertEqual(exported.slides.count, 2)
+        XCTAssertEqual(exported.labs, try s.load("GOOD-1").labs)
     }
 
     func testImportsADatasetLayoutAndRefusesBadRows() throws {
