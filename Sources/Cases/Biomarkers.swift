@@ -96,7 +96,7 @@ public struct BiomarkerCatalog: Sendable, Equatable {
 
     private static let bundledResult: Result<BiomarkerCatalog, LabError> = {
         guard let url = bundledURL() else {
-            return .failure(.definitionUnreadable(file: "biomarkers.json", reason: "not found in the Cases resource bundle"))
+            return .failure(.definitionUnreadable(file: "biomarkers.json", reason: "not found next to the executable (TumorBoard_Cases.resources) nor in the source checkout; set TUMORBOARD_BIOMARKERS to its path"))
         }
         guard let data = try? Data(contentsOf: url) else {
             return .failure(.definitionUnreadable(file: url.path, reason: "cannot be read"))
@@ -104,14 +104,23 @@ public struct BiomarkerCatalog: Sendable, Equatable {
         return Result { () throws(LabError) in try BiomarkerCatalog(jsonData: data, name: url.path) }
     }()
 
-    /// Bundle.module, or (when the bundle is not next to the executable, as when the binary was
-    /// copied) TUMORBOARD_BIOMARKERS, then the source checkout's copy.
+    /// TUMORBOARD_BIOMARKERS; else the Cases resource bundle next to the executable (where
+    /// SwiftPM puts it); else the source checkout's copy. Not `Bundle.module`: its accessor
+    /// ends the process (fatalError) when the bundle is missing, as after copying the binary.
     static func bundledURL() -> URL? {
-        if let path = ProcessInfo.processInfo.environment["TUMORBOARD_BIOMARKERS"] {
-            return URL(fileURLWithPath: path)
-        }
-        if let url = Bundle.module.url(forResource: "biomarkers", withExtension: "json", subdirectory: "Resources") {
-            return url
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["TUMORBOARD_BIOMARKERS"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        var folders = [Bundle.main.bundleURL]
+        if let exe = Bundle.main.executableURL { folders.append(exe.resolvingSymlinksInPath().deletingLastPathComponent()) }
+        for folder in folders {
+            let bundlePath = folder.appendingPathComponent("TumorBoard_Cases.resources").path
+            if let b = Bundle(path: bundlePath),
+               let url = b.url(forResource: "biomarkers", withExtension: "json", subdirectory: "Resources")
+                ?? b.url(forResource: "biomarkers", withExtension: "json") {
+                return url
+            }
+            let direct = URL(fileURLWithPath: bundlePath + "/Resources/biomarkers.json")
+            if FileManager.default.fileExists(atPath: direct.path) { return direct }
         }
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Resources/biomarkers.json")
