@@ -48,7 +48,7 @@ let package = Package(
         // Fixture reading and tolerances shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),

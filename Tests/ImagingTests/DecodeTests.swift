@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 import Imaging
+import TestSupport
 
 final class DecodeTests: XCTestCase {
     let decoder = ImageDecoder()

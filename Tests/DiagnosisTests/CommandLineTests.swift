@@ -1,0 +1,120 @@
+import Foundation
+import Imaging
+import TestSupport
+import XCTest
+
+/// Bad input to `tumorboard predict` and `tumorboard detect`, through the real executable: every
+/// case ends with a message naming the file and the problem, a non-zero exit, and no crash.
+final class CommandLineTests: XCTestCase {
+    var dir: URL!
+
+    /// The tumorboard binary next to the test bundle (swift build --build-tests builds both).
+    var executable: URL? {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<3 {
+            url.deleteLastPathComponent()
+            let candidate = url.appendingPathComponent("tumorboard")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    struct Run { let status: Int32; let signalled: Bool; let stdout: String; let stderr: String }
+
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> Run {
+        guard let exe = executable else { throw XCTSkip("tumorboard executable not found next to the test bundle") }
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+                   stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Bad files, each with the text its error must contain.
+    func badImages() throws -> [(path: String, expect: [String])] {
+        func write(_ name: String, _ data: Data) throws -> String {
+            let url = dir.appendingPathComponent(name); try data.write(to: url); return url.path
+        }
+        let good = try Image(width: 40, height: 30, colour: .grey, pixels: [UInt8](repeating: 90, count: 1200))
+        let goodURL = dir.appendingPathComponent("good.png")
+        try good.writePNG(to: goodURL)
+        let full = try Data(contentsOf: goodURL)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("folder.png"), withIntermediateDirectories: true)
+        return [
+            (dir.appendingPathComponent("absent.png").path, ["absent.png"]),
+            (dir.appendingPathComponent("folder.png").path, ["folder.png"]),
+            (try write("empty.png", Data()), ["empty.png", "empty"]),
+            (try write("truncated.png", full.prefix(full.count / 2)), ["truncated.png"]),
+            (try write("notes.png", Data("these are notes, not pixels\n".utf8)), ["notes.png", "not a PNG or JPEG"]),
+            (try write("huge.png", pngDeclaring(width: 1_000_000, height: 1_000_000)), ["huge.png", "1000000 x 1000000"]),
+            (try write("random.dcm", dicomLookingRandomBytes()), ["random.dcm"]),
+        ]
+    }
+
+    func testPredictRefusesBadImagesClearly() throws {
+        for (path, expect) in try badImages() {
+            let r = try run(["predict", "--image", path, "--json"])
+            XCTAssertFalse(r.signalled, "\(path): crashed")
+            XCTAssertNotEqual(r.status, 0, "\(path): accepted")
+            XCTAssertEqual(r.stdout, "", "\(path): printed output")
+            for e in expect { XCTAssert(r.stderr.contains(e), "\(path): message '\(r.stderr)' lacks '\(e)'") }
+        }
+    }
+
+    func testPredictRefusesBadLabs() throws {
+        let image = dir.appendingPathComponent("r.png")
+        try Image(width: 32, height: 32, colour: .grey, pixels: [UInt8](repeating: 100, count: 1024)).writePNG(to: image)
+        let cases: [(String, String, [String])] = [
+            ("unknown-marker.json", #"[{"marker": "troponin", "value": 3, "unit": "ng/L"}]"#, ["unknown-marker.json", "troponin"]),
+            ("wrong-unit.json", #"[{"marker": "alp", "value": 300, "unit": "mg/dL"}]"#, ["wrong-unit.json", "mg/dL"]),
+            ("not-labs.json", #"{"hello": 1}"#, ["not-labs.json", "not a lab panel"]),
+        ]
+        for (name, text, expect) in cases {
+            let url = dir.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            let r = try run(["predict", "--image", image.path, "--labs", url.path, "--age", "30", "--sex", "F", "--json"])
+            XCTAssertFalse(r.signalled)
+            XCTAssertNotEqual(r.status, 0, name)
+            for e in expect { XCTAssert(r.stderr.contains(e), "\(name): message '\(r.stderr)' lacks '\(e)'") }
+        }
+    }
+
+    func testDetectReportsBadImagesOnTheirLineAndGoesOn() throws {
+        let models = Fixtures.repositoryRoot.appendingPathComponent("models")
+        guard FileManager.default.fileExists(atPath: models.appendingPathComponent("detector.safetensors").path) else {
+            throw XCTSkip("trained models not in \(models.path) (training/run_all.sh makes them)")
+        }
+        let good = dir.appendingPathComponent("good.png")
+        try Image(width: 300, height: 200, colour: .grey, pixels: (0..<60000).map { UInt8($0 % 251) }).writePNG(to: good)
+        let bad = try badImages()
+        let paths = [good.path] + bad.map(\.path) + [good.path]
+        let r = try run(["detect"] + paths + ["--jsonl", "--models", models.path])
+        XCTAssertFalse(r.signalled)
+        XCTAssertEqual(r.status, 1)
+        let lines = r.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(lines.count, paths.count, "one line per image")
+        for (i, line) in lines.enumerated() {
+            XCTAssertEqual(line["image"] as? String, paths[i])
+            if i == 0 || i == paths.count - 1 {
+                XCTAssertNil(line["error"]); XCTAssertEqual(line["width"] as? Int, 300)
+                XCTAssertNotNil(line["detections"] as? [Any])
+            } else {
+                let message = line["error"] as? String ?? ""
+                for e in bad[i - 1].expect { XCTAssert(message.contains(e), "line \(i): '\(message)' lacks '\(e)'") }
+            }
+        }
+    }
+}
