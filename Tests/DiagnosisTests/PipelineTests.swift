@@ -1,0 +1,191 @@
+import Cases
+import Diagnosis
+import Engine
+import Foundation
+import Imaging
+import Models
+import TestSupport
+import XCTest
+
+/// The Swift pipeline against the PyTorch reference, layer by layer, on the 20 test cases that
+/// training/make_pipeline_fixtures.py wrote (Tests/Fixtures/pipeline/pipeline_cases.safetensors).
+/// Radiographs are real (BTXRD test split); slides, labs and sentences are generated.
+/// Tolerances: raw detector maps, features and logits |diff| <= 1e-3 * max(1, |ref|); boxes after
+/// NMS IoU >= 0.99; probabilities within 1e-3; token ids exact.
+final class PipelineTests: XCTestCase {
+    struct Meta: Decodable {
+        struct Case: Decodable {
+            let key: String, image_id: String, label: String, has_slide: Bool, sentence: String, num_boxes: Int
+            let age: Int, sex: String
+        }
+        let cases: [Case]
+    }
+
+    static let fixturePath = Fixtures.repositoryRoot.appendingPathComponent("Tests/Fixtures/pipeline/pipeline_cases.safetensors")
+    static let modelsDir = Fixtures.repositoryRoot.appendingPathComponent("models")
+
+    // Loaded once for all tests.
+    nonisolated(unsafe) static var loaded: (SafeTensors, Meta, ModelSet)?
+
+    func load() throws -> (SafeTensors, Meta, ModelSet) {
+        if let l = Self.loaded { return l }
+        guard FileManager.default.fileExists(atPath: Self.fixturePath.path) else {
+            throw XCTSkip("no pipeline fixture at \(Self.fixturePath.path) (training/make_pipeline_fixtures.py)")
+        }
+        for f in ["detector", "lesion_encoder", "pathology_encoder", "fusion_head"] {
+            guard FileManager.default.fileExists(atPath: Self.modelsDir.appendingPathComponent("\(f).safetensors").path) else {
+                throw XCTSkip("models/\(f).safetensors missing (training/run_all.sh)")
+            }
+        }
+        guard FileManager.default.fileExists(atPath: Self.modelsDir.appendingPathComponent("text/all-MiniLM-L6-v2/model.safetensors").path) else {
+            throw XCTSkip("text encoder not installed (scripts/fetch-text-encoder)")
+        }
+        let st = try SafeTensors(path: Self.fixturePath.path)
+        let meta = try JSONDecoder().decode(Meta.self, from: Data(st.metadata["config"]!.utf8))
+        let l = (st, meta, try ModelSet(directory: Self.modelsDir))
+        Self.loaded = l
+        return l
+    }
+
+    func close(_ got: [Float], _ ref: [Float], _ what: String, rtol: Float = 1e-3, file: StaticString = #filePath, line: UInt = #line) {
+        guard got.count == ref.count else { XCTFail("\(what): \(got.count) values, reference \(ref.count)", file: file, line: line); return }
+        let worst = zip(got, ref).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        XCTAssert(worst <= rtol, "\(what): max scaled diff \(worst) > \(rtol)", file: file, line: line)
+    }
+
+    func letterboxImage(_ st: SafeTensors, _ k: String) throws -> Image {
+        let px = try st.integers("\(k).letterbox_u8").map { UInt8($0) }
+        let shape = try st.shape("\(k).letterbox_u8")
+        return try Image(width: shape[1], height: shape[0], colour: .grey, pixels: px)
+    }
+
+    func slideImage(_ st: SafeTensors, _ k: String) throws -> Image {
+        let px = try st.integers("\(k).slide_u8").map { UInt8($0) }
+        let shape = try st.shape("\(k).slide_u8")
+        return try Image(width: shape[1], height: shape[0], colour: .rgb, pixels: px)
+    }
+
+    func testLayerByLayerAgainstPyTorch() throws {
+        let (st, meta, models) = try load()
+        XCTAssertEqual(meta.cases.count, 20)
+        for c in meta.cases {
+            let k = c.key
+            // Detector input and raw maps.
+            let lb = try Preprocessing.letterbox(letterboxImage(st, k))
+            let x = try Preprocessing.tensor(lb)
+            let (raw, boxes) = try models.detector.detect(x)
+            for s in 0..<3 {
+                close(raw[s].scalars, try st.tensor("\(k).det_raw\(s)").scalars, "\(k) det_raw\(s)")
+            }
+            // Boxes after NMS.
+            let ref = try st.tensor("\(k).boxes").scalars
+            XCTAssertEqual(boxes.count, c.num_boxes, "\(k): number of boxes")
+            for (i, b) in boxes.prefix(c.num_boxes).enumerated() {
+                let r = Detection(x0: ref[i * 5], y0: ref[i * 5 + 1], x1: ref[i * 5 + 2], y1: ref[i * 5 + 3], score: ref[i * 5 + 4])
+                XCTAssertGreaterThanOrEqual(b.iou(r), 0.99, "\(k) box \(i)")
+                XCTAssertEqual(b.score, r.score, accuracy: 1e-3, "\(k) box \(i) score")
+            }
+            // Lesion crop, features, image-only head.
+            let cp = Preprocessing.cropParameters(box: boxes.first.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
+            close([cp.cx, cp.cy, cp.side], try st.tensor("\(k).crop_params").scalars, "\(k) crop params", rtol: 1e-3)
+            let crop = try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side)
+            close(crop.scalars, try st.tensor("\(k).crop").scalars, "\(k) crop", rtol: 1e-3)   // fixture in float16
+            let f = try models.lesionEncoder.features(crop)
+            close(f.scalars, try st.tensor("\(k).image_features").scalars, "\(k) image features")
+            close(try models.lesionEncoder(crop).scalars, try st.tensor("\(k).image_logits").scalars, "\(k) image logits")
+            // Slide.
+            var features: [Tensor?] = [f, nil, nil]
+            if c.has_slide {
+                let pf = try models.pathologyEncoder!.features(Preprocessing.slideTensor(slideImage(st, k)))
+                close(pf.scalars, try st.tensor("\(k).pathology_features").scalars, "\(k) pathology features")
+                features[1] = pf
+            }
+            // Text.
+            let ids = models.tokenizer!.encode(c.sentence)
+            XCTAssertEqual(ids, try st.integers("\(k).token_ids"), "\(k) token ids")
+            let emb = try models.textEncoder!.embed(ids: ids)
+            close(emb.scalars, try st.tensor("\(k).text_embedding").scalars, "\(k) text embedding", rtol: 1e-4)
+            features[2] = emb
+            // Fusion and the 8 subset passes.
+            let out = try models.fusion!(features)
+            close(out.logits, try st.tensor("\(k).fusion_logits").scalars, "\(k) fusion logits")
+            close(out.attention, try st.tensor("\(k).fusion_attention").scalars, "\(k) attention")
+            close(out.probabilities, try st.tensor("\(k).probabilities").scalars, "\(k) probabilities")
+            let subsets = try st.tensor("\(k).subset_logits").scalars
+            for bits in 0..<8 {
+                let m = (0..<3).map { bits >> $0 & 1 == 1 }
+                let feats = features.enumerated().map { m[$0.offset] ? ($0.element ?? Tensor(zeros: [1, 256])) : $0.element }
+                close(try models.fusion!(feats, present: m).logits, Array(subsets[bits * 3..<bits * 3 + 3]), "\(k) subset \(bits)")
+            }
+        }
+    }
+
+    /// The whole `Diagnosis.run` on the same cases, with the lab panels of the committed cohort
+    /// manifest: the Swift sentence must equal the reference's and the probabilities must agree.
+    func testEndToEndDiagnosisAgreesWithPyTorch() throws {
+        let (st, meta, models) = try load()
+        let manifest = try CohortManifest.load(Fixtures.repositoryRoot.appendingPathComponent("training/cohort_manifest.csv"))
+        let diagnosis = try Diagnosis(models: models)
+        for c in meta.cases {
+            let row = try XCTUnwrap(manifest[c.image_id], "\(c.image_id) not in the manifest")
+            let input = DiagnosisInput(radiograph: try letterboxImage(st, c.key),
+                                       slide: c.has_slide ? try slideImage(st, c.key) : nil,
+                                       labs: row.labs, age: c.age, sex: Sex(rawValue: c.sex))
+            let f = try diagnosis.run(input)
+            XCTAssertEqual(f.sentence, c.sentence, "\(c.key) sentence")
+            close(f.probabilities.values.map(Float.init), try st.tensor("\(c.key).probabilities").scalars, "\(c.key) probabilities")
+            XCTAssertEqual(f.present.pathology, c.has_slide)
+            let total = [f.contributions.image, f.contributions.pathology, f.contributions.labs].compactMap { $0 }.reduce(0, +)
+            let subsets = try st.tensor("\(c.key).subset_logits").scalars
+            let full = f.probabilities.values.map(Float.init)
+            let predicted = full.indices.max { full[$0] < full[$1] }!
+            let none = FusionHead.softmax(Array(subsets[0..<3]), temperature: models.fusion!.temperature)[predicted]
+            XCTAssertEqual(total, full[predicted] - none, accuracy: 2e-3, "\(c.key): Shapley values add up to the gain")
+        }
+    }
+}
+
+/// The lab panels of training/cohort_manifest.csv (generated values), by image id.
+enum CohortManifest {
+    struct Row { let labs: [LabResult] }
+
+    static func load(_ url: URL) throws -> [String: Row] {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var rows = parse(text)
+        let header = rows.removeFirst()
+        let col = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
+        let markers = header.filter { $0.hasSuffix("_value") }.map { String($0.dropLast(6)) }
+        var out: [String: Row] = [:]
+        for r in rows where r.count == header.count {
+            let labs = markers.compactMap { m -> LabResult? in
+                guard let v = Double(r[col["\(m)_value"]!]) else { return nil }
+                return LabResult(marker: m, value: v, unit: r[col["\(m)_unit"]!])
+            }
+            out[r[col["image_id"]!]] = Row(labs: labs)
+        }
+        return out
+    }
+
+    /// RFC 4180 CSV: quoted fields may hold commas and doubled quotes.
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+        var it = text.makeIterator()
+        while let ch = it.next() {
+            if quoted {
+                if ch == "\"" {
+                    if let n = it.next() {
+                        if n == "\"" { field.append("\"") } else {
+                            quoted = false
+                            if n == "," { row.append(field); field = "" } else if n == "\n" || n == "\r\n" { row.append(field); rows.append(row); row = []; field = "" } else { field.append(n) }
+                        }
+                    } else { quoted = false }
+                } else { field.append(ch) }
+            } else if ch == "\"" { quoted = true }
+            else if ch == "," { row.append(field); field = "" }
+            else if ch == "\n" || ch == "\r\n" { row.append(field); rows.append(row); row = []; field = "" }
+            else if ch != "\r" { field.append(ch) }
+        }
+        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+        return rows
+    }
+}
