@@ -386,35 +386,52 @@ public final class CaseStore: Sendable {
     }
 
     public func load(_ id: String) throws -> CaseRecord {
+        let found = try records(where: "WHERE case_id = ?", caseWhere: "WHERE id = ?", arguments: [id])
+        guard let r = found.first else { throw CaseError.caseNotFound(id) }
+        return r
+    }
+
+    /// Every stored case, ordered by ID, read in one snapshot (one query per table).
+    public func allRecords() throws -> [CaseRecord] {
+        try records(where: "", caseWhere: "", arguments: [])
+    }
+
+    func records(where filter: String, caseWhere: String, arguments: StatementArguments) throws -> [CaseRecord] {
         do {
             return try pool.read { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE id = ?", arguments: [id]) else {
-                    throw CaseError.caseNotFound(id)
+                var order: [String] = []
+                var byID: [String: CaseRecord] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM cases \(caseWhere) ORDER BY id", arguments: arguments) {
+                    let id: String = row["id"]
+                    var r = CaseRecord(id: id, age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),
+                                       site: row["site"], clinicalNote: row["clinical_note"],
+                                       label: (row["label"] as String?).flatMap(DiagnosisLabel.init(rawValue:)),
+                                       subtype: row["subtype"], provenance: row["provenance"])
+                    let note: String? = row["review_note"], by: String? = row["signed_off_by"], at: String? = row["signed_off_at"]
+                    if note != nil || by != nil || at != nil { r.review = Review(note: note, signedOffBy: by, signedOffAt: at) }
+                    order.append(id)
+                    byID[id] = r
                 }
-                var r = CaseRecord(id: id, age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),
-                                   site: row["site"], clinicalNote: row["clinical_note"],
-                                   label: (row["label"] as String?).flatMap(DiagnosisLabel.init(rawValue:)),
-                                   subtype: row["subtype"], provenance: row["provenance"])
-                let note: String? = row["review_note"], by: String? = row["signed_off_by"], at: String? = row["signed_off_at"]
-                if note != nil || by != nil || at != nil { r.review = Review(note: note, signedOffBy: by, signedOffAt: at) }
-                for g in try Row.fetchAll(db, sql: "SELECT * FROM radiographs WHERE case_id = ? ORDER BY position", arguments: [id]) {
-                    r.radiographs.append(Radiograph(file: g["path"], view: g["view"], acquired: g["acquired"], sha256: g["sha256"],
-                                                    boxes: try fromJSON([LesionBox].self, g["boxes"])))
+                for g in try Row.fetchAll(db, sql: "SELECT * FROM radiographs \(filter) ORDER BY case_id, position", arguments: arguments) {
+                    byID[g["case_id"]]?.radiographs.append(Radiograph(file: g["path"], view: g["view"], acquired: g["acquired"],
+                                                                      sha256: g["sha256"], boxes: try fromJSON([LesionBox].self, g["boxes"])))
                 }
-                for s in try Row.fetchAll(db, sql: "SELECT * FROM slides WHERE case_id = ? ORDER BY id", arguments: [id]) {
-                    r.slides.append(SlideReference(slideID: s["slide_id"], block: s["block"], stain: s["stain"], file: s["path"],
-                                                   sha256: s["sha256"], enteredBy: s["entered_by"], enteredAt: s["entered_at"]))
+                for s in try Row.fetchAll(db, sql: "SELECT * FROM slides \(filter) ORDER BY id", arguments: arguments) {
+                    byID[s["case_id"]]?.slides.append(SlideReference(slideID: s["slide_id"], block: s["block"], stain: s["stain"],
+                                                                     file: s["path"], sha256: s["sha256"],
+                                                                     enteredBy: s["entered_by"], enteredAt: s["entered_at"]))
                 }
-                for l in try Row.fetchAll(db, sql: "SELECT * FROM labs WHERE case_id = ? ORDER BY id", arguments: [id]) {
-                    r.labs.append(LabResult(marker: l["marker"], value: l["value"], unit: l["unit"], date: l["date"]))
+                for l in try Row.fetchAll(db, sql: "SELECT * FROM labs \(filter) ORDER BY id", arguments: arguments) {
+                    byID[l["case_id"]]?.labs.append(LabResult(marker: l["marker"], value: l["value"], unit: l["unit"], date: l["date"]))
                 }
-                for f in try Row.fetchAll(db, sql: "SELECT * FROM findings WHERE case_id = ? ORDER BY id", arguments: [id]) {
-                    r.findings.append(Finding(createdAt: f["created_at"], models: try fromJSON([String: String].self, f["models"]),
-                                              probabilities: try fromJSON([String: Double].self, f["probabilities"]),
-                                              boxes: try fromJSON([LesionBox].self, f["boxes"]),
-                                              modalities: try fromJSON([String].self, f["modalities"]), note: f["note"]))
+                for f in try Row.fetchAll(db, sql: "SELECT * FROM findings \(filter) ORDER BY id", arguments: arguments) {
+                    byID[f["case_id"]]?.findings.append(Finding(
+                        createdAt: f["created_at"], models: try fromJSON([String: String].self, f["models"]),
+                        probabilities: try fromJSON([String: Double].self, f["probabilities"]),
+                        boxes: try fromJSON([LesionBox].self, f["boxes"]),
+                        modalities: try fromJSON([String].self, f["modalities"]), note: f["note"]))
                 }
-                return r
+                return order.compactMap { byID[$0] }
             }
         } catch { throw fail(error) }
     }

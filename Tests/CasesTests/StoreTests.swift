@@ -176,3 +176,41 @@ func runSQLite(_ path: String, _ sql: String) throws {
 }
 
 import GRDB
+
+final class RealImageTests: XCTestCase {
+    /// A case folder of real files (copied to a temporary folder, never into the repository):
+    /// BTXRD 8-bit grey and RGB PNGs, a TCIA H&E JPEG (RGB), and a 16-bit PNG sample.
+    func testCaseFolderWithRealPNGAndJPEGFiles() throws {
+        let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+        let grey = shared.appendingPathComponent("btxrd/images/IMG000001.png")
+        let rgb = shared.appendingPathComponent("btxrd/images/IMG001369.png")
+        let tiles = shared.appendingPathComponent("osteosarcoma-ut-tiles/viable")
+        guard FileManager.default.fileExists(atPath: grey.path), FileManager.default.fileExists(atPath: rgb.path),
+              let tile = try? FileManager.default.contentsOfDirectory(atPath: tiles.path).sorted().first(where: { $0.hasSuffix(".jpg") }) else {
+            throw XCTSkip("../shared/data is absent: real PNG/JPEG case folder not tested")
+        }
+        let dir = try temporaryFolder(self)
+        let folder = dir.appendingPathComponent("REAL-1")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        try fm.copyItem(at: grey, to: folder.appendingPathComponent("grey.png"))
+        try fm.copyItem(at: rgb, to: folder.appendingPathComponent("rgb.png"))
+        try fm.copyItem(at: tiles.appendingPathComponent(tile), to: folder.appendingPathComponent("slide.jpg"))
+        try fm.copyItem(at: repoRoot.appendingPathComponent("samples/SAMPLE-03-OSTEOSARCOMA/radiograph.png"),
+                        to: folder.appendingPathComponent("sixteen.png"))
+        try #"""
+        {"format": "tumorboard-case", "format_version": 1, "id": "REAL-1", "age": 12, "sex": "F",
+         "radiographs": [{"file": "grey.png"}, {"file": "rgb.png"}, {"file": "sixteen.png"}],
+         "slides": [{"slide_id": "T1", "stain": "H&E", "file": "slide.jpg"}]}
+        """#.write(to: folder.appendingPathComponent("case.json"), atomically: true, encoding: .utf8)
+        let store = try CaseStore(path: dir.appendingPathComponent("c.sqlite").path, user: "t")
+        XCTAssertTrue(try store.importCaseFolder(folder))
+        let r = try store.load("REAL-1")
+        let images = try r.radiographs.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0.file)) }
+        XCTAssertEqual(images.map(\.description), ["256 x 256 grey 8-bit", "256 x 256 RGB 8-bit", "320 x 320 grey 16-bit"])
+        let slide = try CaseFolder.decodeImage(URL(fileURLWithPath: r.slides[0].file))
+        XCTAssertEqual(slide.colour, .rgb)
+        XCTAssertEqual(slide.width, 1024)
+        XCTAssertEqual(try store.allRecords().map(\.id), ["REAL-1"])
+    }
+}
