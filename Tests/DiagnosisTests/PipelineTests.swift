@@ -120,6 +120,36 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Grad-CAM from the hand-derived gradient against PyTorch autograd's Grad-CAM
+    /// (training/make_gradcam_fixture.py), for the fused prediction and for the image-only head.
+    func testGradCAMMatchesPyTorchAutograd() throws {
+        let (st, meta, models) = try load()
+        let camPath = Self.fixturePath.deletingLastPathComponent().appendingPathComponent("gradcam.safetensors")
+        guard FileManager.default.fileExists(atPath: camPath.path) else { throw XCTSkip("no \(camPath.path)") }
+        let cams = try SafeTensors(path: camPath.path)
+        for c in meta.cases {
+            let k = c.key
+            let crop = try st.tensor("\(k).crop").reshaped([1, 1, 128, 128])
+            let a = try models.lesionEncoder.featureMap(crop)
+            let f = try Ops.globalAvgPool(a)
+            var features: [Tensor?] = [f, nil, try st.tensor("\(k).text_embedding").reshaped([1, -1])]
+            if c.has_slide { features[1] = try st.tensor("\(k).pathology_features").reshaped([1, -1]) }
+            let pass = try models.fusion!(features)
+            let cls = try cams.integers("\(k).cam_fusion_class")[0]
+            let g = try models.fusion!.gradientOfLogit(cls, withRespectToImageFeature: f, pass: pass)
+            let ref = try cams.tensor("\(k).cam_fusion").scalars
+            let scale = max(ref.max() ?? 0, 1e-6)
+            close(GradCAM.map(featureMap: a, gradient: g).values.map { $0 / scale }, ref.map { $0 / scale }, "\(k) Grad-CAM (fusion)", rtol: 1e-3)
+
+            let ci = try cams.integers("\(k).cam_image_class")[0]
+            let fc = models.lesionEncoder.fc!
+            let gi = Array(UnsafeBufferPointer(start: fc.weight.pointer + ci * fc.inFeatures, count: fc.inFeatures))
+            let refI = try cams.tensor("\(k).cam_image").scalars
+            let scaleI = max(refI.max() ?? 0, 1e-6)
+            close(GradCAM.map(featureMap: a, gradient: gi).values.map { $0 / scaleI }, refI.map { $0 / scaleI }, "\(k) Grad-CAM (image only)", rtol: 1e-3)
+        }
+    }
+
     /// The whole `Diagnosis.run` on the same cases, with the lab panels of the committed cohort
     /// manifest: the Swift sentence must equal the reference's and the probabilities must agree.
     func testEndToEndDiagnosisAgreesWithPyTorch() throws {
