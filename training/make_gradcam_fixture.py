@@ -16,20 +16,28 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export  # noqa: E402
+import common, crops, pipeline as P  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "Tests/Fixtures/pipeline/pipeline_cases.safetensors"
 
 
 def main():
-    les, fus = export.load("lesion"), export.load("fusion")
+    pl = P.Pipeline(text=False)
+    les, fus = pl.les, pl.fus
+    d = common.load_btxrd(); pos = {i: n for n, i in enumerate(d["ids"])}
     t = load_file(str(FIX))
     with safe_open(str(FIX), "pt") as f:
         meta = json.loads(f.metadata()["config"])
     out = {}
     for c in meta["cases"]:
         k = c["key"]
-        crop = t[f"{k}.crop"].float().unsqueeze(0)
+        # The crop, recomputed from the real radiograph (never stored in the repository).
+        lb, _ = P.letterbox(d["images"][pos[c["image_id"]]])
+        _, _, boxes = pl.detect(lb)
+        top = boxes[0, :4].numpy() if len(boxes) else None
+        with torch.no_grad():
+            crop, _, _ = pl.lesion(lb, top)
         # The encoder's last conv feature map, with gradients.
         a = None
         def hook(_m, _i, o):
