@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnosis
 import Engine
 import Foundation
 import Models
@@ -13,7 +14,7 @@ struct Bench: ParsableCommand {
         (2 x multiply-adds of convolutions, GEMMs and attention).
         """)
 
-    @Option(help: "resnet18, yolov5n, sgemm or all.") var model = "all"
+    @Option(help: "resnet18, yolov5n, sgemm, conv-paths, case, or all (the first three).") var model = "all"
     @Option(help: "safetensors with the model's weights (names as in PyTorch). Default: random.") var weights: String?
     @Option(help: "safetensors with the input tensor 'x'. Default: random.") var input: String?
     @Option(help: "Write the outputs here (safetensors) for comparison.") var output: String?
@@ -22,14 +23,32 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for the engine and OpenBLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object per model.") var json = false
     @Flag(help: "Print the time spent in each layer (one extra run).") var profile = false
+    @Option(help: "case: the radiograph (default: a synthetic one).") var image: String?
+    @Option(help: "case: a slide image.") var slide: String?
+    @Option(help: "case: a lab panel (JSON).") var labs: String?
+    @Option(help: "case: age.") var age: Int?
+    @Option(help: "case: sex (F or M).") var sex: String?
+    @Option(help: "case: the models folder.") var models: String?
 
     func run() throws {
         EngineThreads.set(threads)
-        let models = model == "all" ? ["sgemm", "resnet18", "yolov5n"] : [model]
-        for m in models {
+        let selected = model == "all" ? ["sgemm", "resnet18", "yolov5n"] : [model]
+        for m in selected {
             switch m {
             case "sgemm": try report(name: "sgemm_1024", benchSGEMM())
             case "conv-paths": try convPaths()
+            case "case":
+                // One full case: detection, both encoders, MiniLM, fusion, the 8 Shapley passes, Grad-CAM.
+                let set = try ModelSet(directory: models.map { URL(fileURLWithPath: $0) } ?? ModelSet.defaultDirectory())
+                let diagnosis = try Diagnosis(models: set)
+                guard let image else { throw ValidationError("--model case needs --image (scripts/bench-peers passes one)") }
+                let input = try LooseFiles.input(image: image, slide: slide, labs: labs, age: age, sex: sex)
+                var last: Findings?
+                try report(name: "case", time { last = try diagnosis.run(input); return [:] })
+                if let output, let last {
+                    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                    try enc.encode(last).write(to: URL(fileURLWithPath: output))
+                }
             case "resnet18":
                 let w = try weights.map { try Weights(path: $0) } ?? RandomCheckpoint.resnet()
                 let net = try ResNet(w)
@@ -127,7 +146,7 @@ struct Bench: ParsableCommand {
             print(String(format: "%@ median_ms=%.2f min_ms=%.2f gflop=%.3f gflops_per_s=%.1f threads=%d",
                          name, r.medianMs, r.minMs, Double(r.flops) / 1e9, gflops, threads))
         }
-        if let output, !r.outputs.isEmpty {
+        if let output, !r.outputs.isEmpty, name != "case" {
             let path = models(count: 1) ? output : output.replacingOccurrences(of: ".safetensors", with: "-\(name).safetensors")
             try SafeTensorsWriter.write(r.outputs, to: path)
         }

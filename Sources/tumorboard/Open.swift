@@ -36,7 +36,12 @@ struct Open: ParsableCommand {
             throw ExitCode(2)
         }
         do {
-            try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes")))
+            if let signal = try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"))) {
+                // The terminal is restored; exit as the shell expects after a signal.
+                throw ExitCode(128 + signal)
+            }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             FileHandle.standardError.write(Data("tumorboard: \(error)\n".utf8))
             throw ExitCode(1)

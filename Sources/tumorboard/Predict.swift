@@ -54,6 +54,13 @@ struct Predict: ParsableCommand {
                                   labs: record.labs.isEmpty ? nil : record.labs, age: record.age, sex: record.sex)
         }
         guard let image else { throw ValidationError("give --case DIR or --image FILE") }
+        return try LooseFiles.input(image: image, slide: slide, labs: labs, age: age, sex: sex)
+    }
+}
+
+/// A case from loose files (`predict --image ...`, `bench --model case`).
+enum LooseFiles {
+    static func input(image: String, slide: String?, labs: String?, age: Int?, sex: String?) throws -> DiagnosisInput {
         let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: image), field: "--image")
         let slideImage = try slide.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0), field: "--slide") }
         let sexValue: Sex? = try sex.map {
