@@ -44,7 +44,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of the rounds' medians is printed")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--models", default="resnet18,yolov5n")
+    ap.add_argument("--models", default="resnet18,yolov5n,case")
     args = ap.parse_args()
 
     import onnxruntime as ort
@@ -53,6 +53,9 @@ def main():
     torch.manual_seed(0)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="tb-bench-"))
     for name in args.models.split(","):
+        if name == "case":
+            bench_case(args, tmp)
+            continue
         build, shape = MODELS[name]
         net = build()
         ref.randomize_batchnorm(net, torch.Generator().manual_seed(5))
@@ -99,6 +102,44 @@ def main():
               flush=True)
         if not agree:
             raise SystemExit(f"{name}: outputs disagree (tolerance 1e-3 scaled)")
+
+
+def bench_case(args, tmp):
+    """One full case; probabilities compared between the three runtimes (they differ only by the
+    temperature, which Swift applies and the peers here do not, so logits' softmax is compared
+    at T=1 on the peers and the Swift JSON's are recomputed the same way)."""
+    import bench_case as bc
+    case = bc.make_inputs(tmp)
+    r = bc.Runners(args.threads, tmp)
+    f = case["files"]
+    out_json = tmp / "case.json"
+    swift_ms, ort_ms, torch_ms = [], [], []
+    for _ in range(args.rounds):
+        res = subprocess.run([args.tumorboard, "bench", "--model", "case", "--image", f["image"], "--slide", f["slide"],
+                              "--labs", f["labs"], "--age", f["age"], "--sex", f["sex"], "--runs", str(args.runs),
+                              "--warmup", str(args.warmup), "--threads", str(args.threads), "--json", "--output", str(out_json)],
+                             check=True, capture_output=True, text=True)
+        swift_ms.append(json.loads(res.stdout.strip().splitlines()[-1])["median_ms"])
+        ort_ms.append(timed(lambda: r.ort_case(case), args.runs, args.warmup))
+        torch_ms.append(timed(lambda: r.torch_case(case), args.runs, args.warmup))
+    T = float(r.pl.fus.extra["temperature"]) if "temperature" in r.pl.fus.extra else 1.0
+    pt = r.torch_case(case).numpy()
+    po = r.ort_case(case)
+    # Swift reports softmax(logits / T); bring the peers to the same calibration.
+    def calib(p):
+        lg = np.log(np.maximum(p, 1e-30))
+        e = np.exp(lg / T - (lg / T).max())
+        return e / e.sum()
+    sw = json.loads(out_json.read_text())["probabilities"]
+    ps = np.asarray([sw["benign"], sw["intermediate"], sw["malignant"]])
+    d_t, d_o = float(np.abs(ps - calib(pt)).max()), float(np.abs(ps - calib(po)).max())
+    agree = d_t <= 1e-3 and d_o <= 1e-3
+    sm, om, tm = statistics.median(swift_ms), statistics.median(ort_ms), statistics.median(torch_ms)
+    print(f"case swift_ms={sm:.2f} onnxruntime_ms={om:.2f} torch_ms={tm:.2f} ratio_vs_ort={sm / om:.3f} "
+          f"ratio_vs_torch={sm / tm:.3f} max_prob_diff_vs_torch={d_t:.2e} max_prob_diff_vs_ort={d_o:.2e} "
+          f"outputs_agree={'yes' if agree else 'NO'}", flush=True)
+    if not agree:
+        raise SystemExit("case: probabilities disagree (tolerance 1e-3)")
 
 
 if __name__ == "__main__":
