@@ -135,6 +135,15 @@ def phantom(lesion: str, seed: int, child: bool, joint_at_top: bool = False, bit
         mass = smoothstep(100, 75, rad) * (1 - bone)
         img = img + 0.08 * mass + 0.18 * spic * (1 - bone) * mass
         box(xc, yc, 70, 60)
+    elif lesion == "cortical_lucency":
+        # Osteofibrous-dysplasia-like: an eccentric, elongated lucency in the diaphyseal
+        # cortex with a sclerotic rim.
+        xc, yc = cx + side * 22, 120.0
+        r = ((x - xc) / 11) ** 2 + ((y - yc) / 42) ** 2
+        inner = smoothstep(1.0, 0.75, r)
+        rim = np.exp(-((r - 1.05) ** 2) / 0.02) * bone
+        img = img - inner * bone * 0.35 + rim * 0.10
+        box(xc, yc, 14, 46)
     elif lesion != "none":
         raise ValueError(lesion)
     img = blur(img, 0.9)
@@ -146,6 +155,52 @@ def phantom(lesion: str, seed: int, child: bool, joint_at_top: bool = False, bit
         # Keep 12 significant bits (as a detector would), stored in 16-bit samples.
         return (np.round(img * 4095) * 16).astype(np.uint16), boxes
     return np.round(img * 255).astype(np.uint8), boxes
+
+
+def uid(name: str) -> str:
+    """A UUID-derived DICOM UID (2.25.<128-bit integer>), fixed by `name`."""
+    return "2.25." + str(int(hashlib.sha256(name.encode()).hexdigest()[:32], 16))
+
+
+def write_dicom(path: Path, pixels: np.ndarray, tags: dict) -> None:
+    """A minimal uncompressed DICOM file (Explicit VR Little Endian), MONOCHROME1, 12 bits
+    stored in 16. Enough for TumorBoard's reader and pydicom; not a full IOD."""
+    import struct
+
+    def el(group, elem, vr, value: bytes) -> bytes:
+        if len(value) % 2:
+            value += b"\0" if vr in ("UI", "OB") else b" "
+        if vr in ("OB", "OW", "SQ", "UN", "UT"):
+            return struct.pack("<HH2sHI", group, elem, vr.encode(), 0, len(value)) + value
+        return struct.pack("<HH2sH", group, elem, vr.encode(), len(value)) + value
+
+    def us(v):
+        return struct.pack("<H", v)
+
+    sop_class = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+    instance = uid(tags["id"] + "/instance")
+    meta_body = (el(2, 1, "OB", b"\0\1") + el(2, 2, "UI", sop_class.encode()) + el(2, 3, "UI", instance.encode())
+                 + el(2, 0x10, "UI", b"1.2.840.10008.1.2.1") + el(2, 0x12, "UI", uid("TumorBoard make_samples").encode()))
+    meta = el(2, 0, "UL", struct.pack("<I", len(meta_body))) + meta_body
+    rows, cols = pixels.shape
+    body = b"".join([
+        el(8, 0x16, "UI", sop_class.encode()), el(8, 0x18, "UI", instance.encode()),
+        el(8, 0x20, "DA", tags["study_date"].encode()), el(8, 0x60, "CS", b"DX"),
+        el(8, 0x70, "LO", b"TumorBoard make_samples.py (synthetic phantom)"),
+        el(0x10, 0x10, "PN", tags["name"].encode()), el(0x10, 0x20, "LO", tags["id"].encode()),
+        el(0x10, 0x40, "CS", tags["sex"].encode()), el(0x10, 0x1010, "AS", f"{tags['age']:03d}Y".encode()),
+        el(0x18, 0x15, "CS", tags["body_part"].encode()), el(0x18, 0x5101, "CS", b"AP"),
+        el(0x20, 0xD, "UI", uid(tags["id"] + "/study").encode()), el(0x20, 0xE, "UI", uid(tags["id"] + "/series").encode()),
+        el(0x28, 2, "US", us(1)), el(0x28, 4, "CS", b"MONOCHROME1"),
+        el(0x28, 0x10, "US", us(rows)), el(0x28, 0x11, "US", us(cols)),
+        el(0x28, 0x30, "DS", tags["spacing"].encode()),
+        el(0x28, 0x100, "US", us(16)), el(0x28, 0x101, "US", us(12)), el(0x28, 0x102, "US", us(11)),
+        el(0x28, 0x103, "US", us(0)),
+        el(0x28, 0x1050, "DS", str(tags["window"][0]).encode()), el(0x28, 0x1051, "DS", str(tags["window"][1]).encode()),
+        el(0x28, 0x1052, "DS", b"0"), el(0x28, 0x1053, "DS", b"1"),
+        el(0x7FE0, 0x10, "OW", pixels.astype("<u2").tobytes()),
+    ])
+    path.write_bytes(b"\0" * 128 + b"DICM" + meta + body)
 
 
 SAMPLES = [
@@ -180,6 +235,15 @@ SAMPLES = [
          site="femur", lesion="osteosarcoma", seed=66, child=False, slide=("other mt", 66), labs=[],
          note="Thigh pain and a mass; blood tests not yet back.",
          what="a distal femur with an aggressive lesion; no lab panel yet"),
+    dict(id="SAMPLE-07-DICOM-OSTEOFIBROMA", label="benign", subtype="osteofibroma", age=None, sex=None,
+         site="tibia", lesion="cortical_lucency", seed=77, child=True, slide=None, dicom=True,
+         dicom_tags=dict(name="SYNTHETIC^PHANTOM", age=16, sex="M", study_date="20260115", body_part="TIBIA",
+                         spacing="0.2\\0.2", window=(2048, 4096)),
+         labs=[("alp", 420, "U/L"), ("calcium", 9.4, "mg/dL")],
+         note="Painless anterior bowing of the shin.",
+         what=("a tibial shaft with an eccentric cortical lucency like an osteofibrous dysplasia, written as an "
+               "uncompressed DICOM file (MONOCHROME1, 12 of 16 bits; age and sex come from its patient tags, "
+               "which name a phantom, not a person)")),
 ]
 
 
@@ -197,19 +261,34 @@ def main() -> None:
         folder = OUT / s["id"]
         folder.mkdir()
         bits = s.get("bits", 8)
-        img, boxes = phantom(s["lesion"], s["seed"], s["child"], s.get("joint_at_top", False), bits)
-        Image.fromarray(img).save(folder / "radiograph.png", optimize=True)
+        if s.get("dicom"):
+            img, boxes = phantom(s["lesion"], s["seed"], s["child"], s.get("joint_at_top", False), 16)
+            stored = 4095 - (img // 16)  # MONOCHROME1: bone (bright on display) has low stored values
+            write_dicom(folder / "radiograph.dcm", stored, dict(s["dicom_tags"], id=s["id"]))
+            image_name = "radiograph.dcm"
+            try:  # cross-check with pydicom when it is installed
+                import pydicom
+                ds = pydicom.dcmread(folder / image_name)
+                assert (ds.pixel_array == stored).all() and ds.PhotometricInterpretation == "MONOCHROME1"
+            except ImportError:
+                pass
+        else:
+            img, boxes = phantom(s["lesion"], s["seed"], s["child"], s.get("joint_at_top", False), bits)
+            image_name = "radiograph.png"
+            Image.fromarray(img).save(folder / image_name, optimize=True)
         desc = (f"Synthetic sample, not a patient. Radiograph: a procedural phantom (training/make_samples.py) of "
                 f"{s['what']}.")
         m = {
             "format": "tumorboard-case", "format_version": 1, "id": s["id"], "synthetic": True,
-            "age": s["age"], "sex": s["sex"], "site": s["site"], "clinical_note": s["note"],
+            "site": s["site"], "clinical_note": s["note"],
             "label": s["label"],
-            "radiographs": [{"file": "radiograph.png", "view": "frontal", "acquired": "2026-01-15",
-                             "sha256": sha256(folder / "radiograph.png"),
+            "radiographs": [{"file": image_name, "view": "frontal", "acquired": "2026-01-15",
+                             "sha256": sha256(folder / image_name),
                              "boxes": [dict(zip(("x0", "y0", "x1", "y1"), b)) for b in boxes]}],
             "slides": [], "labs": [],
         }
+        if s["age"] is not None:
+            m["age"], m["sex"] = s["age"], s["sex"]
         if s["subtype"]:
             m["subtype"] = s["subtype"]
         if s["slide"]:
