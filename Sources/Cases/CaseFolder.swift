@@ -196,11 +196,11 @@ public enum CaseFolder {
                                                 expected: record.slides[i].sha256, verification: verification)
         }
         // Age and sex not in the manifest come from a DICOM radiograph's patient tags.
-        if record.age == nil || record.sex == nil, verification != .existence {
+        if record.age == nil || record.sex == nil {
             for g in record.radiographs where DICOMFile.looksLikeDICOM(URL(fileURLWithPath: g.file)) {
-                guard let d = try? DICOMFile(contentsOf: URL(fileURLWithPath: g.file)) else { continue }
-                record.age = record.age ?? d.patient.age
-                record.sex = record.sex ?? d.patient.sex
+                guard let p = try? DICOMFile.patient(contentsOf: URL(fileURLWithPath: g.file)) else { continue }
+                record.age = record.age ?? p.age
+                record.sex = record.sex ?? p.sex
                 break
             }
         }

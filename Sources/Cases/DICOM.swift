@@ -269,6 +269,49 @@ public struct DICOMFile: Sendable {
         patient = p
     }
 
+    /// The patient tags only, from the file's header (the first MiB, or the whole file when
+    /// the header is longer): for listing cases without decoding pixels.
+    public static func patient(contentsOf url: URL) throws(DICOMError) -> DICOMPatient {
+        let path = url.path
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable(file: path, reason: "cannot be opened") }
+        defer { try? handle.close() }
+        var data: Data
+        do { data = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+            throw .unreadable(file: path, reason: error.localizedDescription)
+        }
+        guard !data.isEmpty else { throw .empty(file: path) }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 132, bytes[128..<132].elementsEqual("DICM".utf8) else { throw .notDICOM(file: path) }
+        let reader = ElementReader(bytes: bytes, file: path)
+        let meta = try reader.readDataset(from: 132, explicit: true, stopAtGroupOtherThan: 0x0002)
+        guard let ts = meta.elements[0x0002_0010].map({ reader.text($0) }) else {
+            throw .missingTag(file: path, tag: "(0002,0010)", name: "TransferSyntaxUID")
+        }
+        guard ts == explicitVRLittleEndian || ts == implicitVRLittleEndian else {
+            throw .unsupportedTransferSyntax(file: path, uid: ts, name: transferSyntaxName(ts))
+        }
+        let ds: ElementReader.Dataset
+        do {
+            ds = try reader.readDataset(from: meta.end, explicit: ts == explicitVRLittleEndian, stopAtGroupOtherThan: nil,
+                                        stopAtPixelData: true)
+        } catch {
+            guard case .truncated = error, bytes.count == 1 << 20 else { throw error }
+            return try DICOMFile(contentsOf: url).patient  // a header longer than 1 MiB
+        }
+        func str(_ tag: UInt32) -> String? {
+            guard let e = ds.elements[tag] else { return nil }
+            let s = reader.text(e)
+            return s.isEmpty ? nil : s
+        }
+        var p = DICOMPatient()
+        p.patientID = str(0x0010_0020)
+        p.name = str(0x0010_0010)
+        p.birthDate = str(0x0010_0030)
+        p.sex = str(0x0010_0040).flatMap { Sex(rawValue: $0) }
+        p.age = age(patientAge: str(0x0010_1010), birthDate: p.birthDate, studyDate: str(0x0008_0020) ?? str(0x0008_0022))
+        return p
+    }
+
     /// PatientAge (AS: nnnD/W/M/Y) in whole years, else from the birth and study dates.
     static func age(patientAge: String?, birthDate: String?, studyDate: String?) -> Int? {
         if let a = patientAge, a.count == 4, let n = Int(a.prefix(3)) {
@@ -391,7 +434,8 @@ struct ElementReader {
     }
 
     /// Reads elements from `start` to the end (or until the group changes, for the file meta).
-    func readDataset(from start: Int, explicit: Bool, stopAtGroupOtherThan group: UInt32?) throws(DICOMError) -> Dataset {
+    func readDataset(from start: Int, explicit: Bool, stopAtGroupOtherThan group: UInt32?,
+                     stopAtPixelData: Bool = false) throws(DICOMError) -> Dataset {
         var ds = Dataset(end: start)
         var i = start
         while i < bytes.count {
@@ -399,6 +443,7 @@ struct ElementReader {
                 try need(i, 2, "element header")
                 if UInt32(u16(i)) != group { break }
             }
+            if stopAtPixelData, i + 4 <= bytes.count, u16(i) == 0x7FE0, u16(i + 2) == 0x0010 { break }
             let e = try header(at: i, explicit: explicit)
             if e.length == 0xFFFF_FFFF {
                 if e.tag == 0x7FE0_0010 {

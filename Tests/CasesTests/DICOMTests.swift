@@ -134,6 +134,29 @@ extension DICOMTests {
                             contains: ["RG3_UNCR.dcm", "1760 x 1760", "limit"])
     }
 
+    func testPatientTagsFromTheHeaderAlone() throws {
+        let dir = try samples()
+        for name in ["RG3_UNCR.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "CT_small.dcm"] {
+            let url = dir.appendingPathComponent(name)
+            XCTAssertEqual(try DICOMFile.patient(contentsOf: url), try DICOMFile(contentsOf: url).patient, name)
+        }
+        assertThrowsMessage({ _ = try DICOMFile.patient(contentsOf: dir.appendingPathComponent("JPEG2000.dcm")) },
+                            contains: ["JPEG2000.dcm", "JPEG 2000"])
+        // Read as a case folder with .existence (no pixel decoding), age and sex still come from the tags.
+        let parent = try temporaryFolder(self)
+        let folder = parent.appendingPathComponent("RG3")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("x.dcm"), withDestinationURL: dir.appendingPathComponent("RG3_UNCR.dcm"))
+        try #"{"format": "tumorboard-case", "format_version": 1, "id": "RG3", "radiographs": [{"file": "x.dcm"}]}"#
+            .write(to: folder.appendingPathComponent("case.json"), atomically: true, encoding: .utf8)
+        assertThrowsMessage({ _ = try CaseFolder.read(folder, verification: .existence) }, contains: ["outside the case folder"])
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("x.dcm"))
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("RG3_UNCR.dcm"), to: folder.appendingPathComponent("x.dcm"))
+        let r = try CaseFolder.read(folder, verification: .existence)
+        XCTAssertEqual(r.age, 25)
+        XCTAssertEqual(r.sex, .female)
+    }
+
     func testAgeRules() {
         XCTAssertEqual(DICOMFile.age(patientAge: "014Y", birthDate: nil, studyDate: nil), 14)
         XCTAssertEqual(DICOMFile.age(patientAge: "030M", birthDate: nil, studyDate: nil), 2)
