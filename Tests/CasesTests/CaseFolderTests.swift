@@ -132,6 +132,14 @@ final class CaseFolderTests: XCTestCase {
         assertThrowsMessage({ _ = try CaseFolder.read(folder) }, contains: ["radiograph.png", "radiographs[0].file"])
     }
 
+    func testHugeManifestAndNotAFolder() throws {
+        let dir = try temporaryFolder(self)
+        let folder = try makeCase(in: dir)
+        try Data(repeating: 0x20, count: CaseFolder.maxManifestBytes + 1).write(to: folder.appendingPathComponent("case.json"))
+        assertThrowsMessage({ _ = try CaseFolder.read(folder) }, contains: ["case.json", "more than"])
+        assertThrowsMessage({ _ = try CaseFolder.read(folder.appendingPathComponent("radiograph.png")) }, contains: ["radiograph.png", "not a folder"])
+    }
+
     func testCaseIDRules() {
         XCTAssertTrue(CaseFolder.isValidCaseID("BTXRD-IMG000001"))
         XCTAssertFalse(CaseFolder.isValidCaseID(""))

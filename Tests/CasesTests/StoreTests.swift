@@ -95,6 +95,9 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try s.caseIDs(), ["GOOD-1", "GOOD-2"])
         let again = try s.importCaseFolders(in: cases)
         XCTAssertEqual(again.alreadyStored, ["GOOD-1", "GOOD-2"])
+        // Replacing keeps the trail of the old case and says so.
+        XCTAssertTrue(try s.importCaseFolder(cases.appendingPathComponent("GOOD-2"), ifExists: .replace))
+        XCTAssertEqual(try s.auditTrail("GOOD-2").map(\.action), ["created", "replaced", "created"])
         XCTAssertEqual(try s.load("GOOD-1").labs.count, 2)
         XCTAssertEqual(try s.auditTrail("GOOD-1").first?.detail, "imported from \(cases.appendingPathComponent("GOOD-1").path)")
 
