@@ -145,20 +145,36 @@ public struct Conv2d: Sendable {
             return y
         }
         let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
-        let col: TensorStorage? = direct ? nil : Scratch.borrow(kdim * spatial)
-        defer { if let col { Scratch.giveBack(col) } }
+        // Large im2col matrices are built and multiplied in bands of output rows that stay in
+        // cache (im2col fused with the GEMM), the bands running in parallel. The bands depend
+        // only on the shape, so the bits do not depend on the thread count.
+        let bandRows = direct ? oh : max(1, min(oh, (1 << 18) / max(1, kdim * ow)))
+        let bands = (oh + bandRows - 1) / bandRows
         for b in 0..<n {
             for g in 0..<groups {
                 let src = x.pointer + (b * inChannels + g * cinG) * h * w
-                let bmat: UnsafePointer<Float>
-                if let col {
-                    im2col(src, channels: cinG, h, w, oh, ow, col.pointer)
-                    bmat = UnsafePointer(col.pointer)
+                let wg = weight.pointer + g * coutG * kdim
+                let dst = y.pointer + (b * outChannels + g * coutG) * spatial
+                if direct {
+                    GEMM.sgemm(m: coutG, n: spatial, k: kdim, a: wg, lda: kdim, b: src, ldb: spatial, c: dst, ldc: spatial)
+                } else if bands == 1 {
+                    let col = Scratch.borrow(kdim * spatial)
+                    im2col(src, channels: cinG, h, w, oh, ow, col.pointer, rows: 0..<oh, parallel: true)
+                    GEMM.sgemm(m: coutG, n: spatial, k: kdim, a: wg, lda: kdim, b: col.pointer, ldb: spatial, c: dst, ldc: spatial)
+                    Scratch.giveBack(col)
                 } else {
-                    bmat = UnsafePointer(src)
+                    FlopCounter.shared.add(2 * coutG * kdim * spatial)
+                    let band: (Int) -> Void = { t in
+                        let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
+                        let cols = rows.count * ow
+                        let col = Scratch.borrow(kdim * cols)
+                        self.im2col(src, channels: cinG, h, w, oh, ow, col.pointer, rows: rows, parallel: false)
+                        GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim, b: col.pointer, ldb: cols,
+                                   c: dst + rows.lowerBound * ow, ldc: spatial, countFlops: false, split: false)
+                        Scratch.giveBack(col)
+                    }
+                    if EngineThreads.count > 1 { concurrentPerform(bands, band) } else { for t in 0..<bands { band(t) } }
                 }
-                GEMM.sgemm(m: coutG, n: spatial, k: kdim, a: weight.pointer + g * coutG * kdim, lda: kdim,
-                           b: bmat, ldb: spatial, c: y.pointer + (b * outChannels + g * coutG) * spatial, ldc: spatial)
             }
             // Epilogue: bias and activation, one channel plane at a time.
             let base = y.pointer + b * outChannels * spatial
@@ -173,21 +189,23 @@ public struct Conv2d: Sendable {
         return y
     }
 
-    /// Lays out the receptive fields as columns: col[(c*kh + i)*kw + j][oy*ow + ox].
+    /// Lays out the receptive fields of output rows `rows` as columns:
+    /// col[(c*kh + i)*kw + j][(oy - rows.lowerBound)*ow + ox].
     private func im2col(_ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
-                        _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>) {
+                        _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
         let (kh, kw) = kernel
         let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
         let rows = channels * kh * kw
-        EngineThreads.parallelFor(rows, minWorkPerChunk: oh * ow) { r in
+        let cols = outRows.count * ow
+        let body: (Int) -> Void = { r in
             let c = r / (kh * kw), i = (r / kw) % kh, j = r % kw
             let plane = src + c * h * w
-            let dst = col + r * oh * ow
+            let dst = col + r * cols - outRows.lowerBound * ow
             // The range of ox whose input column is inside the image.
             let xOff = j * dw - pw
             let oxLo = xOff < 0 ? min(ow, (-xOff + sw - 1) / sw) : 0
             let oxHi = max(oxLo, w - 1 - xOff >= 0 ? min(ow, (w - 1 - xOff) / sw + 1) : 0)
-            for oy in 0..<oh {
+            for oy in outRows {
                 let iy = oy * sh - ph + i * dh
                 let row = dst + oy * ow
                 if iy < 0 || iy >= h {
@@ -205,6 +223,7 @@ public struct Conv2d: Sendable {
                 if oxHi < ow { row.advanced(by: oxHi).initialize(repeating: 0, count: ow - oxHi) }
             }
         }
+        if parallel { EngineThreads.parallelFor(rows, minWorkPerChunk: cols, body) } else { for r in 0..<rows { body(r) } }
     }
 }
 

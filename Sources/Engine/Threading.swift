@@ -119,13 +119,14 @@ public enum GEMM {
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, countFlops: Bool = true) {
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, countFlops: Bool = true,
+                             split: Bool = true) {
         if countFlops { FlopCounter.shared.add(2 * m * n * k) }
         // The blocks depend only on the shape, never on the thread count, so 1 and N threads make
         // exactly the same OpenBLAS calls and the same bits.
         let splitRows = m >= n
         let dim = splitRows ? m : n
-        let parts = m * n * k < 1 << 21 ? 1 : min(4, max(1, dim / 16))
+        let parts = !split || m * n * k < 1 << 21 ? 1 : min(4, max(1, dim / 16))
         if parts == 1 {
             call(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return

@@ -164,35 +164,39 @@ final class OpsTests: XCTestCase {
         for o in outputs.dropFirst() { XCTAssertEqual(o, outputs[0]) }
     }
 
-    /// Products big enough for the engine's own GEMM split (by rows and by columns), against a
-    /// naive double-precision convolution, and bit-identical for 1 and 2 threads.
-    func testSplitGEMMMatchesNaiveConvolutionAndIsThreadCountIndependent() throws {
-        for (cin, cout, size) in [(24, 64, 20), (8, 16, 60)] {   // rows split; columns split
-            let w = Tensor.random([cout, cin, 3, 3], seed: 11, scale: 0.3)
+    /// Products big enough for the engine's own GEMM split (by rows and by columns) and for the
+    /// banded im2col, against a naive double-precision convolution, and bit-identical for 1 and 2 threads.
+    func testLargeConvolutionsMatchNaiveReferenceAndAreThreadCountIndependent() throws {
+        // (cin, cout, size, kernel, stride, padding): rows split; columns split; banded 3x3; banded 7x7/2.
+        for (cin, cout, size, k, st, pad) in [(24, 64, 20, 3, 1, 1), (8, 16, 60, 3, 1, 1), (16, 8, 120, 3, 1, 1), (3, 4, 200, 7, 2, 3)] {
+            let w = Tensor.random([cout, cin, k, k], seed: 11, scale: 0.3)
             let x = Tensor.random([1, cin, size, size], seed: 12)
-            let conv = try Conv2d(weight: w, padding: (1, 1), algorithm: .im2col)
+            let conv = try Conv2d(weight: w, stride: (st, st), padding: (pad, pad), algorithm: .im2col)
             var outs: [Tensor] = []
             try forEachThreadCount { outs.append(try conv(x)) }
             XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads differ for \(cin)->\(cout) at \(size)")
-            let ref = Tensor(zeros: [1, cout, size, size])
-            for o in 0..<cout {
-                for oy in 0..<size {
-                    for ox in 0..<size {
+            let o = (size + 2 * pad - k) / st + 1
+            let ref = Tensor(zeros: [1, cout, o, o])
+            for oc in 0..<cout {
+                for oy in 0..<o {
+                    for ox in 0..<o {
                         var acc = 0.0
                         for c in 0..<cin {
-                            for i in 0..<3 {
-                                for j in 0..<3 {
-                                    let iy = oy + i - 1, ix = ox + j - 1
-                                    if iy < 0 || iy >= size || ix < 0 || ix >= size { continue }
-                                    acc += Double(w.pointer[((o * cin + c) * 3 + i) * 3 + j]) * Double(x.pointer[(c * size + iy) * size + ix])
+                            for i in 0..<k {
+                                let iy = oy * st + i - pad
+                                if iy < 0 || iy >= size { continue }
+                                for j in 0..<k {
+                                    let ix = ox * st + j - pad
+                                    if ix < 0 || ix >= size { continue }
+                                    acc += Double(w.pointer[((oc * cin + c) * k + i) * k + j]) * Double(x.pointer[(c * size + iy) * size + ix])
                                 }
                             }
                         }
-                        ref.pointer[(o * size + oy) * size + ox] = Float(acc)
+                        ref.pointer[(oc * o + oy) * o + ox] = Float(acc)
                     }
                 }
             }
-            assertClose(outs[1], ref, "split GEMM \(cin)->\(cout) at \(size)")
+            assertClose(outs[1], ref, "conv \(cin)->\(cout) \(k)x\(k)/\(st) at \(size)")
         }
     }
 
