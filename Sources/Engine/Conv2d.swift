@@ -145,45 +145,37 @@ public struct Conv2d: Sendable {
             return y
         }
         let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
-        // Large im2col matrices are built and multiplied in bands of output rows that stay in
-        // cache (im2col fused with the GEMM), the bands running in parallel. The bands depend
-        // only on the shape, so the bits do not depend on the thread count.
-        let bandRows = direct ? oh : max(1, min(oh, (1 << 18) / max(1, kdim * ow)))
+        // The product runs in bands of output rows sized to stay in cache: each band builds its
+        // im2col columns (none for a 1x1 convolution), multiplies, and applies bias and
+        // activation while the band is still hot. Bands run in parallel; they depend only on
+        // the shape, so the bits do not depend on the thread count.
+        let bandRows = max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
         let bands = (oh + bandRows - 1) / bandRows
+        let act = activation
+        FlopCounter.shared.add(2 * n * outChannels * kdim * spatial)
         for b in 0..<n {
             for g in 0..<groups {
                 let src = x.pointer + (b * inChannels + g * cinG) * h * w
                 let wg = weight.pointer + g * coutG * kdim
                 let dst = y.pointer + (b * outChannels + g * coutG) * spatial
-                if direct {
-                    GEMM.sgemm(m: coutG, n: spatial, k: kdim, a: wg, lda: kdim, b: src, ldb: spatial, c: dst, ldc: spatial)
-                } else if bands == 1 {
-                    let col = Scratch.borrow(kdim * spatial)
-                    im2col(src, channels: cinG, h, w, oh, ow, col.pointer, rows: 0..<oh, parallel: true)
-                    GEMM.sgemm(m: coutG, n: spatial, k: kdim, a: wg, lda: kdim, b: col.pointer, ldb: spatial, c: dst, ldc: spatial)
-                    Scratch.giveBack(col)
-                } else {
-                    FlopCounter.shared.add(2 * coutG * kdim * spatial)
-                    let band: (Int) -> Void = { t in
-                        let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
-                        let cols = rows.count * ow
-                        let col = Scratch.borrow(kdim * cols)
-                        self.im2col(src, channels: cinG, h, w, oh, ow, col.pointer, rows: rows, parallel: false)
-                        GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim, b: col.pointer, ldb: cols,
-                                   c: dst + rows.lowerBound * ow, ldc: spatial, countFlops: false, split: false)
-                        Scratch.giveBack(col)
+                let biasG = bias.map { $0.pointer + g * coutG }
+                let band: (Int) -> Void = { t in
+                    let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
+                    let cols = rows.count * ow, first = rows.lowerBound * ow
+                    var col: TensorStorage?
+                    if !direct {
+                        col = Scratch.borrow(kdim * cols)
+                        self.im2col(src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
                     }
-                    if EngineThreads.count > 1 { concurrentPerform(bands, band) } else { for t in 0..<bands { band(t) } }
+                    GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim,
+                               b: col?.pointer ?? src + first, ldb: direct ? spatial : cols,
+                               c: dst + first, ldc: spatial, countFlops: false, split: bands == 1)
+                    if let col { Scratch.giveBack(col) }
+                    if biasG != nil || act != .none {
+                        for o in 0..<coutG { applyActivation(act, dst + o * spatial + first, cols, bias: biasG?[o] ?? 0) }
+                    }
                 }
-            }
-            // Epilogue: bias and activation, one channel plane at a time.
-            let base = y.pointer + b * outChannels * spatial
-            let biasPtr = bias?.pointer
-            let act = activation
-            if biasPtr != nil || act != .none {
-                EngineThreads.parallelFor(outChannels, minWorkPerChunk: spatial) { o in
-                    applyActivation(act, base + o * spatial, spatial, bias: biasPtr?[o] ?? 0)
-                }
+                if bands > 1 && EngineThreads.count > 1 { concurrentPerform(bands, band) } else { for t in 0..<bands { band(t) } }
             }
         }
         return y
