@@ -36,10 +36,10 @@ public struct Diagnosis: Sendable {
     }
 
     /// Detection and the image-only classification of the top lesion (what `tumorboard detect` reports).
-    public func detect(_ radiograph: Image) throws -> DetectionResult {
+    public func detect(_ radiograph: Image, threshold: Float? = nil) throws -> DetectionResult {
         let lb = try Preprocessing.letterbox(radiograph)
         let x = try Preprocessing.tensor(lb)
-        let boxes = try models.detector.detect(x).boxes
+        let boxes = try models.detector.detect(x, threshold: threshold).boxes
         guard let top = boxes.first else {
             return DetectionResult(width: radiograph.width, height: radiograph.height, detections: [], probabilities: nil)
         }

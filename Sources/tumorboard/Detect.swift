@@ -16,6 +16,7 @@ struct Detect: ParsableCommand {
 
     @Argument(help: "Radiographs (PNG, JPEG or uncompressed DICOM).") var images: [String] = []
     @Option(help: "The models folder (default: models/ of this checkout, or $TUMORBOARD_MODELS).") var models: String?
+    @Option(help: "Score threshold (default: the detector's operating threshold, chosen on val).") var threshold: Float?
     @Flag(help: "One JSON object per line (the default and only format).") var jsonl = false
 
     func run() throws {
@@ -34,7 +35,7 @@ struct Detect: ParsableCommand {
             var line: [String: Any] = ["image": path]
             do {
                 let image = try CaseFolder.decodeImage(URL(fileURLWithPath: path), field: "image")
-                let r = try diagnosis.detect(image)
+                let r = try diagnosis.detect(image, threshold: threshold)
                 let obj = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
                 line.merge(obj) { a, _ in a }
             } catch {

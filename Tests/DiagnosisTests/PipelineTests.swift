@@ -86,10 +86,18 @@ final class PipelineTests: XCTestCase {
             // Boxes after NMS.
             let ref = try st.tensor("\(k).boxes").scalars
             XCTAssertEqual(boxes.count, c.num_boxes, "\(k): number of boxes")
-            for (i, b) in boxes.prefix(c.num_boxes).enumerated() {
+            // Matched as sets: boxes whose scores tie to float precision may come in either order.
+            var unmatched = Array(boxes.prefix(c.num_boxes))
+            for i in 0..<c.num_boxes {
                 let r = Detection(x0: ref[i * 5], y0: ref[i * 5 + 1], x1: ref[i * 5 + 2], y1: ref[i * 5 + 3], score: ref[i * 5 + 4])
-                XCTAssertGreaterThanOrEqual(b.iou(r), 0.99, "\(k) box \(i)")
-                XCTAssertEqual(b.score, r.score, accuracy: 1e-3, "\(k) box \(i) score")
+                if let j = unmatched.firstIndex(where: { $0.iou(r) >= 0.99 && abs($0.score - r.score) <= 1e-3 }) {
+                    unmatched.remove(at: j)
+                } else {
+                    XCTFail("\(k): reference box \(i) \(r) has no Swift box with IoU >= 0.99 and score within 1e-3")
+                }
+            }
+            if let top = boxes.first, c.num_boxes > 0 {
+                XCTAssertGreaterThanOrEqual(top.iou(Detection(x0: ref[0], y0: ref[1], x1: ref[2], y1: ref[3], score: ref[4])), 0.99, "\(k): top box")
             }
             // Lesion crop, features, image-only head.
             let cp = Preprocessing.cropParameters(box: boxes.first.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
