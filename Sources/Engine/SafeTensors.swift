@@ -25,7 +25,9 @@ final class MappedFile: @unchecked Sendable {
         guard size > 0 else {
             throw EngineError.weights(file: path, tensor: nil, problem: "empty file (0 bytes)")
         }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+        // Private and writable: F32 tensors are used in place (no copy), and a write, which the
+        // engine never does to its inputs, would only touch this process's copy of the page.
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw EngineError.weights(file: path, tensor: nil, problem: "cannot map (\(String(cString: strerror(errno))))")
         }
         base = UnsafeRawPointer(p)
@@ -138,8 +140,13 @@ public final class SafeTensors: @unchecked Sendable {
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw missing(name) }
         let n = e.shape.reduce(1, *)
-        let t = Tensor(uninitialized: e.shape)
         let src = file.base + e.begin
+        if e.dtype == .f32, n > 0, Int(bitPattern: src) % MemoryLayout<Float>.alignment == 0 {
+            // Used in place from the mapping, which the storage keeps alive.
+            let p = UnsafeMutableRawPointer(mutating: src).assumingMemoryBound(to: Float.self)
+            return Tensor(shape: e.shape, storage: TensorStorage(borrowing: p, count: n, owner: file))
+        }
+        let t = Tensor(uninitialized: e.shape)
         let dst = t.pointer
         switch e.dtype {
         case .f32:

@@ -22,6 +22,9 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Set when the floats live in memory this storage does not own (a mapped weight file,
+    /// kept alive here); nil when the storage allocated them.
+    private let owner: AnyObject?
 
     public init(count: Int, zeroed: Bool = true) {
         self.count = count
@@ -29,9 +32,15 @@ public final class TensorStorage: @unchecked Sendable {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
+        owner = nil
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    /// Floats in memory owned by `owner` (no copy).
+    init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = pointer; self.count = count; self.owner = owner
+    }
+
+    deinit { if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() } }
 }
 
 /// A dense Float32 tensor, row-major (NCHW for images), contiguous.

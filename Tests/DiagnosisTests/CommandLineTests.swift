@@ -97,9 +97,9 @@ final class CommandLineTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: models.appendingPathComponent("detector.safetensors").path) else {
             throw XCTSkip("trained models not in \(models.path) (training/run_all.sh makes them)")
         }
-        let good = dir.appendingPathComponent("good.png")
-        try Image(width: 300, height: 200, colour: .grey, pixels: (0..<60000).map { UInt8($0 % 251) }).writePNG(to: good)
         let bad = try badImages()
+        let good = dir.appendingPathComponent("radiograph-300x200.png")
+        try Image(width: 300, height: 200, colour: .grey, pixels: (0..<60000).map { UInt8($0 % 251) }).writePNG(to: good)
         let paths = [good.path] + bad.map(\.path) + [good.path]
         let r = try run(["detect"] + paths + ["--jsonl", "--models", models.path])
         XCTAssertFalse(r.signalled)
