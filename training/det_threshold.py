@@ -24,7 +24,7 @@ def main():
     gts = [d["boxes"][d["ids"][i]] for i in va]
     det = export.load("detector")
     dets = predict(det, d["images"][va], 0.001, DET_IOU)
-    best = (0, 0.25, None)
+    best = (-1.0, 0.25, None)
     for t in np.arange(0.05, 0.951, 0.025):
         r = metrics.pr_at_threshold(dets, gts, t)
         f1 = 2 * r["precision"] * r["recall"] / max(r["precision"] + r["recall"], 1e-9)

@@ -21,7 +21,8 @@ def main():
     torch.set_num_threads(2); common.seed_all(0); t0 = time.time()
     rng = np.random.default_rng(1)
     d = common.load_btxrd(); pos = {i: k for k, i in enumerate(d["ids"])}
-    rows = [r for r in cohort.load_manifest() if r["label"] in CLASSES]
+    every = int(sys.argv[sys.argv.index("--every") + 1]) if "--every" in sys.argv else 1  # testing only
+    rows = [r for r in cohort.load_manifest() if r["label"] in CLASSES][::every]
     ids = [r["image_id"] for r in rows]; ix = np.array([pos[i] for i in ids])
     y = np.array([CLASSES.index(r["label"]) for r in rows]); split = np.array([r["split"] for r in rows])
     pl = Pipeline(text=True)

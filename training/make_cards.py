@@ -46,7 +46,7 @@ def main():
             L.append(f"- schedule: {len(h)} epochs / {h[-1].get('iters', '?') if h else '?'} iterations run of at most {a.get('epochs')} epochs"
                      f" (time budget {a.get('time_budget', 0)} min; the schedule ends at whichever comes first), batch {a.get('bs')}, lr {a.get('lr')}, "
                      f"bf16 autocast + channels_last: {a.get('amp', False)}, seed {a.get('seed')}")
-            L.append(f"- measured training wall time: {t.get('wall_s', 0) / 60:.1f} min; mean throughput {sum(x['img_s'] for x in h) / max(len(h), 1):.1f} images/s")
+            L.append(f"- measured training wall time: {t.get('wall_s', 0) / 60:.1f} min; mean throughput {sum(x.get('img_s', 0) for x in h) / max(len(h), 1):.1f} images/s (0 = not recorded)")
         L.extend(lines); L.append("")
     D = R.get("detection", {})
     card("Detector (YOLOv5n v6.0, grey, 256, one class)", "detector", "detector", [

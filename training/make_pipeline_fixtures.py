@@ -9,7 +9,8 @@ import common, cohort, crops, pipeline as P
 from pipeline import Pipeline
 from train_fusion import SUBSETS
 
-OUT = common.REPO / "Tests" / "Fixtures" / "pipeline"
+import os
+OUT = common.REPO / "Tests" / "Fixtures" / "pipeline" if os.environ.get("EVAL_SPLIT", "test") == "test" else common.OUT / "fixture_smoke"
 
 
 @torch.no_grad()
@@ -17,7 +18,9 @@ def main():
     torch.set_num_threads(2)
     d = common.load_btxrd(); pos = {i: k for k, i in enumerate(d["ids"])}
     rows = {r["image_id"]: r for r in cohort.load_manifest()}
-    test = sorted(i for i in d["ids"] if rows[i]["split"] == "test")
+    import os
+    split = os.environ.get("EVAL_SPLIT", "test")
+    test = sorted(i for i in d["ids"] if rows[i]["split"] == split)
     rng = np.random.default_rng(20)
     pick = []
     for lab, n in (("benign", 6), ("intermediate", 4), ("malignant", 6), ("normal", 4)):
