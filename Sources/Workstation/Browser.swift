@@ -1,3 +1,4 @@
+import Cases
 import Foundation
 import Imaging
 
@@ -27,8 +28,9 @@ public struct LoadedImage: Sendable {
         low = l; high = max(h, l + 1)
     }
 
+    /// PNG, JPEG or DICOM (by its preamble), through the case store's decoder.
     public static func decode(_ url: URL) throws -> LoadedImage {
-        LoadedImage(try ImageDecoder().decode(contentsOf: url))
+        LoadedImage(try CaseFolder.decodeImage(url, field: url.lastPathComponent))
     }
 
     /// The window of preset n (1 full range, 2 auto percentiles, 3 bright half, 4 dark half).

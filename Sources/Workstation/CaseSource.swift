@@ -56,6 +56,12 @@ public protocol CaseSource: Sendable {
     var title: String { get }
     func summaries() -> [CaseSummary]
     func detail(id: String) throws -> CaseDetail
+    /// Entries that could not be read, with the reason (shown once at start).
+    var problems: [String] { get }
+}
+
+extension CaseSource {
+    public var problems: [String] { [] }
 }
 
 public struct CaseSourceError: Error, CustomStringConvertible {
@@ -71,5 +77,5 @@ public func openCaseSource(path: String) throws -> any CaseSource {
         throw CaseSourceError("\(path): no such folder. Put case folders there, or run: tumorboard open PATH")
     }
     if fm.fileExists(atPath: path + "/cases.csv") { return try DatasetSource(folder: path) }
-    return try CaseFolderSource(folder: path)
+    return RecordSource.caseFolders(in: path)
 }

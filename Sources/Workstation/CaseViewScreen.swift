@@ -21,8 +21,9 @@ enum CaseViewScreen {
 
         let (pane, side) = layout(width: s.width, height: s.height)
         let v = cv.view
-        let title = String(format: "C %.0f W %.0f %@ · zoom %.2fx%@", v.window.center, v.window.width, cv.presetName,
-                           v.zoom, v.invert ? " · inverted" : "")
+        let title = cv.loaded == nil ? (cv.error == nil ? "decoding" : "no image")
+            : String(format: "C %.0f W %.0f %@ · zoom %.2fx%@", v.window.center, v.window.width, cv.presetName,
+                     v.zoom, v.invert ? " · inverted" : "")
         s.frame(pane, style: t[.border], title: title, titleStyle: t[.header])
         let inner = CellRect(x: pane.x + 1, y: pane.y + 1, width: pane.width - 2, height: pane.height - 2)
         if let img = cv.loaded {

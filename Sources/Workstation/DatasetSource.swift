@@ -70,67 +70,6 @@ public struct DatasetSource: CaseSource {
     }
 }
 
-/// A folder of case folders: each holds a radiograph (radiograph.png/.jpg, or the first PNG/JPEG)
-/// and optionally case.json ({"age": 12, "sex": "M", "site": "femur", "label": "malignant",
-/// "boxes": [{"x0":..,"y0":..,"x1":..,"y1":..,"label":".."}]}).
-/// Stand-in until the case store (issue 6) defines case folders; then this goes.
-public struct CaseFolderSource: CaseSource {
-    public let folder: String
-    let ids: [String]
-
-    public init(folder: String) throws {
-        self.folder = folder
-        let fm = FileManager.default
-        let entries = (try? fm.contentsOfDirectory(atPath: folder)) ?? []
-        ids = entries.filter { name in
-            var d: ObjCBool = false
-            return !name.hasPrefix(".") && fm.fileExists(atPath: "\(folder)/\(name)", isDirectory: &d) && d.boolValue
-        }.sorted()
-    }
-
-    public var title: String { "\((folder as NSString).lastPathComponent) (\(ids.count) case folders)" }
-
-    struct Meta: Decodable {
-        var age: Int?; var sex: String?; var site: String?; var label: String?; var subtype: String?
-        var boxes: [BoxMeta]?
-        struct BoxMeta: Decodable { var x0: Int; var y0: Int; var x1: Int; var y1: Int; var label: String? }
-    }
-
-    func meta(_ id: String) -> Meta? {
-        guard let data = FileManager.default.contents(atPath: "\(folder)/\(id)/case.json") else { return nil }
-        return try? JSONDecoder().decode(Meta.self, from: data)
-    }
-
-    public func summaries() -> [CaseSummary] {
-        ids.map { id in
-            let m = meta(id)
-            return CaseSummary(id: id, label: m?.label, subtype: m?.subtype, age: m?.age, sex: m?.sex, site: m?.site,
-                               boxCount: m?.boxes?.count ?? 0)
-        }
-    }
-
-    public func detail(id: String) throws -> CaseDetail {
-        guard ids.contains(id) else { throw CaseSourceError("\(id): no such case folder in \(folder)") }
-        let m = meta(id)
-        let s = summaries().first { $0.id == id }!
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(id)")) ?? []).sorted()
-        let images = files.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }
-        let pick = images.first { $0.lowercased().hasPrefix("radiograph") } ?? images.first
-        let boxes = (m?.boxes ?? []).enumerated().map { k, b in
-            LabelledBox(rect: PixelRect(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1), label: "\(k + 1) \(b.label ?? s.label ?? "lesion")",
-                        role: Role.forLabel(s.label))
-        }
-        var details: [(String, String)] = [("Case", id)]
-        if let l = s.label { details.append(("Label", l)) }
-        if let st = s.subtype { details.append(("Subtype", st)) }
-        if let a = s.age { details.append(("Age", "\(a)")) }
-        if let x = s.sex { details.append(("Sex", x)) }
-        if let si = s.site { details.append(("Site", si)) }
-        if let pick { details.append(("Radiograph", pick)) }
-        return CaseDetail(summary: s, radiograph: pick.map { URL(fileURLWithPath: "\(folder)/\(id)/\($0)") }, boxes: boxes, details: details)
-    }
-}
-
 /// Comma-separated values with a header row; double-quoted fields may hold commas and "".
 enum CSV {
     static func read(_ path: String) throws -> (header: [String], rows: [[String: String]]) {

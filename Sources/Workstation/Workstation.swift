@@ -24,8 +24,9 @@ enum LoopMessage: Sendable {
 
 public enum Workstation {
     /// Runs the browsing UI until q, SIGINT, SIGTERM or SIGHUP; the terminal is restored on
-    /// every way out, including a thrown error.
-    public static func run(_ options: WorkstationOptions) throws {
+    /// every way out, including a thrown error. Returns the signal that ended it, if one did.
+    @discardableResult
+    public static func run(_ options: WorkstationOptions) throws -> Int32? {
         let env = options.environment
         let timing = env["TUMORBOARD_TIMING"].flatMap { $0.isEmpty ? nil : TimingLog(path: $0) }
         // Ask the terminal before ncurses owns it (the replies would otherwise arrive as keys).
@@ -43,7 +44,9 @@ public enum Workstation {
         let choice = TerminalProbe.decide(environment: env, replies: replies, colours: terminal.colours,
                                           windowCellSize: TerminalProbe.windowCellSize())
         let (theme, problem) = Theme.loadOrDefault(named: options.themeName, folder: options.themeFolder)
+        let refused = options.source.problems
         let note = problem ?? choice.warning
+            ?? (refused.isEmpty ? nil : "\(refused.count) not opened: \(refused[0])")
         let browser = Browser(source: options.source, theme: theme, themeFolder: options.themeFolder,
                               graphics: choice, message: note.map { ($0, true) })
 
@@ -73,7 +76,7 @@ public enum Workstation {
                 let now = DispatchTime.now().uptimeNanoseconds
                 if firstFrame {
                     firstFrame = false
-                    timing?.write("startup_ms=\(TimingLog.sinceProcessStart()) probe_ms=\(String(format: "%.1f", probeMs)) mode=\(choice.mode) reason=\"\(choice.reason)\" terminal=\"\(choice.terminalName ?? "")\" cell=\(choice.cellSize)")
+                    timing?.write("pid=\(getpid()) startup_ms=\(TimingLog.sinceProcessStart()) probe_ms=\(String(format: "%.1f", probeMs)) mode=\(choice.mode) reason=\"\(choice.reason)\" terminal=\"\(choice.terminalName ?? "")\" cell=\(choice.cellSize)")
                 }
                 if let k = keyTime {
                     let f = browser.lastFrame
@@ -119,6 +122,7 @@ public enum Workstation {
             }
         }
         timing?.write(exitSignal.map { "exit signal=\($0)" } ?? "exit quit")
+        return exitSignal
     }
 }
 

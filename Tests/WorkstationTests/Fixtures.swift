@@ -1,3 +1,4 @@
+import Cases
 import Foundation
 import Imaging
 @testable import Workstation
@@ -41,15 +42,17 @@ enum Fixtures {
         return root
     }
 
-    /// A folder of case folders with generated radiographs and case.json.
+    /// A folder of case folders (the Cases module's case.json) with generated radiographs.
     static func caseFolders() throws -> URL {
         let root = tempFolder("cases")
-        for (i, label) in ["benign", "malignant"].enumerated() {
+        for (i, label) in [DiagnosisLabel.benign, .malignant].enumerated() {
             let dir = root.appendingPathComponent("case-\(i + 1)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try gradient().writePNG(to: dir.appendingPathComponent("radiograph.png"))
-            let json = #"{"age": \#(20 + i), "sex": "F", "site": "femur", "label": "\#(label)", "boxes": [{"x0": 5, "y0": 6, "x1": 20, "y1": 30}]}"#
-            try json.write(to: dir.appendingPathComponent("case.json"), atomically: true, encoding: .utf8)
+            let record = CaseRecord(id: "case-\(i + 1)", age: 20 + i, sex: .female, site: "femur", label: label,
+                                    provenance: "synthetic, not a patient: test gradient",
+                                    radiographs: [Radiograph(file: "radiograph.png", boxes: [LesionBox(x0: 5, y0: 6, x1: 20, y1: 30)])])
+            try CaseFolder.manifestJSON(record).write(to: dir.appendingPathComponent("case.json"))
         }
         return root
     }
