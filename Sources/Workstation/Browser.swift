@@ -193,6 +193,18 @@ public final class Browser {
         selected = min(selected, max(0, visible.count - 1))
     }
 
+    /// Selects the case with this ID (clearing the search) and opens it.
+    public func open(id: String) {
+        query = ""
+        refilter()
+        guard let i = visible.firstIndex(where: { all[$0].id == id }) else {
+            message = ("no case \(id) here", true)
+            return
+        }
+        selected = i
+        openSelected()
+    }
+
     func openSelected() {
         guard let s = selectedSummary else { return }
         do {

@@ -17,25 +17,44 @@ public struct FrameStats: Sendable, Equatable {
 /// The image pane: turns (image, boxes, view) into cells or a graphics layer of the screen
 /// model for the mode in use. Keeps the last frame, so an unchanged image costs nothing.
 final class ImagePane {
+    /// Longest side of a sixel image, pixels: sixel cannot be scaled by the terminal, so a
+    /// bigger pane shows the image at this size, centred. A 256-pixel radiograph gains nothing
+    /// from more, and a 1540x1120 frame is about 200 KB (1.6 s at 1 Mbit/s); 1024 keeps a
+    /// full-pane frame near 100 KB. TUMORBOARD_SIXEL_MAX overrides.
+    static let sixelMaxSide = ProcessInfo.processInfo.environment["TUMORBOARD_SIXEL_MAX"].flatMap { Int($0) } ?? 1024
+    /// Longest side of the image sent with the kitty protocol: kitty scales it to the pane's
+    /// cells itself, so sending more pixels only costs bytes (PNG of an upscaled image).
+    static let kittyMaxSide = 512
+
     private var cacheKey: String?
     private var cachedRaster: PaneRaster?
     private var cachedBytes: [UInt8]?
     private(set) var lastStats: FrameStats?
 
-    func draw(_ image: Image, id: String, boxes: [LabelledBox], view: ImageViewState, in rect: CellRect,
+    func draw(_ image: Image, id: String, boxes: [LabelledBox], view: ImageViewState, in paneRect: CellRect,
               graphics: GraphicsChoice, theme: Theme, into screen: inout Screen) throws {
-        guard rect.width > 1, rect.height > 1 else { return }
+        guard paneRect.width > 1, paneRect.height > 1 else { return }
         let mode = graphics.mode, cell = graphics.cellSize
         let ppc = mode.pixelsPerCell(cell: cell)
-        let pw = rect.width * ppc.x, ph = rect.height * ppc.y
+        var rect = paneRect
+        var pw = rect.width * ppc.x, ph = rect.height * ppc.y
+        if mode == .sixel, max(pw, ph) > Self.sixelMaxSide {
+            let s = Double(Self.sixelMaxSide) / Double(max(pw, ph))
+            let cw = max(1, Int(Double(rect.width) * s)), ch = max(1, Int(Double(rect.height) * s))
+            rect = CellRect(x: rect.x + (rect.width - cw) / 2, y: rect.y + (rect.height - ch) / 2, width: cw, height: ch)
+            pw = cw * ppc.x; ph = ch * ppc.y
+        } else if mode == .kitty, max(pw, ph) > Self.kittyMaxSide {
+            let s = Double(Self.kittyMaxSide) / Double(max(pw, ph))
+            pw = max(1, Int(Double(pw) * s)); ph = max(1, Int(Double(ph) * s))
+        }
         let key = "\(id)|\(view.window)|\(view.zoom)|\(String(describing: view.centre))|\(view.showBoxes)|\(view.invert)|\(rect)|\(mode)|\(cell)|\(theme.name)"
         if key != cacheKey {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let pixelMode = mode == .sixel || mode == .kitty
             let raster = try PaneRasterizer.rasterize(
                 image, boxes: boxes, view: view, width: pw, height: ph, pixelAspect: mode.pixelAspect(cell: cell),
-                theme: theme, drawBoxes: mode != .ascii, thickness: pixelMode ? max(1, cell.width / 5) : 1,
-                labelScale: pixelMode ? (cell.height >= 16 ? 2 : 1) : 0)
+                theme: theme, drawBoxes: mode != .ascii, thickness: pixelMode ? max(1, pw / 300) : 1,
+                labelScale: pixelMode ? max(1, min(3, ph / 250)) : 0)
             var bytes: [UInt8]? = nil
             switch mode {
             case .sixel: bytes = try SixelEncoder.encode(raster)
@@ -52,7 +71,7 @@ final class ImagePane {
         guard let raster = cachedRaster else { return }
         switch mode {
         case .sixel, .kitty:
-            screen.fill(rect, style: theme[.imageBackground])
+            screen.fill(paneRect, style: theme[.imageBackground])
             screen.graphics.append(GraphicsLayer(rect: rect, mode: mode, bytes: cachedBytes ?? [], key: key,
                                                  pixelWidth: pw, pixelHeight: ph))
         case .blocks:

@@ -7,8 +7,12 @@ public struct WorkstationOptions {
     public var themeFolder: String?
     public var themeName: String
     public var environment: [String: String]
+    /// A case to open at start (its ID), instead of the list.
+    public var initialCase: String?
 
-    public init(source: any CaseSource, themeFolder: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(source: any CaseSource, themeFolder: String?, initialCase: String? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.initialCase = initialCase
         self.source = source
         self.themeFolder = themeFolder
         self.themeName = environment["TUMORBOARD_THEME"].flatMap { $0.isEmpty ? nil : $0 } ?? "dark"
@@ -37,6 +41,8 @@ public enum Workstation {
             let t = DispatchTime.now().uptimeNanoseconds
             let timeout = env["TUMORBOARD_PROBE_TIMEOUT_MS"].flatMap { Int($0) } ?? TerminalProbe.defaultTimeoutMs
             replies = TerminalProbe.query(timeoutMs: timeout)
+            // A reply that came in part after the timeout must not reach the UI as keys.
+            tcflush(0, TCIFLUSH)
             probeMs = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
         }
         let terminal = try Terminal()
@@ -50,6 +56,7 @@ public enum Workstation {
         let browser = Browser(source: options.source, theme: theme, themeFolder: options.themeFolder,
                               graphics: choice, message: note.map { ($0, true) })
 
+        if let id = options.initialCase { browser.open(id: id) }
         let wake = WakeUp<LoopMessage>()
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM, SIGHUP] {

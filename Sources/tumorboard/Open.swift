@@ -17,6 +17,15 @@ struct Open: ParsableCommand {
     @Argument(help: "A folder of case folders, or a dataset folder laid out like BTXRD (images/, cases.csv, boxes.csv).")
     var path: String?
 
+    @Option(help: "Open this case (its ID) at start instead of the list.")
+    var `case`: String?
+
+    @Flag(help: "Print the bytes per frame and draw time for each image mode and window size (no terminal needed), for --case or the first case.")
+    var measureFrames = false
+
+    @Option(help: "With --measure-frames: the cell size in pixels, WxH.")
+    var cell = "10x20"
+
     func run() throws {
         let folder = path ?? Open.defaultSamples()
         let source: any CaseSource
@@ -35,8 +44,19 @@ struct Open: ParsableCommand {
                 """.utf8))
             throw ExitCode(2)
         }
+        if measureFrames {
+            let parts = cell.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2 else { throw ValidationError("--cell wants WxH, e.g. 10x20") }
+            let size = CellSize(width: parts[0], height: parts[1])
+            let id = `case` ?? source.summaries()[0].id
+            let rows = try FrameBudget.measure(source: source, caseID: id, sizes: [(80, 24), (120, 40), (200, 60)], cell: size)
+            print("case \(id), cell \(size) px")
+            print(FrameBudget.table(rows, cell: size), terminator: "")
+            return
+        }
         do {
-            if let signal = try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"))) {
+            if let signal = try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"),
+                                                                       initialCase: `case`)) {
                 // The terminal is restored; exit as the shell expects after a signal.
                 throw ExitCode(128 + signal)
             }

@@ -113,6 +113,15 @@ final class BrowserTests: XCTestCase {
         XCTAssertEqual(b.draw(width: 100, height: 30).graphics.first?.key, layer.key)
         press(b, .char("+"))
         XCTAssertNotEqual(b.draw(width: 100, height: 30).graphics.first?.key, layer.key)
+        // A big pane: the sixel is capped (1024 px on its longest side) and centred in the pane.
+        let big = b.draw(width: 240, height: 80)
+        let capped = try XCTUnwrap(big.graphics.first)
+        let (bigPane, _) = CaseViewScreen.layout(width: 240, height: 80)
+        XCTAssertLessThanOrEqual(max(capped.pixelWidth, capped.pixelHeight), 1024)
+        XCTAssertLessThan(capped.rect.width, bigPane.width - 2)
+        XCTAssertEqual(capped.rect.x - (bigPane.x + 1), (bigPane.width - 2 - capped.rect.width) / 2)
+        let cd = try XCTUnwrap(SixelEncoder.decode(capped.bytes))
+        XCTAssertEqual(cd.width, capped.rect.width * 10)
         // Back to the list: no image layer.
         press(b, .escape)
         XCTAssertTrue(b.draw(width: 100, height: 30).graphics.isEmpty)
