@@ -62,6 +62,8 @@ public enum SortKey: String, CaseIterable, Sendable { case id = "ID", age, label
 public final class Browser {
     public let source: any CaseSource
     public private(set) var all: [CaseSummary]
+    /// What the search looks in, per case (lower case), built once.
+    private let haystacks: [String]
     /// Indices into `all` that pass the search, in sort order.
     public private(set) var visible: [Int] = []
     public private(set) var selected = 0
@@ -93,6 +95,7 @@ public final class Browser {
         for m in [GraphicsMode.blocks, .ascii] where !modes.contains(m) { modes.append(m) }
         graphicsModes = modes
         all = source.summaries()
+        haystacks = all.map { s in [s.id, s.label ?? "", s.subtype ?? "", s.site ?? "", s.ageSex].joined(separator: " ").lowercased() }
         self.message = message.map { ($0.0, $0.1) }
         refilter()
     }
@@ -172,11 +175,7 @@ public final class Browser {
     /// The search: every word must occur in the ID, label, subtype, site or age/sex.
     func refilter() {
         let words = query.lowercased().split(separator: " ").map(String.init)
-        let keep = all.indices.filter { i in
-            let s = all[i]
-            let hay = [s.id, s.label ?? "", s.subtype ?? "", s.site ?? "", s.ageSex].joined(separator: " ").lowercased()
-            return words.allSatisfy { hay.contains($0) }
-        }
+        let keep = words.isEmpty ? Array(all.indices) : all.indices.filter { i in words.allSatisfy { haystacks[i].contains($0) } }
         let severity = ["normal": 0, "benign": 1, "intermediate": 2, "malignant": 3]
         visible = keep.sorted { a, b in
             let x = all[a], y = all[b]

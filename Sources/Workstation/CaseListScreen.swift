@@ -1,6 +1,6 @@
 /// The case list: counts, column headers, one row a case, the search line.
 enum CaseListScreen {
-    static let columns: [(title: String, width: Int)] = [("ID", 12), ("Age/Sex", 8), ("Label", 13), ("Subtype", 26), ("Boxes", 6)]
+    static let columns: [(title: String, width: Int)] = [("ID", 18), ("Age/Sex", 8), ("Label", 13), ("Subtype", 26), ("Boxes", 6)]
 
     static func draw(_ b: Browser, into s: inout Screen) {
         let t = b.theme

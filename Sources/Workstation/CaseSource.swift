@@ -76,6 +76,6 @@ public func openCaseSource(path: String) throws -> any CaseSource {
     guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
         throw CaseSourceError("\(path): no such folder. Put case folders there, or run: tumorboard open PATH")
     }
-    if fm.fileExists(atPath: path + "/cases.csv") { return try DatasetSource(folder: path) }
+    if fm.fileExists(atPath: path + "/cases.csv") { return try RecordSource.dataset(at: path) }
     return RecordSource.caseFolders(in: path)
 }

@@ -57,7 +57,7 @@ final class ImagePane {
                 labelScale: pixelMode ? max(1, min(3, ph / 250)) : 0)
             var bytes: [UInt8]? = nil
             switch mode {
-            case .sixel: bytes = try SixelEncoder.encode(raster)
+            case .sixel: bytes = try SixelEncoder.encode(raster, colours: SixelEncoder.colours)
             case .kitty: bytes = try KittyEncoder.encode(raster, columns: rect.width, rows: rect.height)
             case .blocks, .ascii: break
             }

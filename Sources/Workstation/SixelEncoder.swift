@@ -6,6 +6,9 @@ import Foundation
 /// radiograph with 64 levels shows no visible banding at pane sizes).
 public enum SixelEncoder {
     public static let defaultColours = 64
+    /// The palette size in use: TUMORBOARD_SIXEL_COLOURS (2-256) or the default.
+    public static let colours = ProcessInfo.processInfo.environment["TUMORBOARD_SIXEL_COLOURS"].flatMap { Int($0) }
+        .map { max(2, min(256, $0)) } ?? defaultColours
 
     public struct Failure: Error, CustomStringConvertible { public var description: String }
 

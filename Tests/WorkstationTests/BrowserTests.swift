@@ -6,7 +6,7 @@ import XCTest
 /// The browsing UI through its screen model: keys in, cells out, no terminal.
 final class BrowserTests: XCTestCase {
     func browser(_ graphics: GraphicsChoice = Fixtures.blocks) throws -> Browser {
-        Browser(source: try DatasetSource(folder: try Fixtures.dataset().path), graphics: graphics)
+        Browser(source: try RecordSource.dataset(at: try Fixtures.dataset().path), graphics: graphics)
     }
 
     func press(_ b: Browser, _ keys: Key...) { for k in keys { b.handle(k) } }
@@ -18,7 +18,7 @@ final class BrowserTests: XCTestCase {
         XCTAssertTrue(s.row(0).contains("TumorBoard · tb-ws-dataset"))
         XCTAssertTrue(s.row(1).hasPrefix(" 5 cases · normal 1 · benign 2 · intermediate 1 · malignant 1 │ showing 5 │ sort ID ↑"), s.row(1))
         XCTAssertTrue(s.row(2).contains("ID") && s.row(2).contains("Site"))
-        XCTAssertTrue(s.row(3).contains("IMG000001") && s.row(3).contains("10F") && s.row(3).contains("normal"))
+        XCTAssertTrue(s.row(3).contains("BTXRD-IMG000001") && s.row(3).contains("10F") && s.row(3).contains("normal"))
         XCTAssertEqual(s[1, 3].style, Theme.dark[.selection])
         XCTAssertEqual(s[1, 4].style, Theme.dark[.text])
         // The label column carries the label's colour on unselected rows.
@@ -26,16 +26,16 @@ final class BrowserTests: XCTestCase {
         XCTAssertEqual(s[p.x, p.y].style, Theme.dark[.malignant])
         XCTAssertTrue(s.row(19).contains("blocks"), "status bar names the mode")
         press(b, .down, .down)
-        XCTAssertEqual(b.selectedSummary?.id, "IMG000003")
-        press(b, .end); XCTAssertEqual(b.selectedSummary?.id, "IMG000005")
-        press(b, .down); XCTAssertEqual(b.selectedSummary?.id, "IMG000005", "stops at the end")
-        press(b, .home); XCTAssertEqual(b.selectedSummary?.id, "IMG000001")
+        XCTAssertEqual(b.selectedSummary?.id, "BTXRD-IMG000003")
+        press(b, .end); XCTAssertEqual(b.selectedSummary?.id, "BTXRD-IMG000005")
+        press(b, .down); XCTAssertEqual(b.selectedSummary?.id, "BTXRD-IMG000005", "stops at the end")
+        press(b, .home); XCTAssertEqual(b.selectedSummary?.id, "BTXRD-IMG000001")
     }
 
     func testSearchAndSort() throws {
         let b = try browser()
         press(b, .char("/")); type(b, "benign osteo"); press(b, .enter)
-        XCTAssertEqual(b.visible.map { b.all[$0].id }, ["IMG000002", "IMG000005"])
+        XCTAssertEqual(b.visible.map { b.all[$0].id }, ["BTXRD-IMG000002", "BTXRD-IMG000005"])
         let s = b.draw(width: 100, height: 20)
         XCTAssertTrue(s.row(1).contains("showing 2"))
         XCTAssertTrue(s.row(18).contains("/ benign osteo"))
@@ -58,7 +58,7 @@ final class BrowserTests: XCTestCase {
         press(b, .down, .enter)  // IMG000002, benign, one box
         b.loadPendingSynchronously()
         var s = b.draw(width: 100, height: 30)
-        XCTAssertTrue(s.row(0).contains("IMG000002") && s.row(0).contains("benign"))
+        XCTAssertTrue(s.row(0).contains("BTXRD-IMG000002") && s.row(0).contains("benign"))
         XCTAssertTrue(s.row(1).contains("C 124 W 248 full range · zoom 1.00x"), s.row(1))  // the gradient spans 0...247
         XCTAssertTrue(s.text.contains("Boxes (1)"))
         XCTAssertTrue(s.text.contains("1 osteochondroma 9,10 22x18"))
@@ -81,10 +81,10 @@ final class BrowserTests: XCTestCase {
         press(b, .char("0"))
         XCTAssertEqual(b.caseView?.view.zoom, 1)
         press(b, .char("n"))
-        XCTAssertEqual(b.caseView?.detail.summary.id, "IMG000003")
+        XCTAssertEqual(b.caseView?.detail.summary.id, "BTXRD-IMG000003")
         press(b, .escape)
         XCTAssertNil(b.caseView)
-        XCTAssertEqual(b.selectedSummary?.id, "IMG000003")
+        XCTAssertEqual(b.selectedSummary?.id, "BTXRD-IMG000003")
     }
 
     func testResizeRedrawsEverythingAtTheNewSize() throws {
@@ -139,7 +139,7 @@ final class BrowserTests: XCTestCase {
     }
 
     func testThemeCycleAndGraphicsCycleAndQuit() throws {
-        let b = Browser(source: try DatasetSource(folder: try Fixtures.dataset().path),
+        let b = Browser(source: try RecordSource.dataset(at: try Fixtures.dataset().path),
                         themeFolder: Fixtures.repositoryRoot.appendingPathComponent("themes").path, graphics: Fixtures.sixel)
         press(b, .char("t")); XCTAssertEqual(b.theme.name, "high-contrast")
         press(b, .char("t")); XCTAssertEqual(b.theme.name, "light")
@@ -171,12 +171,12 @@ final class BrowserTests: XCTestCase {
         guard let path = Fixtures.sharedDataset else {
             throw XCTSkip("BTXRD not found (../shared/data/btxrd or TUMORBOARD_DATA): dataset reader check skipped")
         }
-        let src = try DatasetSource(folder: path)
+        let src = try RecordSource.dataset(at: path)
         let all = src.summaries()
         XCTAssertEqual(all.count, 3164)
         XCTAssertEqual(all.filter { $0.label == "malignant" }.count, 290)
         XCTAssertEqual(all.reduce(0) { $0 + $1.boxCount }, 1913)
-        let d = try src.detail(id: "IMG000001")
+        let d = try src.detail(id: "BTXRD-IMG000001")
         XCTAssertEqual(d.boxes.first?.rect, PixelRect(x0: 161, y0: 67, x1: 234, y1: 133))
         XCTAssertNotNil(d.radiograph)
     }

@@ -32,7 +32,7 @@ final class TerminalTests: XCTestCase {
     }
 
     func testRendersTheModelAndRestoresOnStop() throws {
-        let b = Browser(source: try DatasetSource(folder: try Fixtures.dataset().path), graphics: Fixtures.blocks)
+        let b = Browser(source: try RecordSource.dataset(at: try Fixtures.dataset().path), graphics: Fixtures.blocks)
         let list = b.draw(width: 80, height: 24)
         b.handle(.down)
         let moved = b.draw(width: 80, height: 24)
@@ -49,7 +49,7 @@ final class TerminalTests: XCTestCase {
     }
 
     func testSixelLayerIsSentOnceAndAfterAResize() throws {
-        let b = Browser(source: try DatasetSource(folder: try Fixtures.dataset().path), graphics: Fixtures.sixel)
+        let b = Browser(source: try RecordSource.dataset(at: try Fixtures.dataset().path), graphics: Fixtures.sixel)
         b.handle(.enter); b.loadPendingSynchronously()
         let a = b.draw(width: 80, height: 24)
         let layer = try XCTUnwrap(a.graphics.first)
