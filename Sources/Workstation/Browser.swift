@@ -196,7 +196,8 @@ public final class Browser {
     public func open(id: String) {
         query = ""
         refilter()
-        guard let i = visible.firstIndex(where: { all[$0].id == id }) else {
+        // The dataset reader prefixes IDs (BTXRD-IMG000001): the bare image ID finds it too.
+        guard let i = visible.firstIndex(where: { all[$0].id == id }) ?? visible.firstIndex(where: { all[$0].id.hasSuffix("-" + id) }) else {
             message = ("no case \(id) here", true)
             return
         }

@@ -69,10 +69,14 @@ public struct CaseSourceError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// Opens `path` as a dataset folder (cases.csv + images/) or a folder of case folders.
+/// Opens `path` as a case store (an existing .sqlite file), a dataset folder (cases.csv +
+/// images/) or a folder of case folders.
 public func openCaseSource(path: String) throws -> any CaseSource {
     let fm = FileManager.default
     var isDir: ObjCBool = false
+    if fm.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, path.hasSuffix(".sqlite") {
+        return try RecordSource.store(at: path)
+    }
     guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
         throw CaseSourceError("\(path): no such folder. Put case folders there, or run: tumorboard open PATH")
     }

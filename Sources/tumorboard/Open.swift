@@ -6,15 +6,16 @@ struct Open: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the workstation on a folder of cases (default: the bundled samples).",
         discussion: """
-        PATH is a folder of case folders, or a dataset folder laid out like BTXRD \
-        (images/, cases.csv, boxes.csv). Press ? in the workstation for the keys.
+        PATH is a folder of case folders (case.json, docs/case-format.md), a dataset folder laid \
+        out like BTXRD (images/, cases.csv, boxes.csv), or a case store (.sqlite). Press ? in the \
+        workstation for the keys; docs/terminal.md describes the image modes.
 
         Environment: TUMORBOARD_GRAPHICS=sixel|kitty|blocks|ascii overrides the negotiated image \
         mode; TUMORBOARD_THEME=dark|light|high-contrast|PATH picks a theme (themes/); \
         TUMORBOARD_TIMING=FILE writes start-up and key-to-redraw times there.
         """)
 
-    @Argument(help: "A folder of case folders, or a dataset folder laid out like BTXRD (images/, cases.csv, boxes.csv).")
+    @Argument(help: "A folder of case folders, a dataset folder laid out like BTXRD (images/, cases.csv, boxes.csv), or a case store (.sqlite).")
     var path: String?
 
     @Option(help: "Open this case (its ID) at start instead of the list.")

@@ -1,3 +1,4 @@
+import Cases
 import Foundation
 import Imaging
 import XCTest
@@ -165,6 +166,22 @@ final class BrowserTests: XCTestCase {
         press(b, .enter); b.loadPendingSynchronously()
         let error = try XCTUnwrap(b.caseView?.error)
         XCTAssertTrue(b.draw(width: 100, height: 30).text.contains(String(error.prefix(20))), error)
+    }
+
+    func testCaseStore() throws {
+        let root = try Fixtures.caseFolders()
+        let path = root.appendingPathComponent("cases.sqlite").path
+        let store = try CaseStore(path: path, user: "test")
+        for id in ["case-1", "case-2"] {
+            try store.add(try CaseFolder.read(root.appendingPathComponent(id), verification: .existence))
+        }
+        let src = try openCaseSource(path: path)
+        XCTAssertTrue(src.title.contains("store, 2 cases"))
+        let d = try src.detail(id: "case-2")
+        XCTAssertEqual(d.boxes.count, 1)
+        let b = Browser(source: src, graphics: Fixtures.blocks)
+        b.open(id: "case-2"); b.loadPendingSynchronously()
+        XCTAssertNotNil(b.caseView?.loaded, "the stored case's radiograph decodes: \(b.caseView?.error ?? "")")
     }
 
     func testDatasetReaderOnTheSharedData() throws {
