@@ -61,3 +61,44 @@ static inline int tb_open_pty(int *master, int *slave) {
     *master = m; *slave = s;
     return 0;
 }
+
+// Crash restore: a Swift trap (SIGILL/SIGTRAP), a segfault or an abort must not leave the
+// user's terminal raw and on the alternate screen. Only async-signal-safe calls (write,
+// tcsetattr, sigaction, raise); then the previous handler (Swift's backtracer) runs.
+#include <signal.h>
+#include <string.h>
+#include <termios.h>
+// State lives in function-local statics: Swift's importer does not emit a header's file-scope
+// static variables.
+struct tb_crash_state {
+    struct termios saved;
+    int saved_valid;
+    int fd;
+    struct sigaction previous[32];
+};
+static inline struct tb_crash_state *tb_crash(void) {
+    static struct tb_crash_state state;
+    return &state;
+}
+static void tb_crash_handler(int sig) {
+    static const char seq[] = "\033[?2026l\033[0m\033[?1049l\033[?25h\r\n";
+    struct tb_crash_state *st = tb_crash();
+    ssize_t ignored = write(st->fd, seq, sizeof seq - 1);
+    (void)ignored;
+    if (st->saved_valid) tcsetattr(0, TCSANOW, &st->saved);
+    sigaction(sig, &st->previous[sig], NULL);
+    raise(sig);
+}
+static inline void tb_install_crash_restore(int output_fd) {
+    struct tb_crash_state *st = tb_crash();
+    st->fd = output_fd;
+    if (tcgetattr(0, &st->saved) == 0) st->saved_valid = 1;
+    int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP };
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = tb_crash_handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, &st->previous[sigs[i]]);
+    }
+}

@@ -1,3 +1,4 @@
+import CNcurses
 import Foundation
 import Imaging
 
@@ -45,6 +46,7 @@ public enum Workstation {
             tcflush(0, TCIFLUSH)
             probeMs = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
         }
+        tb_install_crash_restore(1)
         let terminal = try Terminal()
         defer { terminal.stop() }
         let choice = TerminalProbe.decide(environment: env, replies: replies, colours: terminal.colours,
@@ -83,6 +85,8 @@ public enum Workstation {
                 let now = DispatchTime.now().uptimeNanoseconds
                 if firstFrame {
                     firstFrame = false
+                    // Test hook for the end-to-end test of crash restore.
+                    if env["TUMORBOARD_TEST_CRASH"] == "1" { fatalError("TUMORBOARD_TEST_CRASH=1: crashing on purpose after the first frame") }
                     timing?.write("pid=\(getpid()) startup_ms=\(TimingLog.sinceProcessStart()) probe_ms=\(String(format: "%.1f", probeMs)) mode=\(choice.mode) reason=\"\(choice.reason)\" terminal=\"\(choice.terminalName ?? "")\" cell=\(choice.cellSize)")
                 }
                 if let k = keyTime {

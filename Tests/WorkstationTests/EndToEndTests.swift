@@ -7,12 +7,16 @@ import XCTest
 final class EndToEndTests: XCTestCase {
     /// A tmux server of its own (-L), so nothing touches anyone else's sessions.
     final class Tmux {
-        let socket = "tb-e2e-\(getpid())"
+        nonisolated(unsafe) static var count = 0
+        /// One socket per session: a server still shutting down must not meet the next one.
+        let socket: String
         let session = "ws"
         let log: String
 
         init(command: String, width: Int, height: Int, timingLog: String) throws {
             log = timingLog
+            Tmux.count += 1
+            socket = "tb-e2e-\(getpid())-\(Tmux.count)"
             try? FileManager.default.removeItem(atPath: timingLog)
             let conf = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-tmux.conf").path
             try "set -g default-terminal tmux-256color\nset -g status off\nset -g escape-time 10\n".write(toFile: conf, atomically: true, encoding: .utf8)
@@ -162,6 +166,13 @@ final class EndToEndTests: XCTestCase {
         XCTAssertNotNil(pid)
         if let pid { kill(pid, SIGTERM) }
         assertRestored(t!.wait(for: "STTY-DONE"), status: 143)
+        t = nil
+
+        // A crash (a Swift trap) after the first frame: the terminal is restored all the same.
+        t = try Tmux(command: wrapped(bin, "open \(root.path)", env: "TUMORBOARD_TEST_CRASH=1 SWIFT_BACKTRACE=enable=no", log: log), width: 90, height: 28, timingLog: log)
+        let crashed = t!.wait(for: "STTY-DONE")
+        XCTAssertFalse(crashed.contains("EXITED 0"), crashed)
+        assertRestored(crashed, status: Int(crashed.components(separatedBy: "EXITED ").last?.prefix { $0.isNumber } ?? "") ?? -1)
         t = nil
 
         // Ctrl-C: the same, status 130.
