@@ -54,7 +54,7 @@ final class ImagePane {
             let raster = try PaneRasterizer.rasterize(
                 image, boxes: boxes, view: view, width: pw, height: ph, pixelAspect: mode.pixelAspect(cell: cell),
                 theme: theme, drawBoxes: mode != .ascii, thickness: pixelMode ? max(1, pw / 300) : 1,
-                labelScale: pixelMode ? max(1, min(3, ph / 250)) : 0)
+                labelScale: pixelMode ? min(3, max(1, ph / 160)) : 0)
             var bytes: [UInt8]? = nil
             switch mode {
             case .sixel: bytes = try SixelEncoder.encode(raster, colours: SixelEncoder.colours)
