@@ -24,7 +24,11 @@ final class EndToEndTests: XCTestCase {
             run(["-f", conf, "new-session", "-d", "-s", session, "-x", "\(width)", "-y", "\(height)", command], capture: false)
         }
 
-        deinit { run(["kill-server"], capture: false) }
+        deinit {
+            run(["kill-server"], capture: false)
+            let dir = (ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp") + "/tmux-\(getuid())"
+            try? FileManager.default.removeItem(atPath: "\(dir)/\(socket)")
+        }
 
         /// posix_spawn and waitpid: Foundation's Process missed the exit of tmux's client here
         /// (the client forks the server), so the test hung. Output goes through a file.
