@@ -133,6 +133,9 @@ final class BrowserTests: XCTestCase {
         press(b, .char("?"))
         let s = b.draw(width: 140, height: 50)
         for binding in KeyMap.bindings { XCTAssertTrue(s.text.contains(binding.help), "help lists: \(binding.help)") }
+        // At 80x24 too, every key is on the one screen (help texts may be clipped).
+        let small = b.draw(width: 80, height: 24)
+        for binding in KeyMap.bindings { XCTAssertTrue(small.text.contains(binding.names), "80x24 help lists: \(binding.names)") }
         press(b, .char("x"))
         XCTAssertFalse(b.showingHelp)
         press(b, .enter, .char("?"))
