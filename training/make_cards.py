@@ -36,7 +36,11 @@ def main():
          "by `training/evaluate.py`. Retrain everything: `training/run_all.sh` (wall time below). Preprocessing and the exact",
          "rules the Swift side mirrors: docs/method.md. Full tables: docs/RESULTS.md.", ""]
     def card(title, name, tag, lines):
+        if not (M / f"{name}.safetensors").exists():
+            return
         cfg, n = meta(name)
+        if not str(cfg.get("source_checkpoint", "")).startswith(f"training/out/{tag}/"):
+            return  # not (yet) the trained model (e.g. a smoke-test export)
         t = tj(tag); h = t.get("history", [])
         L.extend([f"## {title}: `models/{name}.safetensors`", "",
                   f"- sha256 `{common.sha256(M / f'{name}.safetensors')}`, {(M / f'{name}.safetensors').stat().st_size / 1e6:.2f} MB, {n:,} values",

@@ -227,6 +227,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="detector")
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--init", default="", help="start from this checkpoint's (EMA) weights: a second schedule after a first")
+    ap.add_argument("--warmup-epochs", type=float, default=3)
     ap.add_argument("--time-budget", type=float, default=0, help="minutes; the schedule ends at whichever of epochs or budget comes first")
     args = ap.parse_args()
     torch.set_num_threads(2); common.seed_all(args.seed)
@@ -242,6 +244,10 @@ def main():
     anchors_px = anchors.astype(np.float64).reshape(3, 3, 2).tolist()
     print("anchors", anchors_px, astats, flush=True)
     model = yolo.YOLOv5n(anchors_px)
+    if args.init:
+        c = torch.load(args.init, map_location="cpu", weights_only=False)
+        assert c["config"]["anchors_px"] == anchors_px, "anchors differ from the checkpoint's"
+        model.load_state_dict(c["model"]); print("init from", args.init, "epoch", c.get("epoch"), c.get("val_map50"), flush=True)
     det = model.model[24]
     loss_fn = YoloLoss(det)
     g_bn, g_w, g_b = [], [], []
@@ -261,7 +267,7 @@ def main():
     aug = Augment(d["images"], boxes, rng, mosaic=args.mosaic)
     nb = len(pool) // args.bs
     total = args.epochs * nb if not args.max_iters else args.max_iters
-    warm = min(max(3 * nb, 100), total // 5 + 1)
+    warm = min(max(int(args.warmup_epochs * nb), 100), total // 5 + 1)
     budget = args.time_budget * 60 or float("inf")
     progress = lambda it: min(1.0, max(it / total, (time.time() - t0) / budget))  # schedule position 0..1
     lf = lambda q: (1 - 0.01) * 0.5 * (1 + math.cos(math.pi * q)) + 0.01
