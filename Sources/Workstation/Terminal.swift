@@ -1,6 +1,10 @@
 import CNcurses
 import Foundation
 
+public struct TerminalError: Error, CustomStringConvertible {
+    public var description: String
+}
+
 /// A key as the screens see it.
 public enum Key: Sendable, Equatable, Hashable {
     case char(Character)
@@ -37,10 +41,10 @@ public final class Terminal {
         setenv("ESCDELAY", "25", 0)
         outputFD = output
         guard let outFile = fdopen(dup(output), "w"), let inFile = fdopen(dup(input), "r") else {
-            throw CaseSourceError("cannot open the terminal's file descriptors")
+            throw TerminalError(description: "cannot open the terminal's file descriptors")
         }
         guard let scr = newterm(termType ?? ProcessInfo.processInfo.environment["TERM"] ?? "xterm-256color", outFile, inFile) else {
-            throw CaseSourceError("ncurses cannot drive this terminal (TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "unset")); try TERM=xterm-256color")
+            throw TerminalError(description: "ncurses cannot drive this terminal (TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "unset")); try TERM=xterm-256color")
         }
         screenRef = scr
         set_term(scr)
