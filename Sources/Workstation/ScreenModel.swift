@@ -66,9 +66,10 @@ public struct Screen: Sendable, Equatable {
     }
 
     public mutating func fill(_ rect: CellRect, style: Style, char: Character = " ") {
-        for y in max(0, rect.y)..<min(height, rect.y + rect.height) where rect.width > 0 {
-            for x in max(0, rect.x)..<min(width, rect.x + rect.width) { self[x, y] = Cell(char, style) }
-        }
+        let x0 = max(0, rect.x), x1 = min(width, rect.x + rect.width)
+        let y0 = max(0, rect.y), y1 = min(height, rect.y + rect.height)
+        guard x0 < x1, y0 < y1 else { return }
+        for y in y0..<y1 { for x in x0..<x1 { self[x, y] = Cell(char, style) } }
     }
 
     /// A single-line frame around `rect` with an optional title in the top edge.

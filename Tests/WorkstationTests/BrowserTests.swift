@@ -100,6 +100,20 @@ final class BrowserTests: XCTestCase {
         }
     }
 
+    func testEveryWindowSizeDrawsWithoutATrap() throws {
+        for graphics in [Fixtures.blocks, GraphicsChoice(mode: .ascii, reason: "test", cellSize: CellSize(width: 10, height: 20))] {
+            let b = try browser(graphics)
+            for (w, h) in (1...40).flatMap({ w in (1...15).map { (w * 4 + w % 3, $0 * 2 - w % 2) } }) { _ = b.draw(width: w, height: h) }
+            press(b, .enter); b.loadPendingSynchronously(); press(b, .tab)
+            for (w, h) in (1...40).flatMap({ w in (1...15).map { (w * 4 + w % 3, $0 * 2 - w % 2) } }) { _ = b.draw(width: w, height: h) }
+            press(b, .char("?"))
+            for (w, h) in (1...40).flatMap({ w in (1...15).map { (w * 4 + w % 3, $0 * 2 - w % 2) } }) { _ = b.draw(width: w, height: h) }
+        }
+        let s = try browser(Fixtures.sixel)
+        press(s, .enter); s.loadPendingSynchronously()
+        for (w, h) in [(20, 6), (21, 7), (30, 8), (45, 10), (64, 12)] { _ = s.draw(width: w, height: h) }
+    }
+
     func testSixelModePlacesALayerOfThePanesPixelSize() throws {
         let b = try browser(Fixtures.sixel)
         press(b, .enter); b.loadPendingSynchronously()
