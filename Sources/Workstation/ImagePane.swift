@@ -43,9 +43,11 @@ final class ImagePane {
             let cw = max(1, Int(Double(rect.width) * s)), ch = max(1, Int(Double(rect.height) * s))
             rect = CellRect(x: rect.x + (rect.width - cw) / 2, y: rect.y + (rect.height - ch) / 2, width: cw, height: ch)
             pw = cw * ppc.x; ph = ch * ppc.y
-        } else if mode == .kitty, max(pw, ph) > Self.kittyMaxSide {
-            let s = Double(Self.kittyMaxSide) / Double(max(pw, ph))
-            pw = max(1, Int(Double(pw) * s)); ph = max(1, Int(Double(ph) * s))
+        } else if mode == .kitty {
+            // At most 1.5 sent pixels per source pixel shown, and 512 a side: kitty enlarges.
+            let shown = min(Double(pw) / Double(image.width), Double(ph) / Double(image.height)) * view.zoom
+            let s = min(1, 1.5 / max(shown, 1e-9), Double(Self.kittyMaxSide) / Double(max(pw, ph)))
+            if s < 1 { pw = max(16, Int(Double(pw) * s)); ph = max(16, Int(Double(ph) * s)) }
         }
         let key = "\(id)|\(view.window)|\(view.zoom)|\(String(describing: view.centre))|\(view.showBoxes)|\(view.invert)|\(rect)|\(mode)|\(cell)|\(theme.name)"
         if key != cacheKey {
