@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cases
 import Foundation
 import Workstation
 
@@ -28,7 +29,7 @@ struct Open: ParsableCommand {
     var cell = "10x20"
 
     func run() throws {
-        let folder = path ?? Open.defaultSamples()
+        let folder = path ?? Open.samplesThroughStore(Open.defaultSamples())
         let source: any CaseSource
         do {
             source = try openCaseSource(path: folder)
@@ -66,6 +67,28 @@ struct Open: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("tumorboard: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// The bundled samples are opened through the case store: imported into the user's store
+    /// (TUMORBOARD_STORE, else the data directory; cases already there are kept as they are)
+    /// and read back from it, so slide references, notes and findings added in the workstation
+    /// persist. If the store cannot be used, the folder is opened directly, with a warning.
+    static func samplesThroughStore(_ samples: String) -> String {
+        let url = URL(fileURLWithPath: samples)
+        let hasCases = ((try? FileManager.default.contentsOfDirectory(atPath: samples)) ?? [])
+            .contains { FileManager.default.fileExists(atPath: url.appendingPathComponent("\($0)/\(CaseFolder.manifestName)").path) }
+        guard hasCases else { return samples }
+        do {
+            let store = try CaseStore()
+            let report = try store.importCaseFolders(in: url)
+            for r in report.refused {
+                FileHandle.standardError.write(Data("tumorboard: sample \(r.path) not imported: \(r.message)\n".utf8))
+            }
+            return store.path
+        } catch {
+            FileHandle.standardError.write(Data("tumorboard: the case store is unavailable (\(error)); opening \(samples) directly\n".utf8))
+            return samples
         }
     }
 

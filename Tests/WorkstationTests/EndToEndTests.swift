@@ -192,7 +192,10 @@ final class EndToEndTests: XCTestCase {
         let folders = ((try? FileManager.default.contentsOfDirectory(atPath: samples.path)) ?? [])
             .filter { FileManager.default.fileExists(atPath: samples.appendingPathComponent("\($0)/case.json").path) }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-samples.log").path
-        let t = try Tmux(command: wrapped(bin, "", env: "TUMORBOARD_SAMPLES=\(samples.path)", log: log), width: 100, height: 30, timingLog: log)
+        // The samples open through a case store: a fresh one, so the count is the samples'.
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + suffix) } }
+        let t = try Tmux(command: wrapped(bin, "", env: "TUMORBOARD_SAMPLES=\(samples.path) TUMORBOARD_STORE=\(store)", log: log), width: 100, height: 30, timingLog: log)
         if folders.isEmpty {
             // No samples yet: the program says where to put cases and exits 2.
             let s = t.wait(for: "STTY-DONE")
