@@ -5,22 +5,20 @@ public enum Activation: String, Sendable, Codable {
     case none, relu, silu, sigmoid, gelu
 }
 
-typealias V8 = SIMD8<Float>
-
-/// exp(x) on 8 lanes: range reduction x = n ln2 + r, a degree-6 polynomial for e^r on
-/// |r| <= ln2/2, then scaling by 2^n through the exponent bits. Relative error below 2e-7
-/// on [-87, 88]; inputs are clamped to that range (e^-87 is below Float's normal range).
+/// exp(x) without a library call, written so that LLVM vectorises the loops that use it:
+/// range reduction x = n ln2 + r, a degree-6 polynomial for e^r on |r| <= ln2/2, and 2^n through
+/// the exponent bits. Adding 1.5 * 2^23 rounds x log2(e) to the nearest integer n and leaves n in
+/// the low mantissa bits, so no float-to-int conversion is needed (Swift does not vectorise that
+/// conversion; neither are the generic SIMD min/max specialised across modules, so the clamp is a
+/// plain comparison). Relative error below 2e-7 on [-87, 88]; inputs are clamped to that range.
 @inline(__always)
-func vexp(_ x: V8) -> V8 {
-    let xc = x.clamped(lowerBound: V8(repeating: -87.0), upperBound: V8(repeating: 88.0))
-    // Adding 1.5 * 2^23 rounds x*log2(e) to the nearest integer n and leaves n in the low
-    // mantissa bits: no float-to-int conversion, which Swift does not vectorise.
-    let shifter = V8(repeating: 12582912.0)
-    let t = xc * 1.442695040888963 + shifter
-    let n = t - shifter
+func fastExp(_ x: Float) -> Float {
+    let xc = x < -87 ? -87 : (x > 88 ? 88 : x)
+    let t = xc * 1.442695040888963 + 12582912.0
+    let n = t - 12582912.0
     var r = xc - n * 0.693145751953125     // ln2 high part
     r = r - n * 1.428606765330187e-06       // ln2 low part
-    var p = V8(repeating: 1.0 / 720.0)
+    var p: Float = 1.0 / 720.0
     p = p * r + 1.0 / 120.0
     p = p * r + 1.0 / 24.0
     p = p * r + 1.0 / 6.0
@@ -28,49 +26,28 @@ func vexp(_ x: V8) -> V8 {
     p = p * r + 1.0
     p = p * r + 1.0
     // bits(t) = 0x4B400000 + n, so 2^n has bits (n + 127) << 23 = (bits(t) - 0x4B3FFF81) << 23.
-    let bits = (unsafeBitCast(t, to: SIMD8<UInt32>.self) &- 0x4B3F_FF81) &<< 23
-    return p * unsafeBitCast(bits, to: V8.self)
+    return p * Float(bitPattern: (t.bitPattern &- 0x4B3F_FF81) &<< 23)
 }
 
-@inline(__always) func sexp(_ x: Float) -> Float { vexp(V8(repeating: x))[0] }
+@inline(__always) func sexp(_ x: Float) -> Float { fastExp(x) }
 
-/// Applies an activation in place over `count` floats, with an optional per-run bias.
+/// Applies an activation in place over `count` floats, with an optional bias added first.
+/// Plain loops over scalars: LLVM vectorises them.
 @inline(__always)
 func applyActivation(_ act: Activation, _ p: UnsafeMutablePointer<Float>, _ count: Int, bias: Float = 0) {
-    var i = 0
-    let b = V8(repeating: bias)
     switch act {
     case .none:
         if bias == 0 { return }
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b
-            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V8.self); i += 8
-        }
-        while i < count { p[i] += bias; i += 1 }
+        for k in 0..<count { p[k] += bias }
     case .relu:
-        let zero = V8(repeating: 0)
-        while i + 8 <= count {
-            let v = pointwiseMax(UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b, zero)
-            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V8.self); i += 8
-        }
-        while i < count { p[i] = max(p[i] + bias, 0); i += 1 }
+        for k in 0..<count { let v = p[k] + bias; p[k] = v > 0 ? v : 0 }
     case .silu:
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b
-            let s = v / (1 + vexp(-v))
-            UnsafeMutableRawPointer(p + i).storeBytes(of: s, as: V8.self); i += 8
-        }
-        while i < count { let v = p[i] + bias; p[i] = v / (1 + sexp(-v)); i += 1 }
+        for k in 0..<count { let v = p[k] + bias; p[k] = v / (1 + fastExp(-v)) }
     case .sigmoid:
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self) + b
-            let s = 1 / (1 + vexp(-v))
-            UnsafeMutableRawPointer(p + i).storeBytes(of: s, as: V8.self); i += 8
-        }
-        while i < count { let v = p[i] + bias; p[i] = 1 / (1 + sexp(-v)); i += 1 }
+        for k in 0..<count { let v = p[k] + bias; p[k] = 1 / (1 + fastExp(-v)) }
     case .gelu:
         // Exact (erf) form, as BERT uses: 0.5 x (1 + erf(x / sqrt 2)).
-        while i < count { let v = p[i] + bias; p[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)); i += 1 }
+        for k in 0..<count { let v = p[k] + bias; p[k] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
     }
 }
 
