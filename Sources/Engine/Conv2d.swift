@@ -295,11 +295,15 @@ struct PhasePlanes {
             for ri in 0..<sh {
                 for rj in 0..<sw {
                     let out = dst + ((c * sh + ri) * sw + rj) * height * width
+                    let cols = (w - rj + sw - 1) / sw
                     var r = 0, iy = ri
                     while iy < h {
-                        let line = plane + iy * w, o = out + r * width
-                        var q = 0, ix = rj
-                        while ix < w { o[q] = line[ix]; q += 1; ix += sw }
+                        let line = plane + iy * w + rj, o = out + r * width
+                        if sw == 2 {
+                            for q in 0..<cols { o[q] = line[2 * q] }   // constant stride: vectorised
+                        } else {
+                            for q in 0..<cols { o[q] = line[q * sw] }
+                        }
                         r += 1; iy += sh
                     }
                 }
