@@ -17,8 +17,8 @@ import engine_reference as ref
 
 MODELS = {
     # name: (constructor, input shape)
-    "resnet18": (lambda: ref.ResNet(), (1, 3, 224, 224)),
-    "yolov5n": (lambda: ref.YOLOv5(in_ch=3, nc=80), (1, 3, 640, 640)),
+    "resnet18": (lambda: ref.resnet18(), (1, 3, 224, 224)),
+    "yolov5n": (lambda: ref.yolov5n(in_ch=3, nc=80), (1, 3, 640, 640)),
 }
 
 
