@@ -39,8 +39,10 @@ def main():
         if not (M / f"{name}.safetensors").exists():
             return
         cfg, n = meta(name)
-        if not str(cfg.get("source_checkpoint", "")).startswith(f"training/out/{tag}/"):
+        src = str(cfg.get("source_checkpoint", ""))
+        if not src.startswith(f"training/out/{tag}"):
             return  # not (yet) the trained model (e.g. a smoke-test export)
+        tag = Path(src).parent.name
         t = tj(tag); h = t.get("history", [])
         L.extend([f"## {title}: `models/{name}.safetensors`", "",
                   f"- sha256 `{common.sha256(M / f'{name}.safetensors')}`, {(M / f'{name}.safetensors').stat().st_size / 1e6:.2f} MB, {n:,} values",

@@ -84,6 +84,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", default="32,64,128,256")
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--val-every", type=int, default=1)
     ap.add_argument("--time-budget", type=float, default=0, help="minutes; the schedule ends at whichever of epochs or budget comes first")
     args = ap.parse_args()
     torch.set_num_threads(2); common.seed_all(args.seed); rng = np.random.default_rng(args.seed)
@@ -147,16 +148,20 @@ def main():
             if (args.max_iters and it >= args.max_iters) or progress(it) >= 1:
                 break
         el = time.time() - te
+        last = (args.max_iters and it >= args.max_iters) or progress(it) >= 1 or ep == args.epochs - 1
+        rec = dict(epoch=ep, iters=it, progress=progress(it), loss=tl / (bi + 1), lr=lr, sec=el, img_s=args.bs * (bi + 1) / el,
+                   wall=time.time() - t0)
+        if (ep + 1) % args.val_every and not last:
+            hist.append(rec); continue
         model.eval(); logits = []
         with torch.no_grad():
             for s in range(0, len(va), 128):
                 logits.append(model(get(va[s:s + 128], False)).float().numpy())
         logits = np.concatenate(logits); rep = metrics.classification_report(y[va], metrics.softmax(logits))
-        rec = dict(epoch=ep, iters=it, progress=progress(it), loss=tl / (bi + 1), lr=lr, sec=el, img_s=args.bs * (bi + 1) / el, wall=time.time() - t0,
-                   val_macro_f1=rep["macro_f1"], val_macro_auc=rep["macro_auc"], val_recall=rep["recall"])
+        rec.update(val_macro_f1=rep["macro_f1"], val_macro_auc=rep["macro_auc"], val_recall=rep["recall"])
         hist.append(rec); print(json.dumps(rec), flush=True)
         torch.save({"model": model.state_dict(), "config": model.config, "epoch": ep}, out / "last.pt")
-        if (args.max_iters and it >= args.max_iters) or progress(it) >= 1:
+        if last:
             break
     json.dump(dict(history=hist, wall_s=time.time() - t0, args=vars(args), train_counts=counts.tolist(),
                    class_weights=cw.tolist()), open(out / "train.json", "w"), indent=1)
