@@ -39,13 +39,33 @@ def make_inputs(tmp: pathlib.Path) -> dict:
         age=str(row["age"]), sex=row["sex"]))
 
 
-class Wrap(torch.nn.Module):
-    def __init__(self, fn):
+class Encoder(torch.nn.Module):
+    """features and class logits of a ResNet encoder."""
+    def __init__(self, net, logits=True):
         super().__init__()
-        self.fn = fn
+        self.net, self.logits = net, logits
 
-    def forward(self, *a):
-        return self.fn(*a)
+    def forward(self, x):
+        f = self.net.features(x)
+        return (f, self.net.fc(f)) if self.logits else f
+
+
+class Text(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, mask):
+        return self.model.embed(ids, mask)
+
+
+class Fusion(torch.nn.Module):
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, a, b, c, m):
+        return self.head([a, b, c], m)
 
 
 class Runners:
@@ -63,6 +83,9 @@ class Runners:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
         def session(name, module, args, names, dynamic=None):
+            # A wrapper is a new module in training mode; export restores that mode on the
+            # wrapped networks afterwards, so put everything in eval mode first.
+            module.eval()
             path = tmp / f"{name}.onnx"
             torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, input_names=names,
                               dynamic_axes=dynamic)
@@ -71,13 +94,16 @@ class Runners:
         x = torch.zeros(1, 1, P.LETTERBOX, P.LETTERBOX)
         self.det = session("detector", pl.det, (x,), ["x"])
         crop = torch.zeros(1, 1, crops.CROP, crops.CROP)
-        self.les = session("lesion", Wrap(lambda c: (lambda f: (f, pl.les.fc(f)))(pl.les.features(c))), (crop,), ["crop"])
-        self.path = session("pathology", Wrap(lambda s: pl.path.features(s)), (torch.zeros(1, 3, 128, 128),), ["slide"])
+        self.les = session("lesion", Encoder(pl.les), (crop,), ["crop"])
+        self.path = session("pathology", Encoder(pl.path, logits=False), (torch.zeros(1, 3, 128, 128),), ["slide"])
         ids = torch.ones(1, 20, dtype=torch.long)
-        self.bert = session("minilm", Wrap(lambda i, m: pl.text.model.embed(i, m)), (ids, ids.clone()), ["ids", "mask"],
+        self.bert = session("minilm", Text(pl.text.model), (ids, ids.clone()), ["ids", "mask"],
                             dynamic={"ids": {1: "t"}, "mask": {1: "t"}})
         f = [torch.zeros(1, 256), torch.zeros(1, 256), torch.zeros(1, 384)]
-        self.fus = session("fusion", Wrap(lambda a, b, c, m: pl.fus([a, b, c], m)), (*f, torch.ones(1, 3)), ["f0", "f1", "f2", "mask"])
+        self.fus = session("fusion", Fusion(pl.fus), (*f, torch.ones(1, 3)), ["f0", "f1", "f2", "mask"])
+
+        for m in (pl.det, pl.les, pl.path, pl.fus, pl.text.model):
+            m.eval()
 
     @torch.no_grad()
     def torch_case(self, case):
@@ -95,6 +121,17 @@ class Runners:
         return torch.softmax(out[0], 0)
 
     def ort_case(self, case):
+        pl = self.pl
+        # The few non-network steps below run in torch: one thread, so they do not contend
+        # with ONNX Runtime's own threads.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._ort_case(case)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _ort_case(self, case):
         pl = self.pl
         lb, _ = P.letterbox(case["grey"])
         raw = self.det.run(None, {"x": (lb.astype(np.float32) / 255.0).reshape(1, 1, P.LETTERBOX, P.LETTERBOX)})
