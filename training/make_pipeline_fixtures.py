@@ -35,7 +35,8 @@ def main():
         grey = d["images"][pos[iid]]
         lb, (rx, ry, left, top) = P.letterbox(grey)
         x, raw, boxes = pl.detect(lb)
-        t[p + "letterbox_u8"] = torch.from_numpy(lb.copy())
+        # No image of the real radiograph is stored (the repository never holds BTXRD images or
+        # images derived from them): the Swift tests read it from ../shared/data by image_id.
         for s, rr in enumerate(raw):
             t[p + f"det_raw{s}"] = rr[0]
         nb = len(boxes)
@@ -45,7 +46,7 @@ def main():
         cp = crops.crop_params(top_box) if nb else crops.full_image_params()
         t[p + "crop_params"] = torch.tensor(cp, dtype=torch.float32)
         c, f_img, lg_img = pl.lesion(lb, top_box)
-        t[p + "crop"] = c[0].half()
+        t[p + "crop_checksum"] = torch.tensor([float(c.sum()), float(c.std())])  # not the image
         t[p + "image_features"] = f_img[0]; t[p + "image_logits"] = lg_img[0]
         t[p + "image_probabilities"] = torch.softmax(lg_img[0] / T_img, 0)
         feats = [f_img, torch.zeros(1, 256), None]
@@ -76,7 +77,7 @@ def main():
     meta = dict(cases=cases, detector_conf=pl.conf, nms_iou=P.DET_IOU, temperature_fusion=T_fus, temperature_image=T_img,
                 modalities=["image", "pathology", "labs"], classes=common.TUMOUR_CLASSES,
                 models={n: common.sha256(common.MODELS / f"{n}.safetensors") for n in ("detector", "lesion_encoder", "pathology_encoder", "fusion_head")},
-                notes="letterbox_u8 is the exact detector input (x = u8/255). crop is float16 (the crop tensor, 0..1); slide_u8 is the "
+                notes="The radiographs are not stored: the tests read BTXRD images/<image_id>.png from the shared data and letterbox them (x = u8/255). crop_checksum is (sum, std) of the crop tensor; slide_u8 is the "
                       "pathology encoder input (128x128x3, x = u8/255). Radiographs REAL (BTXRD test split); slides, labs, sentences GENERATED.")
     OUT.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
