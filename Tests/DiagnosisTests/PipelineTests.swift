@@ -103,6 +103,12 @@ final class PipelineTests: XCTestCase {
             let cp = Preprocessing.cropParameters(box: boxes.first.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
             close([cp.cx, cp.cy, cp.side], try st.tensor("\(k).crop_params").scalars, "\(k) crop params", rtol: 1e-3)
             let crop = try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side)
+            if st.contains("\(k).crop_checksum") {
+                let v = crop.scalars.map(Double.init)
+                let mean = v.reduce(0, +) / Double(v.count)
+                let std = (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot()
+                close([Float(v.reduce(0, +)), Float(std)], try st.tensor("\(k).crop_checksum").scalars, "\(k) crop sum and std", rtol: 1e-4)
+            }
             let f = try models.lesionEncoder.features(crop)
             close(f.scalars, try st.tensor("\(k).image_features").scalars, "\(k) image features")
             close(try models.lesionEncoder(crop).scalars, try st.tensor("\(k).image_logits").scalars, "\(k) image logits")
