@@ -81,9 +81,10 @@ public struct Conv2d: Sendable {
             }
             winograd = Winograd2x3(weight: weight)
         case .auto:
-            // Measured with `tumorboard bench --model conv-paths` (docs/performance.md): Winograd
-            // wins from 128 channels on; the spatial size is checked per call.
-            winograd = winogradShape && weight.shape[0] >= 128 && weight.shape[1] >= 128 ? Winograd2x3(weight: weight) : nil
+            // Measured with `tumorboard bench --model conv-paths` on an idle machine
+            // (docs/performance.md): Winograd wins from 256 channels on; the spatial size is
+            // checked per call.
+            winograd = winogradShape && weight.shape[0] >= 256 && weight.shape[1] >= 256 ? Winograd2x3(weight: weight) : nil
         }
     }
 
