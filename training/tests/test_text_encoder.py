@@ -3,7 +3,8 @@ import sys
 from pathlib import Path
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="PyTorch is not in the test venv (training/requirements.txt installs it)")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import text_encoder as te
 
