@@ -26,14 +26,16 @@ let package = Package(
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
+        // The one atomic file writer (temporary file, fsync, rename), below every layer that writes.
+        .target(name: "AtomicFiles"),
         // Tensors, ops, safetensors, threading. Knows nothing of tumours.
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "AtomicFiles"]),
         // Decode PNG / JPEG, window/level, resize, draw.
-        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs", "AtomicFiles"]),
         // Networks built on the engine (ResNet, YOLOv5-style detector, BERT).
         .target(name: "Models", dependencies: ["Engine"]),
         // Case records, lab panels and reference ranges, DICOM import, the SQLite case store.
-        .target(name: "Cases", dependencies: ["Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "Cases", dependencies: ["Imaging", "AtomicFiles", .product(name: "GRDB", package: "GRDB.swift")],
                 resources: [.copy("Resources")]),
         // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
         .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases"]),

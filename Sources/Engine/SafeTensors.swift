@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -220,35 +221,7 @@ public enum SafeTensorsWriter {
             let t = tensors[name]!
             out.append(Data(bytes: t.pointer, count: 4 * t.count))
         }
-        try AtomicFile.write(out, to: path)
-    }
-}
-
-/// Atomic file replacement: write a sibling temporary file, flush it, rename over the target.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let tmp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else {
-            throw EngineError.argument(op: "write", detail: "\(path): cannot create temporary file (\(String(cString: strerror(errno))))")
-        }
-        var ok = true
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n <= 0 { ok = false; break }
-                done += n
-            }
-        }
-        if ok && fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok, rename(tmp.path, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp.path)
-            throw EngineError.argument(op: "write", detail: "\(path): write failed (\(reason)); the previous file is untouched")
-        }
+        do { try AtomicFile.write(out, to: URL(fileURLWithPath: path)) }
+        catch { throw EngineError.argument(op: "write", detail: "\(error)") }
     }
 }

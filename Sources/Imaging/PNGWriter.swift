@@ -1,4 +1,5 @@
 import CImageCodecs
+import AtomicFiles
 import Foundation
 
 extension Image {
@@ -32,47 +33,6 @@ extension Image {
     /// old file or the new one, never half of one.
     public func writePNG(to url: URL, compressionLevel: Int = 6) throws(ImagingError) {
         let data = try pngData(compressionLevel: compressionLevel)
-        try AtomicFile.write(data, to: url)
+        do { try AtomicFile.write(data, to: url) } catch { throw .writeFailed(file: error.path, reason: error.reason) }
     }
-}
-
-/// Write-to-temp, fsync, rename. POSIX calls directly so every step's failure is reported.
-enum AtomicFile {
-    static func write(_ data: Data, to url: URL) throws(ImagingError) {
-        let path = url.path
-        let folder = url.deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            throw .writeFailed(file: path, reason: "a folder of that name exists")
-        }
-        var template = Array((folder + "/." + url.lastPathComponent + ".tmp-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw .writeFailed(file: path, reason: errnoText()) }
-        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var failure: String? = nil
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errnoText(); return
-                }
-                offset += n
-            }
-        }
-        if failure == nil, fchmod(fd, 0o644) != 0 { failure = errnoText() }
-        if failure == nil, fsync(fd) != 0 { failure = errnoText() }
-        if close(fd) != 0, failure == nil { failure = errnoText() }
-        if failure == nil, rename(temporary, path) != 0 { failure = errnoText() }
-        if let failure {
-            unlink(temporary)
-            throw .writeFailed(file: path, reason: failure)
-        }
-        // Make the rename itself durable.
-        let folderFD = open(folder, O_RDONLY)
-        if folderFD >= 0 { _ = fsync(folderFD); close(folderFD) }
-    }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
 }
