@@ -8,8 +8,8 @@ PixelRepresentation is 1), the stored value and modality value (`apply_modality_
 fixed positions, and the 8-bit display value there through the linear VOI function of
 PS3.3 C.11.2.1.2.1 (inverted afterwards for MONOCHROME1).
 
-Run:  /work/venv/bin/python -m pip install pydicom==3.0.2 pydicom-data==1.0.0 numpy
-      scripts/fetch-dicom-samples && /work/venv/bin/python training/fixtures_dicom.py
+Run:  python3 -m pip install pydicom==3.0.2 pydicom-data==1.0.0 numpy
+      scripts/fetch-dicom-samples && python3 training/fixtures_dicom.py
 """
 from __future__ import annotations
 

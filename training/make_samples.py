@@ -14,7 +14,7 @@ simple bone cyst (central, well-defined lucency, thinned cortex), a giant cell t
 lesion with a sunburst periosteal reaction and a soft-tissue mass), or none. Then blur, a heel-
 effect gradient and quantum noise. It is a teaching picture, not a simulation of X-ray physics.
 
-Run:  /work/venv/bin/python training/make_samples.py      (numpy, Pillow; about 5 s)
+Run:  python3 training/make_samples.py      (numpy, Pillow; about 5 s)
 Deterministic: same seeds, same bytes (PNG and JPEG written by Pillow 13).
 """
 from __future__ import annotations

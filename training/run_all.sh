@@ -6,7 +6,7 @@
 # recorded in models/README.md; give larger budgets (env) for a longer schedule.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-/work/venv/bin/python}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}   # with training/requirements.txt installed
 DET_MIN=${DET_MIN:-45}; DET2_MIN=${DET2_MIN:-20}; LES_MIN=${LES_MIN:-10}; PATH_MIN=${PATH_MIN:-9}
 mkdir -p training/out/logs
 t0=$(date +%s)
