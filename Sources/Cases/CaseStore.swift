@@ -123,11 +123,21 @@ public final class CaseStore: Sendable {
             // Durable against a killed process in WAL mode; a power cut may lose the last commits only.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        do {
-            pool = try DatabasePool(path: file, configuration: config)
-        } catch {
-            throw CaseError.store(file: file, problem: "cannot be opened (\(error))")
+        // Two processes creating the same new store at once can see SQLITE_BUSY from the switch
+        // to WAL mode, which SQLite does not route through the busy handler: retry until the
+        // busy timeout, as the busy handler would.
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        var opened: DatabasePool?
+        while opened == nil {
+            do {
+                opened = try DatabasePool(path: file, configuration: config)
+            } catch let e as DatabaseError where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED) && Date() < deadline {
+                usleep(20_000)
+            } catch {
+                throw CaseError.store(file: file, problem: "cannot be opened (\(error))")
+            }
         }
+        pool = opened!
         try migrate()
     }
 
