@@ -120,16 +120,22 @@ public enum DatasetLayout {
         return (header, rows)
     }
 
-    /// Comma-separated fields; double quotes around a field allow commas inside it.
-    static func splitCSV(_ line: String) -> [String] {
+    /// Comma-separated fields of one line (RFC 4180): double quotes around a field allow commas
+    /// inside it, and a doubled quote inside quotes is a quote.
+    public static func splitCSV(_ line: String) -> [String] {
         var out: [String] = [], field = "", quoted = false
-        var it = line.makeIterator()
-        while let c = it.next() {
+        let chars = Array(line)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
             if quoted {
-                if c == "\"" { quoted = false } else { field.append(c) }
+                if c == "\"" {
+                    if i + 1 < chars.count, chars[i + 1] == "\"" { field.append("\""); i += 1 } else { quoted = false }
+                } else { field.append(c) }
             } else if c == "\"" { quoted = true }
             else if c == "," { out.append(field); field = "" }
             else { field.append(c) }
+            i += 1
         }
         out.append(field)
         return out

@@ -68,20 +68,6 @@ public final class ModelSet: Sendable {
         }
         return blocks
     }
-
-    /// The models folder: $TUMORBOARD_MODELS, else models/ of the checkout that holds the executable,
-    /// else ./models.
-    public static func defaultDirectory() -> URL {
-        if let env = ProcessInfo.processInfo.environment["TUMORBOARD_MODELS"] { return URL(fileURLWithPath: env) }
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-                return url.appendingPathComponent("models")
-            }
-            url.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models")
-    }
 }
 
 public enum DiagnosisError: Error, CustomStringConvertible {

@@ -115,11 +115,17 @@ public struct Conv2d: Sendable {
         try Profiler.shared.measure(profileKey(x)) { try forward(x) }
     }
 
+    /// Whether this call runs Winograd: forced, or chosen and the output has at least 14x14
+    /// positions (below that the tiles are too few for the 16 GEMMs to pay).
+    private func usesWinograd(outputs: Int) -> Bool {
+        winograd != nil && (algorithm == .winograd || outputs >= 196)
+    }
+
     private func profileKey(_ x: Tensor) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let path = winograd != nil && (algorithm == .winograd || oh * ow >= 196) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col")
+        let path = usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col")
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
@@ -136,8 +142,7 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
-        // Below 14x14 outputs the tiles are too few for the 16 GEMMs to pay.
-        if let winograd, algorithm == .winograd || spatial >= 196 {
+        if usesWinograd(outputs: spatial), let winograd {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)   // nominal, as for a direct conv
             for b in 0..<n {
                 winograd.run(x: x.pointer + b * inChannels * h * w, h: h, w: w, padding: padding,

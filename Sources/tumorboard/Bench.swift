@@ -23,12 +23,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for the engine and OpenBLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object per model.") var json = false
     @Flag(help: "Print the time spent in each layer (one extra run).") var profile = false
-    @Option(help: "case: the radiograph (default: a synthetic one).") var image: String?
-    @Option(help: "case: a slide image.") var slide: String?
-    @Option(help: "case: a lab panel (JSON).") var labs: String?
-    @Option(help: "case: age.") var age: Int?
-    @Option(help: "case: sex (F or M).") var sex: String?
-    @Option(help: "case: the models folder.") var models: String?
+    @OptionGroup(title: "The case for --model case") var files: LooseFiles
 
     func run() throws {
         EngineThreads.set(threads)
@@ -39,10 +34,8 @@ struct Bench: ParsableCommand {
             case "conv-paths": try convPaths()
             case "case":
                 // One full case: detection, both encoders, MiniLM, fusion, the 8 Shapley passes, Grad-CAM.
-                let set = try ModelSet(directory: models.map { URL(fileURLWithPath: $0) } ?? ModelSet.defaultDirectory())
-                let diagnosis = try Diagnosis(models: set)
-                guard let image else { throw ValidationError("--model case needs --image (scripts/bench-peers passes one)") }
-                let input = try LooseFiles.input(image: image, slide: slide, labs: labs, age: age, sex: sex)
+                let diagnosis = try Diagnosis(models: ModelSet(directory: Open.modelsDirectory(files.models)))
+                let input = try files.input()
                 var last: Findings?
                 try report(name: "case", time { last = try diagnosis.run(input); return [:] })
                 if let output, let last {
@@ -147,10 +140,9 @@ struct Bench: ParsableCommand {
                          name, r.medianMs, r.minMs, Double(r.flops) / 1e9, gflops, threads))
         }
         if let output, !r.outputs.isEmpty, name != "case" {
-            let path = models(count: 1) ? output : output.replacingOccurrences(of: ".safetensors", with: "-\(name).safetensors")
+            // With several models, one file each.
+            let path = model != "all" ? output : output.replacingOccurrences(of: ".safetensors", with: "-\(name).safetensors")
             try SafeTensorsWriter.write(r.outputs, to: path)
         }
     }
-
-    private func models(count: Int) -> Bool { model != "all" }
 }

@@ -23,7 +23,7 @@ struct Detect: ParsableCommand {
         guard !images.isEmpty else { throw ValidationError("give one or more radiographs") }
         let diagnosis: Diagnosis
         do {
-            diagnosis = try Diagnosis(models: ModelSet(directory: models.map { URL(fileURLWithPath: $0) } ?? ModelSet.defaultDirectory()))
+            diagnosis = try Diagnosis(models: ModelSet(directory: Open.modelsDirectory(models)))
         } catch {
             FileHandle.standardError.write(Data("tumorboard detect: \(error)\n".utf8))
             throw ExitCode(1)

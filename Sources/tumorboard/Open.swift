@@ -110,4 +110,11 @@ struct Open: ParsableCommand {
         let cwd = FileManager.default.currentDirectoryPath
         return FileManager.default.fileExists(atPath: cwd + "/" + name) ? cwd + "/" + name : nil
     }
+
+    /// The models folder: --models, else $TUMORBOARD_MODELS, else models/ of the checkout.
+    static func modelsDirectory(_ option: String?) -> URL {
+        let path = option ?? ProcessInfo.processInfo.environment["TUMORBOARD_MODELS"]
+            ?? repositoryFolder("models") ?? FileManager.default.currentDirectoryPath + "/models"
+        return URL(fileURLWithPath: path)
+    }
 }

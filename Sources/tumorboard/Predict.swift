@@ -15,18 +15,13 @@ struct Predict: ParsableCommand {
         """)
 
     @Option(help: "A case folder (with case.json).") var `case`: String?
-    @Option(help: "A radiograph (PNG, JPEG or uncompressed DICOM).") var image: String?
-    @Option(help: "A pathology slide image (PNG or JPEG).") var slide: String?
-    @Option(help: "A lab panel (JSON).") var labs: String?
-    @Option(help: "Age in years (needed with labs).") var age: Int?
-    @Option(help: "Sex: F or M (needed with labs).") var sex: String?
-    @Option(help: "The models folder (default: models/ of this checkout, or $TUMORBOARD_MODELS).") var models: String?
+    @OptionGroup var files: LooseFiles
     @Flag(help: "Print one JSON object (the default and only format).") var json = false
 
     func run() throws {
         do {
             let input = try makeInput()
-            let set = try ModelSet(directory: models.map { URL(fileURLWithPath: $0) } ?? ModelSet.defaultDirectory())
+            let set = try ModelSet(directory: Open.modelsDirectory(files.models))
             let findings = try Diagnosis(models: set).run(input)
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
@@ -41,7 +36,7 @@ struct Predict: ParsableCommand {
 
     func makeInput() throws -> DiagnosisInput {
         if let folder = `case` {
-            guard image == nil, slide == nil, labs == nil else {
+            guard files.image == nil, files.slide == nil, files.labs == nil else {
                 throw ValidationError("--case and --image/--slide/--labs exclude each other")
             }
             let record = try CaseFolder.read(URL(fileURLWithPath: folder), verification: .existence)
@@ -53,14 +48,21 @@ struct Predict: ParsableCommand {
             return DiagnosisInput(radiograph: radiograph, slide: slideImage,
                                   labs: record.labs.isEmpty ? nil : record.labs, age: record.age, sex: record.sex)
         }
-        guard let image else { throw ValidationError("give --case DIR or --image FILE") }
-        return try LooseFiles.input(image: image, slide: slide, labs: labs, age: age, sex: sex)
+        return try files.input()
     }
 }
 
-/// A case from loose files (`predict --image ...`, `bench --model case`).
-enum LooseFiles {
-    static func input(image: String, slide: String?, labs: String?, age: Int?, sex: String?) throws -> DiagnosisInput {
+/// A case from loose files and the models folder (`predict --image ...`, `bench --model case`).
+struct LooseFiles: ParsableArguments {
+    @Option(help: "A radiograph (PNG, JPEG or uncompressed DICOM).") var image: String?
+    @Option(help: "A pathology slide image (PNG or JPEG).") var slide: String?
+    @Option(help: "A lab panel (JSON).") var labs: String?
+    @Option(help: "Age in years (needed with labs).") var age: Int?
+    @Option(help: "Sex: F or M (needed with labs).") var sex: String?
+    @Option(help: "The models folder (default: $TUMORBOARD_MODELS, else models/ of this checkout).") var models: String?
+
+    func input() throws -> DiagnosisInput {
+        guard let image else { throw ValidationError("give --case DIR or --image FILE") }
         let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: image), field: "--image")
         let slideImage = try slide.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0), field: "--slide") }
         let sexValue: Sex? = try sex.map {

@@ -48,9 +48,7 @@ final class PipelineTests: XCTestCase {
     }
 
     func close(_ got: [Float], _ ref: [Float], _ what: String, rtol: Float = 1e-3, file: StaticString = #filePath, line: UInt = #line) {
-        guard got.count == ref.count else { XCTFail("\(what): \(got.count) values, reference \(ref.count)", file: file, line: line); return }
-        let worst = zip(got, ref).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-        XCTAssert(worst <= rtol, "\(what): max scaled diff \(worst) > \(rtol)", file: file, line: line)
+        assertClose(got, ref, what, rtol: rtol, file: file, line: line)
     }
 
     /// The real radiograph, read from the shared data at test time: the repository never holds
@@ -201,13 +199,14 @@ enum CohortManifest {
     struct Row { let labs: [LabResult] }
 
     static func load(_ url: URL) throws -> [String: Row] {
-        let text = try String(contentsOf: url, encoding: .utf8)
-        var rows = parse(text)
-        let header = rows.removeFirst()
+        var lines = try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
+        let header = DatasetLayout.splitCSV(lines.removeFirst())
         let col = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
         let markers = header.filter { $0.hasSuffix("_value") }.map { String($0.dropLast(6)) }
         var out: [String: Row] = [:]
-        for r in rows where r.count == header.count {
+        for line in lines {
+            let r = DatasetLayout.splitCSV(line)
+            guard r.count == header.count else { continue }
             let labs = markers.compactMap { m -> LabResult? in
                 guard let v = Double(r[col["\(m)_value"]!]) else { return nil }
                 return LabResult(marker: m, value: v, unit: r[col["\(m)_unit"]!])
@@ -215,28 +214,5 @@ enum CohortManifest {
             out[r[col["image_id"]!]] = Row(labs: labs)
         }
         return out
-    }
-
-    /// RFC 4180 CSV: quoted fields may hold commas and doubled quotes.
-    static func parse(_ text: String) -> [[String]] {
-        var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
-        var it = text.makeIterator()
-        while let ch = it.next() {
-            if quoted {
-                if ch == "\"" {
-                    if let n = it.next() {
-                        if n == "\"" { field.append("\"") } else {
-                            quoted = false
-                            if n == "," { row.append(field); field = "" } else if n == "\n" || n == "\r\n" { row.append(field); rows.append(row); row = []; field = "" } else { field.append(n) }
-                        }
-                    } else { quoted = false }
-                } else { field.append(ch) }
-            } else if ch == "\"" { quoted = true }
-            else if ch == "," { row.append(field); field = "" }
-            else if ch == "\n" || ch == "\r\n" { row.append(field); rows.append(row); row = []; field = "" }
-            else if ch != "\r" { field.append(ch) }
-        }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
     }
 }

@@ -45,12 +45,22 @@ public func assertClose(_ got: Tensor, _ ref: Tensor, _ what: String, rtol: Floa
         XCTFail("\(what): shape \(got.shape), reference \(ref.shape)", file: file, line: line)
         return
     }
+    assertClose(got.scalars, ref.scalars, what, rtol: rtol, file: file, line: line)
+}
+
+/// The same comparison on plain arrays.
+public func assertClose(_ got: [Float], _ ref: [Float], _ what: String, rtol: Float = 1e-4,
+                        file: StaticString = #filePath, line: UInt = #line) {
+    guard got.count == ref.count else {
+        XCTFail("\(what): \(got.count) values, reference \(ref.count)", file: file, line: line)
+        return
+    }
     var worst: Float = 0, worstIndex = 0
     for i in 0..<ref.count {
-        let r = ref.pointer[i], d = abs(got.pointer[i] - r) / max(1, abs(r))
+        let d = abs(got[i] - ref[i]) / max(1, abs(ref[i]))
         if !(d <= worst) { worst = d; worstIndex = i }   // also catches NaN
     }
-    XCTAssert(worst <= rtol, "\(what): max scaled |diff| \(worst) at \(worstIndex) (got \(got.pointer[worstIndex]), ref \(ref.pointer[worstIndex])) > \(rtol)",
+    XCTAssert(worst <= rtol, "\(what): max scaled |diff| \(worst) at \(worstIndex) (got \(got.isEmpty ? .nan : got[worstIndex]), ref \(ref.isEmpty ? .nan : ref[worstIndex])) > \(rtol)",
               file: file, line: line)
 }
 
