@@ -229,7 +229,10 @@ def main():
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--init", default="", help="start from this checkpoint's (EMA) weights: a second schedule after a first")
     ap.add_argument("--warmup-epochs", type=float, default=3)
-    ap.add_argument("--time-budget", type=float, default=0, help="minutes; the schedule ends at whichever of epochs or budget comes first")
+    ap.add_argument("--time-budget", type=float, default=0, help="minutes; the schedule ends at whichever of epochs or budget comes first "
+                    "(0: none; a budget makes the result depend on the machine's speed, so run_all.sh sets none)")
+    ap.add_argument("--neg-frac", type=float, default=1.0, help="fraction of the normal (negative) images drawn afresh for each epoch; "
+                    "every tumour image is used every epoch")
     args = ap.parse_args()
     torch.set_num_threads(2); common.seed_all(args.seed)
     d = common.load_btxrd()
@@ -238,6 +241,8 @@ def main():
     # training pool: normal images (negatives) + tumour images with >=1 box (51 benign tumour images whose
     # whole mask is under 16 px have no box; they are left out of detector training, kept in evaluation)
     pool = np.array([i for i in tr if d["label"][i] == "normal" or len(boxes[i])])
+    neg = np.array([i for i in pool if d["label"][i] == "normal"]); pos = np.array([i for i in pool if d["label"][i] != "normal"])
+    n_neg = int(round(len(neg) * min(1.0, max(0.0, args.neg_frac))))
     wh = np.concatenate([boxes[i] for i in tr if len(boxes[i])])
     wh = np.stack((wh[:, 2] - wh[:, 0], wh[:, 3] - wh[:, 1]), 1)
     anchors, astats = kmeans_anchors(wh)
@@ -265,7 +270,7 @@ def main():
         model = model.to(memory_format=torch.channels_last)
     rng = np.random.default_rng(args.seed)
     aug = Augment(d["images"], boxes, rng, mosaic=args.mosaic)
-    nb = len(pool) // args.bs
+    nb = (len(pos) + n_neg) // args.bs
     total = args.epochs * nb if not args.max_iters else args.max_iters
     warm = min(max(int(args.warmup_epochs * nb), 100), total // 5 + 1)
     budget = args.time_budget * 60 or float("inf")
@@ -277,7 +282,8 @@ def main():
         model.train()
         if progress(it) >= 1 - args.close_mosaic:
             aug.mosaic = 0.0
-        perm = rng.permutation(pool); tl = torch.zeros(2); te = time.time()
+        epoch_pool = np.concatenate((pos, rng.choice(neg, n_neg, replace=False))) if n_neg < len(neg) else pool
+        perm = rng.permutation(epoch_pool); tl = torch.zeros(2); te = time.time()
         for bi in range(nb):
             q = progress(it)
             lr = args.lr * lf(q) * min(1.0, (it + 1) / warm)
@@ -312,7 +318,8 @@ def main():
         if last:
             break
     json.dump(dict(history=hist, best_val_map50=best, wall_s=time.time() - t0, args=vars(args), anchors_px=anchors_px,
-                   anchor_stats=astats, train_images=int(len(pool))), open(out / "train.json", "w"), indent=1)
+                   anchor_stats=astats, train_images=int(len(pool)),
+                   images_per_epoch=int(nb * args.bs), tumour_images=int(len(pos)), normal_images=int(len(neg))), open(out / "train.json", "w"), indent=1)
     print("done wall", time.time() - t0, "best val mAP50", best, flush=True)
 
 
