@@ -7,7 +7,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("TUMORBOARD_DATA", REPO.parent / "shared" / "data"))
 BTXRD = DATA / "btxrd"
-OUT = REPO / "training" / "out"
+OUT = Path(os.environ.get("TUMORBOARD_TRAIN_OUT", REPO / "training" / "out"))  # tests point it elsewhere
 CACHE = REPO / "training" / "cache"
 MODELS = REPO / "models"
 LABELS = ["normal", "benign", "intermediate", "malignant"]

@@ -78,6 +78,9 @@ def f(x):
     return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.4f}"
 
 
+NOTES = "## What these numbers say"
+
+
 def write_md(res, path):
     D = res["detection"]; L = []
     L += ["# Results", "",
@@ -116,7 +119,11 @@ def write_md(res, path):
         L.append(f"- {r['name']}: `{r['confusion']}`")
     L += ["", "ECE: 15 equal-width bins of top-label confidence. T: temperature fitted on val (NLL) for that row; the",
           "shipped fusion head and lesion encoder carry their trimodal / image-only T in models/*.safetensors.", ""]
-    open(path, "w").write("\n".join(L) + "\n")
+    # The hand-written reading of the tables ("## What these numbers say") is kept across re-runs; whoever re-runs
+    # must re-read it against the new tables (it quotes them).
+    old = Path(path).read_text() if Path(path).exists() else ""
+    notes = old[old.index(NOTES):] if NOTES in old else ""
+    open(path, "w").write("\n".join(L) + "\n" + ("\n" + notes if notes else ""))
 
 
 if __name__ == "__main__":

