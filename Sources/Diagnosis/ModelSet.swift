@@ -35,7 +35,7 @@ public final class ModelSet: Sendable {
                 }
                 return nil
             }
-            hashes[name] = try SHA256Digest.hex(ofFile: url)
+            hashes[name] = try FileDigestCache.shared.hex(ofFile: url)
             return try Weights(path: url.path)
         }
         detector = try LesionDetector(load("detector.safetensors", required: true)!)
@@ -50,7 +50,7 @@ public final class ModelSet: Sendable {
         if FileManager.default.fileExists(atPath: text.appendingPathComponent("model.safetensors").path) {
             tokenizer = try WordPieceTokenizer(vocabPath: text.appendingPathComponent("vocab.txt").path)
             let config = try BertConfig.load(path: text.appendingPathComponent("config.json").path)
-            hashes["text/all-MiniLM-L6-v2/model.safetensors"] = try SHA256Digest.hex(ofFile: text.appendingPathComponent("model.safetensors"))
+            hashes["text/all-MiniLM-L6-v2/model.safetensors"] = try FileDigestCache.shared.hex(ofFile: text.appendingPathComponent("model.safetensors"))
             textEncoder = try BertEncoder(Weights(path: text.appendingPathComponent("model.safetensors").path), config: config)
         } else {
             tokenizer = nil; textEncoder = nil
