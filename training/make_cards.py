@@ -51,21 +51,24 @@ def main():
         if t:
             a = t.get("args", {})
             budget = f"; wall-clock budget {a['time_budget']} min" if a.get("time_budget") else ""
-            L.append(f"- schedule: {len(h)} epochs / {h[-1].get('iters', '?') if h else '?'} iterations of {a.get('epochs')} epochs{budget}, batch {a.get('bs')}, lr {a.get('lr')}, "
+            iters = f" / {h[-1]['iters']} iterations" if h and "iters" in h[-1] else ""
+            L.append(f"- schedule: {len(h)} epochs{iters} of {a.get('epochs')} epochs{budget}, batch {a.get('bs')}, lr {a.get('lr')}, "
                      f"bf16 autocast + channels_last: {a.get('amp', False)}, seed {a.get('seed')}")
-            L.append(f"- measured training wall time: {t.get('wall_s', 0) / 60:.1f} min; mean throughput {sum(x.get('img_s', 0) for x in h) / max(len(h), 1):.1f} images/s (0 = not recorded)")
+            rate = sum(x.get("img_s", 0) for x in h) / max(len(h), 1)
+            L.append(f"- measured training wall time: {t.get('wall_s', 0) / 60:.1f} min" + (f"; mean throughput {rate:.1f} images/s" if rate else ""))
         L.extend(lines); L.append("")
     D = R.get("detection", {})
     det = tj("detector"); da = det.get("args", {}); dh = det.get("history", [])
     vals = [(x["epoch"], x["val_map50"]) for x in dh if "val_map50" in x]
     best_ep = max(vals, key=lambda v: v[1])[0] if vals else None
-    curve = ", ".join(f"{e + 1}: {v:.3f}" for e, v in vals[4::5]) if vals else "n/a"
+    curve = ", ".join(f"{e + 1}: {v:.3f}" for e, v in vals[4::5]) if vals else "n/a"  # labelled by epochs done
     card("Detector (YOLOv5n v6.0, grey, 256, one class)", "detector", "detector", [
         f"- data: BTXRD train split: {det.get('normal_images', '?')} normal images (negatives) and {det.get('tumour_images', '?')} tumour images with at least one box "
         "(benign tumour images whose whole mask is under 16 px have no box and are left out of training); each epoch uses every tumour image and a fresh random "
         f"{da.get('neg_frac', 1.0):.0%} of the normal ones ({det.get('images_per_epoch', '?')} images); val picks the checkpoint (EMA, best val mAP@0.5) and the operating threshold",
         "- training: AdamW (wd 5e-4 on conv weights), warm-up 3 epochs, cosine to 1 %, EMA (0.9999, tau 2000), CIoU box loss + objectness BCE (ultralytics YOLOv5 ComputeLoss, anchor_t 4, balance 4/1/0.4), mosaic p 0.5 (off for the last 15 %), random scale +-25 %, translate +-10 %, horizontal flip, grey gain/offset",
-        f"- val mAP@0.5 by epoch: {curve}; best {fmt(det.get('best_val_map50'))} at epoch {best_ep + 1 if best_ep is not None else '?'} of {len(dh)}",
+        f"- val mAP@0.5 after N epochs: {curve}; best {fmt(det.get('best_val_map50'))} after {best_ep + 1 if best_ep is not None else '?'} of {len(dh)} epochs "
+        "(the config's `epoch` counts from 0)",
         f"- TEST mAP@0.5 (COCO 101-point): **{fmt(D.get('map50_101pt'))}** (paper 0.7925); recall / precision at the operating threshold {D.get('operating_threshold')}: {fmt(D.get('at_operating', {}).get('recall'))} / {fmt(D.get('at_operating', {}).get('precision'))}",
         f"- command: `python training/train_detector.py --epochs {da.get('epochs')} --neg-frac {da.get('neg_frac', 1.0)}{' --amp' if da.get('amp') else ''} --tag detector && python training/export.py detector && python training/det_threshold.py`",
         "- what holds it back: trained from scratch (no COCO weights), on 256 px copies whose aspect ratio was lost (median lesion box 26 x 32 px), "
