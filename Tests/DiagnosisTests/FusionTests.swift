@@ -9,24 +9,7 @@ import XCTest
 /// random weights (no trained model needed).
 final class FusionTests: XCTestCase {
     static func randomHead(seed: UInt64 = 5) throws -> FusionHead {
-        var t: [String: Tensor] = [:]
-        var s = seed
-        func add(_ name: String, _ shape: [Int], scale: Float, offset: Float = 0) {
-            s += 1
-            let x = Tensor.random(shape, seed: s, scale: scale)
-            for i in 0..<x.count { x.pointer[i] += offset }
-            t[name] = x
-        }
-        let d = 16
-        for (i, din) in [12, 10, 20].enumerated() {
-            add("proj.\(i).linear.weight", [d, din], scale: 0.5); add("proj.\(i).linear.bias", [d], scale: 0.2)
-            add("proj.\(i).norm.weight", [d], scale: 0.3, offset: 1); add("proj.\(i).norm.bias", [d], scale: 0.2)
-        }
-        add("attn.hidden.weight", [8, d], scale: 0.6); add("attn.hidden.bias", [8], scale: 0.2)
-        add("attn.score.weight", [1, 8], scale: 0.8); add("attn.score.bias", [1], scale: 0.1)
-        add("head.norm.weight", [d], scale: 0.3, offset: 1); add("head.norm.bias", [d], scale: 0.2)
-        add("head.linear.weight", [3, d], scale: 0.7); add("head.linear.bias", [3], scale: 0.1)
-        return try FusionHead(Weights(tensors: t))
+        try FusionHead(RandomCheckpoint.fusionHead(dims: [12, 10, 20], d: 16, hidden: 8, seed: seed))
     }
 
     func features() -> [Tensor?] {
