@@ -39,6 +39,8 @@ let package = Package(
                 resources: [.copy("Resources")]),
         // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
         .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases"]),
+        // Metrics for `tumorboard eval`: mAP@0.5, precision/recall/F1, ROC AUC, calibration.
+        .target(name: "Evaluation"),
         // The terminal UI: capability probe, screens, panes, themes, key map.
         .target(name: "Workstation", dependencies: ["Imaging", "Cases", "CNcurses", "CSixel"]),
 
@@ -55,6 +57,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
