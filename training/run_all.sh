@@ -2,7 +2,7 @@
 # Retrain everything from ../shared/data (or $TUMORBOARD_DATA), export to models/, evaluate on test,
 # write the fixtures and the model cards. 2 CPU threads; fixed seeds. Logs: training/out/logs/.
 # Every schedule is a fixed number of epochs (no wall-clock budget), so the same command retrains the same
-# models on any machine; a busier machine only takes longer. Wall times: models/README.md.
+# models (bitwise on the same kind of CPU); a busier machine only takes longer. Wall times: models/README.md.
 # Keep the machine otherwise idle: torch's OpenMP threads spin while waiting, so a second torch process on 2 cores
 # slowed detector epochs from 13 s to 470 s. OMP_WAIT_POLICY=PASSIVE degrades gracefully under load but costs about
 # 30 % when idle (detector, 60 iterations: 81-87 vs 122-124 images/s, identical losses).
