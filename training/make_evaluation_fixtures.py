@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common, metrics
+import metrics
 
-OUT = common.REPO / "Tests" / "Fixtures" / "evaluation" / "metrics_cases.json"
+OUT = Path(__file__).resolve().parent.parent / "Tests" / "Fixtures" / "evaluation" / "metrics_cases.json"  # no torch needed
 
 
 def coco_ap50(dets, gts):

@@ -5,7 +5,8 @@
 # models (bitwise on the same kind of CPU); a busier machine only takes longer. Wall times: models/README.md.
 # Keep the machine otherwise idle: torch's OpenMP threads spin while waiting, so a second torch process on 2 cores
 # slowed detector epochs from 13 s to 470 s. OMP_WAIT_POLICY=PASSIVE degrades gracefully under load but costs about
-# 30 % when idle (detector, 60 iterations: 81-87 vs 122-124 images/s, identical losses).
+# 30 % when idle (81-87 vs 122-124 images/s, identical losses, two runs each of OMP_WAIT_POLICY=ACTIVE|PASSIVE
+# train_detector.py --epochs 1 --max-iters 60 --neg-frac 0.5 --amp --val-every 0 --bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}   # with training/requirements.txt installed

@@ -54,8 +54,6 @@ def test_ap_hand_computed():
 
 def test_ap_against_pycocotools():
     pytest.importorskip("pycocotools")
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
     rng = np.random.default_rng(3); gts, dets = [], []
     for i in range(30):
         g = []
@@ -65,12 +63,6 @@ def test_ap_against_pycocotools():
         dd = [list(b + rng.normal(0, 4, 4)) + [rng.uniform()] for b in g if rng.random() < 0.8]
         dd += [[*(lambda x, y: (x, y, x + 30, y + 30))(*rng.uniform(0, 200, 2)), rng.uniform(0, 0.7)] for _ in range(rng.integers(0, 3))]
         dets.append(np.array(dd).reshape(-1, 5))
-    images = [dict(id=i, width=256, height=256) for i in range(30)]
-    ann = [dict(id=k + 1, image_id=i, category_id=1, bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]], area=float((b[2] - b[0]) * (b[3] - b[1])), iscrowd=0)
-           for k, (i, b) in enumerate((i, b) for i, g in enumerate(gts) for b in g)]
-    c = COCO(); c.dataset = dict(images=images, annotations=ann, categories=[dict(id=1, name="lesion")]); c.createIndex()
-    res = [dict(image_id=i, category_id=1, bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]], score=float(b[4])) for i, dd in enumerate(dets) for b in dd]
-    e = COCOeval(c, c.loadRes(res), "bbox"); e.params.iouThrs = np.array([0.5]); e.params.areaRng = [[0, 1e10]]; e.params.areaRngLbl = ["all"]
-    e.params.maxDets = [100]; e.evaluate(); e.accumulate()
-    ref = float(e.eval["precision"][0, :, 0, 0, 0].mean())
+    from make_evaluation_fixtures import coco_ap50
+    ref = coco_ap50(dets, gts)
     assert abs(metrics.detection_map50(dets, gts) - ref) < 1e-9
