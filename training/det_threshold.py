@@ -18,12 +18,16 @@ def predict(det, images, conf, iou, bs=64):
     return out
 
 
-def main():
+def val_detections():
+    """The shipped detector, its val-split detections (score > 0.001, the pipeline's NMS) and the val boxes."""
     torch.set_num_threads(2)
     d = common.load_btxrd(); va = np.where(d["split"] == "val")[0]
-    gts = [d["boxes"][d["ids"][i]] for i in va]
     det = export.load("detector")
-    dets = predict(det, d["images"][va], 0.001, DET_IOU)
+    return det, predict(det, d["images"][va], 0.001, DET_IOU), [d["boxes"][d["ids"][i]] for i in va]
+
+
+def main():
+    det, dets, gts = val_detections()
     best = (-1.0, 0.25, None)
     for t in np.arange(0.05, 0.951, 0.025):
         r = metrics.pr_at_threshold(dets, gts, t)

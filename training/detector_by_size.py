@@ -4,11 +4,9 @@ python training/detector_by_size.py"""
 import sys
 from pathlib import Path
 import numpy as np
-import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common, export, metrics
-from det_threshold import predict
-from pipeline import DET_IOU
+import metrics
+from det_threshold import val_detections
 
 
 def area(b):
@@ -16,11 +14,7 @@ def area(b):
 
 
 def main():
-    torch.set_num_threads(2)
-    d = common.load_btxrd(); va = np.where(d["split"] == "val")[0]
-    gts = [d["boxes"][d["ids"][i]] for i in va]
-    det = export.load("detector")
-    dets = predict(det, d["images"][va], 0.001, DET_IOU)
+    det, dets, gts = val_detections()
     thr = det.meta["operating_threshold"]
     t1, t2 = np.quantile(np.concatenate([area(g) for g in gts if len(g)]), [1 / 3, 2 / 3])
     print(f"val boxes: tercile edges {t1:.0f} and {t2:.0f} px^2 (sides about {t1 ** .5:.0f} and {t2 ** .5:.0f} px); threshold {thr}")
