@@ -38,11 +38,12 @@ let package = Package(
         .target(name: "Cases", dependencies: ["Imaging", "AtomicFiles", .product(name: "GRDB", package: "GRDB.swift")],
                 resources: [.copy("Resources")]),
         // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
-        .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases"]),
+        .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases", "AtomicFiles"]),
         // Metrics for `tumorboard eval`: mAP@0.5, precision/recall/F1, ROC AUC, calibration.
         .target(name: "Evaluation"),
         // The terminal UI: capability probe, screens, panes, themes, key map.
-        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "CNcurses", "CSixel"]),
+        // Depends on Diagnosis for findings and the models it runs in the background; never on Engine.
+        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "CNcurses", "CSixel"]),
 
         .executableTarget(name: "tumorboard", dependencies: [
             "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation",
@@ -56,7 +57,7 @@ let package = Package(
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
-        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging"]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]

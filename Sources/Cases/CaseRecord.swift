@@ -9,6 +9,13 @@ public enum Sex: String, Codable, Sendable, Equatable, CaseIterable {
 /// sample (never a prediction: predictions are `Finding`s).
 public enum DiagnosisLabel: String, Codable, Sendable, Equatable, CaseIterable {
     case normal, benign, intermediate, malignant
+
+    /// The classes the classifier outputs, in the order of its logits (a lesion is assumed:
+    /// "normal" is the detector's business).
+    public static let tumourClasses: [DiagnosisLabel] = [.benign, .intermediate, .malignant]
+
+    /// Order for sorting by severity (normal first).
+    public var severity: Int { Self.allCases.firstIndex(of: self) ?? 0 }
 }
 
 /// A patient case as TumorBoard keeps it. `id` is pseudonymous: no name, no birth date.

@@ -91,6 +91,11 @@ public final class CaseStore: Sendable {
         (2, "where each case came from (import source)", """
         ALTER TABLE cases ADD COLUMN source TEXT;
         """),
+        (3, "whole diagnosis results, keyed by what the case held and the model digests", """
+        ALTER TABLE findings ADD COLUMN input_key TEXT;
+        ALTER TABLE findings ADD COLUMN result TEXT;
+        CREATE INDEX findings_input ON findings(case_id, input_key);
+        """),
     ]
 
     public static var schemaVersion: Int { migrations.last!.version }
@@ -266,10 +271,10 @@ public final class CaseStore: Sendable {
         try db.execute(sql: "INSERT INTO labs (case_id, marker, value, unit, date) VALUES (?, ?, ?, ?, ?)",
                        arguments: [id, l.marker, l.value, l.unit, l.date])
     }
-    func insertFinding(_ db: Database, _ id: String, _ f: Finding) throws {
-        try db.execute(sql: "INSERT INTO findings (case_id, created_at, models, probabilities, boxes, modalities, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    func insertFinding(_ db: Database, _ id: String, _ f: Finding, inputKey: String? = nil, result: String? = nil) throws {
+        try db.execute(sql: "INSERT INTO findings (case_id, created_at, models, probabilities, boxes, modalities, note, input_key, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        arguments: [id, f.createdAt, jsonText(f.models), jsonText(f.probabilities), jsonText(f.boxes),
-                                   jsonText(f.modalities), f.note])
+                                   jsonText(f.modalities), f.note, inputKey, result])
     }
 
     public func setClinicalNote(_ caseID: String, _ note: String?) throws {
@@ -335,14 +340,26 @@ public final class CaseStore: Sendable {
         }
     }
 
-    /// Keeps a prediction with the models that produced it.
-    public func addFinding(_ caseID: String, _ finding: Finding) throws {
+    /// Keeps a prediction with the models that produced it. `inputKey` (a digest of what the
+    /// case held and of the model weights) and `result` (the whole diagnosis as JSON) let a later
+    /// session reuse it while neither the case nor the models changed (`storedResult`).
+    public func addFinding(_ caseID: String, _ finding: Finding, inputKey: String? = nil, result: String? = nil) throws {
         try write { db in
             let now = timestampNow()
             try touch(db, caseID, at: now)
-            try insertFinding(db, caseID, finding)
+            try insertFinding(db, caseID, finding, inputKey: inputKey, result: result)
             try audit(db, caseID, "finding added", jsonText(finding.models), at: now)
         }
+    }
+
+    /// The newest whole result kept for this case under `inputKey`, or nil.
+    public func storedResult(_ caseID: String, inputKey: String) throws -> String? {
+        do {
+            return try pool.read { db in
+                try String.fetchOne(db, sql: "SELECT result FROM findings WHERE case_id = ? AND input_key = ? AND result IS NOT NULL ORDER BY id DESC LIMIT 1",
+                                    arguments: [caseID, inputKey])
+            }
+        } catch { throw fail(error) }
     }
 
     public func setReviewNote(_ caseID: String, _ note: String?) throws {

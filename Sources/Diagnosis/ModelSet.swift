@@ -19,20 +19,32 @@ public final class ModelSet: Sendable {
     public let hashes: [String: String]
     public let directory: URL
 
-    public static let classes = ["benign", "intermediate", "malignant"]
+    /// The classifier's outputs in logit order, from the one class type.
+    public static let classes = DiagnosisLabel.tumourClasses.map(\.rawValue)
+
+    /// The files loaded, in order: what "loading models 3/5" counts.
+    public static let parts = ["detector", "lesion encoder", "pathology encoder", "fusion head", "text encoder"]
+
+    /// Optional parts that were not found, each with the command that fetches or rebuilds it.
+    public let missing: [String]
 
     /// Loads the models in `directory`. The detector and lesion encoder are required; the
     /// pathology encoder, fusion head and text encoder are optional (their modality is then
-    /// reported as unavailable, never silently faked).
-    public init(directory: URL) throws {
+    /// reported as unavailable, never silently faked). `progress(k, name)` is called before
+    /// part k (0-based, of `parts.count`) loads, and with `parts.count` when all are in.
+    public init(directory: URL, progress: (Int, String) -> Void = { _, _ in }) throws {
         self.directory = directory
         var hashes: [String: String] = [:]
+        var missing: [String] = []
+        var step = 0
         func load(_ name: String, required: Bool) throws -> Weights? {
+            progress(step, Self.parts[step]); step += 1
             let url = directory.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else {
                 if required {
                     throw DiagnosisError.models("\(url.path): missing (train with training/run_all.sh, or check TUMORBOARD_MODELS)")
                 }
+                missing.append("\(name) (train with training/run_all.sh)")
                 return nil
             }
             hashes[name] = try FileDigestCache.shared.hex(ofFile: url)
@@ -47,6 +59,7 @@ public final class ModelSet: Sendable {
         } else { pathologyEncoder = nil }
         fusion = try load("fusion_head.safetensors", required: false).map { try FusionHead($0) }
         let text = directory.appendingPathComponent("text/all-MiniLM-L6-v2")
+        progress(step, Self.parts[step])
         if FileManager.default.fileExists(atPath: text.appendingPathComponent("model.safetensors").path) {
             tokenizer = try WordPieceTokenizer(vocabPath: text.appendingPathComponent("vocab.txt").path)
             let config = try BertConfig.load(path: text.appendingPathComponent("config.json").path)
@@ -54,8 +67,11 @@ public final class ModelSet: Sendable {
             textEncoder = try BertEncoder(Weights(path: text.appendingPathComponent("model.safetensors").path), config: config)
         } else {
             tokenizer = nil; textEncoder = nil
+            missing.append("text/all-MiniLM-L6-v2 (fetch with scripts/fetch-text-encoder)")
         }
         self.hashes = hashes
+        self.missing = missing
+        progress(Self.parts.count, "done")
     }
 
     /// Blocks per stage, read from the checkpoint's names (layerN.M.conv1.weight).

@@ -1,4 +1,5 @@
 import Cases
+import Diagnosis
 import Foundation
 import Imaging
 
@@ -45,7 +46,17 @@ public struct LoadedImage: Sendable {
     }
 }
 
-/// The open case: its record, its image once decoded, and how the pane looks at it.
+/// Where the open case's diagnosis stands.
+public enum DiagnosisDisplay: Sendable {
+    case waiting
+    case running
+    case done(CaseDiagnosisResult)
+    case failed(String)
+
+    public var result: CaseDiagnosisResult? { if case .done(let r) = self { return r } else { return nil } }
+}
+
+/// The open case: its record, its images once decoded, its diagnosis, and how the pane looks.
 public struct CaseViewState: Sendable {
     public var detail: CaseDetail
     public var loaded: LoadedImage?
@@ -53,9 +64,45 @@ public struct CaseViewState: Sendable {
     public var view: ImageViewState
     public var presetName = "full range"
     public var selectedBox: Int?
+    public var diagnosis: DiagnosisDisplay = .waiting
+    public var slide: LoadedImage?
+    public var slideError: String?
+    /// The pane shows the pathology slide instead of the radiograph.
+    public var showingSlide = false
+    /// First row of the side panel shown (it scrolls by section).
+    public var sideTop = 0
+    public var slideView = ImageViewState(window: Window(center: 128, width: 256))
 }
 
-public enum SortKey: String, CaseIterable, Sendable { case id = "ID", age, label, site, boxes }
+public enum SortKey: String, CaseIterable, Sendable { case id = "ID", age, label, site, boxes, malignant = "p(malignant)" }
+
+/// The case list's filter on the model's answer.
+public enum PredictionFilter: String, CaseIterable, Sendable {
+    case all, benign, intermediate, malignant
+    case noLesion = "no lesion"
+    case notRun = "not run"
+}
+
+/// "Run all" as the status bar shows it.
+public struct BatchState: Sendable, Equatable {
+    public var number: Int
+    public var done: Int
+    public var total: Int
+    public var startedNs: UInt64
+    public var finished = false
+    public var cancelled = false
+
+    /// Cases a second and seconds left, from the cases done so far.
+    public func rate(nowNs: UInt64) -> (perSecond: Double, secondsLeft: Double?) {
+        let s = Double(nowNs &- startedNs) / 1e9
+        guard done > 0, s > 0 else { return (0, nil) }
+        let r = Double(done) / s
+        return (r, Double(total - done) / r)
+    }
+}
+
+/// What the owner of background work is asked to do (taken by `Workstation.run`).
+public enum BatchCommand: Sendable, Equatable { case start([String]), cancel }
 
 /// The browsing UI's state and behaviour, with no terminal: keys in, a `Screen` out.
 /// `Workstation.run` connects it to a `Terminal`; tests drive it directly.
@@ -82,8 +129,22 @@ public final class Browser {
     public private(set) var message: (text: String, error: Bool)?
     public private(set) var quit = false
     let pane = ImagePane()
-    /// Images to decode off the main thread: (case ID, file). The owner takes them.
-    public var loadRequests: [(id: String, url: URL)] = []
+    /// Images to decode off the main thread: (case ID, file, is the slide). The owner takes them.
+    public var loadRequests: [(id: String, url: URL, slide: Bool)] = []
+    /// Cases to diagnose (newest last; the owner keeps only the newest), and whether to ignore a kept result.
+    public var diagnosisRequests: [(id: String, rerun: Bool)] = []
+    public var batchCommand: BatchCommand?
+
+    public private(set) var models: ModelsState = .loading(done: 0, total: ModelSet.parts.count, part: ModelSet.parts[0])
+    /// What the model said of each case so far (kept results and this session's runs).
+    public private(set) var predictions: [String: PredictionSummary] = [:]
+    /// The case on the engine now.
+    public private(set) var running: String?
+    public private(set) var batch: BatchState?
+    public private(set) var filter: PredictionFilter = .all
+    /// Persist from case to case, as a reader expects.
+    public private(set) var showHeatmap = true
+    public private(set) var showTruth = true
 
     public init(source: any CaseSource, theme: Theme = .dark, themeFolder: String? = nil,
                 graphics: GraphicsChoice, message: (String, Bool)? = nil) {
@@ -144,8 +205,53 @@ public final class Browser {
         case .back: caseView = nil
         case .nextCase: move(to: selected + 1); openSelected()
         case .previousCase: move(to: selected - 1); openSelected()
+        case .triage: sortKey = .malignant; ascending = false; refilter()
+        case .filterPrediction:
+            let all = PredictionFilter.allCases
+            filter = all[((all.firstIndex(of: filter) ?? 0) + 1) % all.count]
+            refilter()
+            message = ("showing: \(filter.rawValue)", false)
+        case .runAll:
+            if let b = batch, !b.finished {
+                batchCommand = .cancel
+                message = ("cancelling the run after the current case", false)
+            } else {
+                let ids = visible.map { all[$0].id }
+                batchCommand = .start(ids)
+                batch = BatchState(number: 0, done: 0, total: ids.count, startedNs: DispatchTime.now().uptimeNanoseconds)
+            }
+        case .toggleHeatmap:
+            showHeatmap.toggle()
+            message = ("heatmap \(showHeatmap ? "on" : "off")", false)
+        case .toggleTruth:
+            showTruth.toggle()
+            message = ("truth boxes \(showTruth ? "shown" : "hidden")", false)
+        case .toggleSlide: toggleSlide()
+        case .nextSection, .previousSection: scrollSide(forward: action == .nextSection)
+        case .rerun:
+            guard let cv = caseView else { return }
+            caseView?.diagnosis = .waiting
+            diagnosisRequests.append((cv.detail.summary.id, true))
         default: adjustView(action)
         }
+    }
+
+    func toggleSlide() {
+        guard var cv = caseView else { return }
+        guard let url = cv.detail.slideFile else { message = ("this case has no slide", false); return }
+        cv.showingSlide.toggle()
+        if cv.showingSlide, cv.slide == nil, cv.slideError == nil { loadRequests.append((cv.detail.summary.id, url, true)) }
+        caseView = cv
+    }
+
+    /// Section starts of the side panel, as last drawn (rows).
+    var sideSections: [Int] = []
+
+    func scrollSide(forward: Bool) {
+        guard let cv = caseView else { return }
+        let top = cv.sideTop
+        let next = forward ? sideSections.first { $0 > top } : sideSections.last { $0 < top }
+        caseView?.sideTop = next ?? (forward ? top : 0)
     }
 
     func editSearch(_ key: Key) {
@@ -175,21 +281,33 @@ public final class Browser {
     /// The search: every word must occur in the ID, label, subtype, site or age/sex.
     func refilter() {
         let words = query.lowercased().split(separator: " ").map(String.init)
-        let keep = words.isEmpty ? Array(all.indices) : all.indices.filter { i in words.allSatisfy { haystacks[i].contains($0) } }
-        let severity = ["normal": 0, "benign": 1, "intermediate": 2, "malignant": 3]
+        let byText = words.isEmpty ? Array(all.indices) : all.indices.filter { i in words.allSatisfy { haystacks[i].contains($0) } }
+        let keep = byText.filter { passesFilter(all[$0].id) }
+        func severity(_ label: String?) -> Int { label.flatMap { DiagnosisLabel(rawValue: $0) }?.severity ?? 9 }
         visible = keep.sorted { a, b in
             let x = all[a], y = all[b]
             let less: Bool
             switch sortKey {
             case .id: less = x.id < y.id
             case .age: less = (x.age ?? -1, x.id) < (y.age ?? -1, y.id)
-            case .label: less = (severity[x.label ?? ""] ?? 9, x.id) < (severity[y.label ?? ""] ?? 9, y.id)
+            case .label: less = (severity(x.label), x.id) < (severity(y.label), y.id)
+            case .malignant: less = (predictions[x.id]?.malignant ?? -1, x.id) < (predictions[y.id]?.malignant ?? -1, y.id)
             case .site: less = (x.site ?? "~", x.id) < (y.site ?? "~", y.id)
             case .boxes: less = (x.boxCount, x.id) < (y.boxCount, y.id)
             }
             return ascending ? less : !less
         }
         selected = min(selected, max(0, visible.count - 1))
+    }
+
+    func passesFilter(_ id: String) -> Bool {
+        let p = predictions[id]
+        switch filter {
+        case .all: return true
+        case .notRun: return p == nil
+        case .noLesion: return p.map { !$0.lesionFound } ?? false
+        case .benign, .intermediate, .malignant: return p?.lesionFound == true && p?.predicted.rawValue == filter.rawValue
+        }
     }
 
     /// Selects the case with this ID (clearing the search) and opens it.
@@ -209,17 +327,30 @@ public final class Browser {
         guard let s = selectedSummary else { return }
         do {
             let detail = try source.detail(id: s.id)
-            caseView = CaseViewState(detail: detail, loaded: nil, error: nil,
-                                     view: ImageViewState(window: Window(center: 128, width: 256)))
-            if let url = detail.radiograph { loadRequests.append((s.id, url)) } else { caseView?.error = "no radiograph in this case" }
+            var view = ImageViewState(window: Window(center: 128, width: 256))
+            view.showBoxes = caseView?.view.showBoxes ?? true
+            caseView = CaseViewState(detail: detail, loaded: nil, error: nil, view: view)
+            if let url = detail.radiograph {
+                loadRequests.append((s.id, url, false))
+                diagnosisRequests.append((s.id, false))
+            } else { caseView?.error = "no radiograph in this case" }
         } catch {
             message = ("\(error)", true)
         }
     }
 
     /// A background decode finished (called on the main thread).
-    public func imageLoaded(id: String, _ result: Result<LoadedImage, any Error>) {
+    public func imageLoaded(id: String, slide: Bool = false, _ result: Result<LoadedImage, any Error>) {
         guard caseView?.detail.summary.id == id else { return }
+        if slide {
+            switch result {
+            case .success(let img):
+                caseView?.slide = img
+                caseView?.slideView.window = img.preset(1).0
+            case .failure(let e): caseView?.slideError = "\(e)"
+            }
+            return
+        }
         switch result {
         case .success(let img):
             caseView?.loaded = img
@@ -235,12 +366,61 @@ public final class Browser {
     public func loadPendingSynchronously() {
         let reqs = loadRequests
         loadRequests.removeAll()
-        for r in reqs { imageLoaded(id: r.id, Result { try LoadedImage.decode(r.url) }) }
+        for r in reqs { imageLoaded(id: r.id, slide: r.slide, Result { try LoadedImage.decode(r.url) }) }
+    }
+
+    // MARK: diagnosis (called on the main thread with what the background work posts)
+
+    public func modelsChanged(_ state: ModelsState) {
+        models = state
+        if case .failed(let why) = state { message = ("models: \(why)", true) }
+    }
+
+    public func diagnosisStarted(id: String) {
+        running = id
+        if caseView?.detail.summary.id == id, caseView?.diagnosis.result == nil { caseView?.diagnosis = .running }
+    }
+
+    /// A diagnosis arrived. It lands in the case view only if that case is the one shown.
+    public func diagnosed(id: String, _ result: Result<CaseDiagnosisResult, CaseSourceError>) {
+        if running == id { running = nil }
+        if case .success(let r) = result {
+            predictions[id] = PredictionSummary(r.findings)
+            if let p = r.keepProblem { message = (p, true) }
+        }
+        if caseView?.detail.summary.id == id {
+            switch result {
+            case .success(let r): caseView?.diagnosis = .done(r)
+            case .failure(let e): caseView?.diagnosis = .failed(e.description)
+            }
+        }
+        if sortKey == .malignant || filter != .all { refilterKeepingSelection() }
+    }
+
+    public func known(_ found: [KnownPrediction]) {
+        for k in found where predictions[k.caseID] == nil { predictions[k.caseID] = k.summary }
+        if sortKey == .malignant || filter != .all { refilterKeepingSelection() }
+    }
+
+    public func batchProgress(_ p: BatchProgress) {
+        guard var b = batch else { return }
+        if b.number == 0 { b.number = p.batch }
+        guard b.number == p.batch else { return }
+        b.done = p.done; b.total = p.total; b.finished = p.finished; b.cancelled = p.cancelled
+        batch = b
+        if p.finished { message = (p.cancelled ? "run cancelled after \(p.done) of \(p.total)" : "run finished: \(p.done) cases", false) }
+    }
+
+    /// Re-sorts without moving the selection off the case it is on.
+    func refilterKeepingSelection() {
+        let id = selectedSummary?.id
+        refilter()
+        if let id, let i = visible.firstIndex(where: { all[$0].id == id }) { selected = i }
     }
 
     func adjustView(_ action: Action) {
-        guard var cv = caseView, let img = cv.loaded else { return }
-        var v = cv.view
+        guard var cv = caseView, let img = cv.showingSlide ? cv.slide : cv.loaded else { return }
+        var v = cv.showingSlide ? cv.slideView : cv.view
         let W = Double(img.image.width), H = Double(img.image.height)
         let (cx, cy) = v.centre ?? (W / 2, H / 2)
         let stepX = W / v.zoom / 8, stepY = H / v.zoom / 8
@@ -261,8 +441,8 @@ public final class Browser {
         case .resetView: v.zoom = 1; v.centre = nil; cv.selectedBox = nil
         case .toggleBoxes: v.showBoxes.toggle()
         case .nextBox:
-            let boxes = cv.detail.boxes
-            guard !boxes.isEmpty else { message = ("this case has no boxes", false); return }
+            let boxes = cv.showingSlide ? [] : Self.boxes(for: cv, showTruth: showTruth)
+            guard !boxes.isEmpty else { message = ("no boxes shown", false); return }
             let k = ((cv.selectedBox ?? -1) + 1) % boxes.count
             cv.selectedBox = k
             let r = boxes[k].rect
@@ -270,8 +450,35 @@ public final class Browser {
             v.zoom = max(1, min(16, 0.5 * min(W / Double(max(1, r.width)), H / Double(max(1, r.height)))))
         default: break
         }
-        cv.view = v
+        if cv.showingSlide { cv.slideView = v } else { cv.view = v }
         caseView = cv
+    }
+
+    /// The boxes drawn over the radiograph: the model's (the classified lesion first, coloured
+    /// by the predicted class; the others in the prediction role), then the reference boxes.
+    static func boxes(for cv: CaseViewState, showTruth: Bool) -> [LabelledBox] {
+        var out: [LabelledBox] = []
+        if let f = cv.diagnosis.result?.findings {
+            let predicted = DiagnosisLabel(rawValue: f.predicted)
+            for (k, d) in f.detections.enumerated() where d.box.count == 4 {
+                let rect = PixelRect(x0: Int(d.box[0].rounded(.down)), y0: Int(d.box[1].rounded(.down)),
+                                     x1: max(Int(d.box[0].rounded(.down)) + 1, Int(d.box[2].rounded(.up))),
+                                     y1: max(Int(d.box[1].rounded(.down)) + 1, Int(d.box[3].rounded(.up))))
+                let score = String(format: "%.2f", d.score)
+                out.append(k == 0
+                    ? LabelledBox(rect: rect, label: "\(f.predicted) \(score)", role: Role.forLabel(predicted))
+                    : LabelledBox(rect: rect, label: "lesion? \(score)", role: .prediction))
+            }
+        }
+        if showTruth { out += cv.detail.boxes }
+        return out
+    }
+
+    /// The Grad-CAM overlay for the shown case, normalised, when it is on.
+    func heatOverlay(for cv: CaseViewState) -> HeatOverlay? {
+        guard showHeatmap, !cv.showingSlide, let h = cv.diagnosis.result?.findings.heatmap, h.box.count == 4 else { return nil }
+        return HeatOverlay(x0: h.box[0], y0: h.box[1], x1: h.box[2], y1: h.box[3], width: h.width, height: h.height,
+                           values: GradCAM.normalised(h.values))
     }
 
     // MARK: drawing

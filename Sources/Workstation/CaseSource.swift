@@ -1,3 +1,4 @@
+import Cases
 import Foundation
 import Imaging
 
@@ -11,11 +12,13 @@ public struct CaseSummary: Sendable, Equatable {
     public var sex: String?
     public var site: String?
     public var boxCount: Int
+    /// "reviewed" (a review note) or "signed" (signed off); nil when neither.
+    public var review: String?
 
     public init(id: String, label: String? = nil, subtype: String? = nil, age: Int? = nil, sex: String? = nil,
-                site: String? = nil, boxCount: Int = 0) {
+                site: String? = nil, boxCount: Int = 0, review: String? = nil) {
         self.id = id; self.label = label; self.subtype = subtype; self.age = age; self.sex = sex
-        self.site = site; self.boxCount = boxCount
+        self.site = site; self.boxCount = boxCount; self.review = review
     }
 
     public var ageSex: String { "\(age.map(String.init) ?? "?")\(sex ?? "")" }
@@ -26,12 +29,16 @@ public struct CaseSummary: Sendable, Equatable {
 
 extension Role {
     static func forLabel(_ label: String?) -> Role {
-        switch label?.lowercased() {
-        case "normal": .normal
-        case "benign": .benign
-        case "intermediate": .intermediate
-        case "malignant": .malignant
-        default: .box
+        forLabel(label.flatMap { DiagnosisLabel(rawValue: $0.lowercased()) })
+    }
+
+    static func forLabel(_ label: DiagnosisLabel?) -> Role {
+        switch label {
+        case .normal: .normal
+        case .benign: .benign
+        case .intermediate: .intermediate
+        case .malignant: .malignant
+        case nil: .box
         }
     }
 }
@@ -43,10 +50,15 @@ public struct CaseDetail: Sendable {
     public var boxes: [LabelledBox]
     /// Label / value lines for the details panel, in display order.
     public var details: [(String, String)]
+    /// The whole case (labs, slides), when the source has it.
+    public var record: CaseRecord?
 
-    public init(summary: CaseSummary, radiograph: URL?, boxes: [LabelledBox], details: [(String, String)]) {
-        self.summary = summary; self.radiograph = radiograph; self.boxes = boxes; self.details = details
+    public init(summary: CaseSummary, radiograph: URL?, boxes: [LabelledBox], details: [(String, String)], record: CaseRecord? = nil) {
+        self.summary = summary; self.radiograph = radiograph; self.boxes = boxes; self.details = details; self.record = record
     }
+
+    /// The first slide's image file, if the case has a slide.
+    public var slideFile: URL? { record?.slides.first.map { URL(fileURLWithPath: $0.file) } }
 }
 
 /// Where the UI reads cases from. The UI only sees this protocol, so the case store can replace
@@ -58,10 +70,15 @@ public protocol CaseSource: Sendable {
     func detail(id: String) throws -> CaseDetail
     /// Entries that could not be read, with the reason (shown once at start).
     var problems: [String] { get }
+    /// The case as the Cases module keeps it: what the diagnosis reads.
+    func record(id: String) throws -> CaseRecord
+    /// The case store behind this source, if it is one (findings are then kept in it).
+    var storePath: String? { get }
 }
 
 extension CaseSource {
     public var problems: [String] { [] }
+    public var storePath: String? { nil }
 }
 
 public struct CaseSourceError: Error, CustomStringConvertible {

@@ -5,7 +5,8 @@ extension RecordSource {
     /// Every case in a case store (SQLite), read in one snapshot.
     public static func store(at path: String) throws -> RecordSource {
         let records = try CaseStore(path: path).allRecords()
-        return RecordSource(title: "\((path as NSString).lastPathComponent) (store, \(records.count) cases)", records: records)
+        return RecordSource(title: "\((path as NSString).lastPathComponent) (store, \(records.count) cases)", records: records,
+                            storePath: path)
     }
 
     /// A dataset folder laid out like BTXRD (images/, cases.csv, boxes.csv), read by the case

@@ -32,7 +32,7 @@ final class ImagePane {
     private(set) var lastStats: FrameStats?
 
     func draw(_ image: Image, id: String, boxes: [LabelledBox], view: ImageViewState, in paneRect: CellRect,
-              graphics: GraphicsChoice, theme: Theme, into screen: inout Screen) throws {
+              graphics: GraphicsChoice, theme: Theme, heat: HeatOverlay? = nil, into screen: inout Screen) throws {
         guard paneRect.width > 1, paneRect.height > 1 else { return }
         let mode = graphics.mode, cell = graphics.cellSize
         let ppc = mode.pixelsPerCell(cell: cell)
@@ -49,14 +49,17 @@ final class ImagePane {
             let s = min(1, 1.5 / max(shown, 1e-9), Double(Self.kittyMaxSide) / Double(max(pw, ph)))
             if s < 1 { pw = max(16, Int(Double(pw) * s)); ph = max(16, Int(Double(ph) * s)) }
         }
-        let key = "\(id)|\(view.window)|\(view.zoom)|\(String(describing: view.centre))|\(view.showBoxes)|\(view.invert)|\(rect)|\(mode)|\(cell)|\(theme.name)"
+        // Everything drawn is in the key: boxes and the heatmap arrive after the image.
+        let boxKey = boxes.map { "\($0.rect.x),\($0.rect.y),\($0.rect.x1),\($0.rect.y1),\($0.label),\($0.role),\($0.dashed)" }.joined(separator: ";")
+        let heatKey = heat.map { "\($0.x0),\($0.y0),\($0.x1),\($0.y1),\($0.width)x\($0.height),\($0.values.hashValue)" } ?? "-"
+        let key = "\(id)|\(view.window)|\(view.zoom)|\(String(describing: view.centre))|\(view.showBoxes)|\(view.invert)|\(rect)|\(mode)|\(cell)|\(theme.name)|\(boxKey)|\(heatKey)"
         if key != cacheKey {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let pixelMode = mode == .sixel || mode == .kitty
             let raster = try PaneRasterizer.rasterize(
                 image, boxes: boxes, view: view, width: pw, height: ph, pixelAspect: mode.pixelAspect(cell: cell),
                 theme: theme, drawBoxes: mode != .ascii, thickness: pixelMode ? max(1, pw / 300) : 1,
-                labelScale: pixelMode ? min(3, max(1, ph / 160)) : 0)
+                labelScale: pixelMode ? min(3, max(1, ph / 160)) : 0, heat: heat)
             var bytes: [UInt8]? = nil
             switch mode {
             case .sixel: bytes = try SixelEncoder.encode(raster, colours: SixelEncoder.colours)

@@ -6,6 +6,8 @@ public enum Action: Sendable, Equatable {
     case back, nextCase, previousCase
     case zoomIn, zoomOut, panLeft, panRight, panUp, panDown
     case windowNarrower, windowWider, levelDown, levelUp, preset(Int), invert, resetView, toggleBoxes, nextBox
+    case toggleHeatmap, toggleTruth, toggleSlide, nextSection, previousSection, rerun
+    case runAll, filterPrediction, triage
 }
 
 public enum KeyContext: String, Sendable, CaseIterable {
@@ -40,6 +42,9 @@ public enum KeyMap {
         Binding(keys: [.escape], names: "Esc", action: .clearSearch, context: .list, help: "clear the search"),
         Binding(keys: chars("s"), names: "s", action: .sort, context: .list, help: "sort by the next column"),
         Binding(keys: chars("r"), names: "r", action: .reverseSort, context: .list, help: "reverse the order"),
+        Binding(keys: chars("M"), names: "M", action: .triage, context: .list, help: "triage: p(malignant) first"),
+        Binding(keys: chars("F"), names: "F", action: .filterPrediction, context: .list, help: "filter by predicted class"),
+        Binding(keys: chars("R"), names: "R", action: .runAll, context: .list, help: "run all cases / cancel the run"),
 
         Binding(keys: [.escape, .backspace], names: "Esc Bksp", action: .back, context: .caseView, help: "back to the case list"),
         Binding(keys: chars("n") + [.pageDown], names: "n PgDn", action: .nextCase, context: .caseView, help: "next case in the list"),
@@ -60,8 +65,14 @@ public enum KeyMap {
         Binding(keys: chars("4"), names: "4", action: .preset(4), context: .caseView, help: "preset: soft tissue (dark)"),
         Binding(keys: chars("i"), names: "i", action: .invert, context: .caseView, help: "invert grey levels"),
         Binding(keys: chars("0f"), names: "0 f", action: .resetView, context: .caseView, help: "fit: reset zoom and pan"),
-        Binding(keys: chars("b"), names: "b", action: .toggleBoxes, context: .caseView, help: "show / hide the boxes"),
+        Binding(keys: chars("b"), names: "b", action: .toggleBoxes, context: .caseView, help: "show / hide all boxes"),
+        Binding(keys: chars("T"), names: "T", action: .toggleTruth, context: .caseView, help: "show / hide the truth boxes"),
         Binding(keys: [.tab], names: "Tab", action: .nextBox, context: .caseView, help: "zoom to the next box"),
+        Binding(keys: chars("m"), names: "m", action: .toggleHeatmap, context: .caseView, help: "Grad-CAM heatmap on / off"),
+        Binding(keys: chars("s"), names: "s", action: .toggleSlide, context: .caseView, help: "radiograph / pathology slide"),
+        Binding(keys: chars("]"), names: "]", action: .nextSection, context: .caseView, help: "side panel: next section"),
+        Binding(keys: chars("["), names: "[", action: .previousSection, context: .caseView, help: "side panel: previous section"),
+        Binding(keys: chars("r"), names: "r", action: .rerun, context: .caseView, help: "run the diagnosis again"),
     ]
 
     /// The action for `key` in `context` (a context's own bindings win over global ones).

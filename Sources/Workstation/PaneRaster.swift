@@ -6,7 +6,40 @@ public struct LabelledBox: Sendable, Equatable {
     public var rect: PixelRect
     public var label: String
     public var role: Role
-    public init(rect: PixelRect, label: String, role: Role) { self.rect = rect; self.label = label; self.role = role }
+    /// Dashed outline: the reference (ground-truth) boxes, told apart from the model's.
+    public var dashed: Bool
+    public init(rect: PixelRect, label: String, role: Role, dashed: Bool = false) {
+        self.rect = rect; self.label = label; self.role = role; self.dashed = dashed
+    }
+}
+
+/// The Grad-CAM map over the radiograph: a coarse grid covering a box in source pixels,
+/// values normalised to 0...1 (1 the hottest).
+public struct HeatOverlay: Sendable, Equatable {
+    public var x0: Double, y0: Double, x1: Double, y1: Double
+    public var width: Int, height: Int
+    public var values: [Float]
+    public init(x0: Double, y0: Double, x1: Double, y1: Double, width: Int, height: Int, values: [Float]) {
+        self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1; self.width = width; self.height = height; self.values = values
+    }
+
+    /// Bilinear between cell centres, clamped at the grid's edge; nil outside the box.
+    public func value(atSourceX x: Double, y: Double) -> Float? {
+        guard x >= x0, x < x1, y >= y0, y < y1, width > 0, height > 0, values.count == width * height else { return nil }
+        let gx = min(Double(width - 1), max(0, (x - x0) / (x1 - x0) * Double(width) - 0.5))
+        let gy = min(Double(height - 1), max(0, (y - y0) / (y1 - y0) * Double(height) - 0.5))
+        let ix = Int(gx), iy = Int(gy)
+        let jx = min(width - 1, ix + 1), jy = min(height - 1, iy + 1)
+        let fx = Float(gx - Double(ix)), fy = Float(gy - Double(iy))
+        let top = values[iy * width + ix] * (1 - fx) + values[iy * width + jx] * fx
+        let bottom = values[jy * width + ix] * (1 - fx) + values[jy * width + jx] * fx
+        return top * (1 - fy) + bottom * fy
+    }
+
+    /// Heat below this shows nothing (the overlay would only dim the image).
+    public static let floor: Float = 0.15
+    /// Heat at or above this is marked in ASCII mode, which has no colour blend.
+    public static let asciiMark: Float = 0.5
 }
 
 /// How the image pane looks at the image: window, zoom and the point at the pane's centre.
@@ -37,6 +70,8 @@ public struct PaneRaster: Sendable {
     public var boxes: [(rect: PixelRect, box: LabelledBox)]
     /// Source pixels per raster pixel (horizontal), after zoom: for the status line.
     public var scale: Double
+    /// Heat per raster pixel when an overlay was drawn (0 outside its box), for ASCII marks.
+    public var heat: [Float]? = nil
 
     public func pixel(_ x: Int, _ y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
         let i = (y * width + x) * 3
@@ -52,7 +87,7 @@ public enum PaneRasterizer {
     public static func rasterize(_ image: Image, boxes: [LabelledBox], view: ImageViewState,
                                  width pw: Int, height ph: Int, pixelAspect a: Double = 1,
                                  theme: Theme, drawBoxes: Bool, thickness: Int = 1,
-                                 labelScale: Int = 0) throws(ImagingError) -> PaneRaster {
+                                 labelScale: Int = 0, heat: HeatOverlay? = nil) throws(ImagingError) -> PaneRaster {
         let W = Double(image.width), H = Double(image.height)
         let fit = min(Double(pw) * a / W, Double(ph) / H)
         let sy = fit * view.zoom, sx = sy / a
@@ -86,6 +121,27 @@ public enum PaneRasterizer {
                 }
             }
         }
+        if let heat {
+            // Blend from the theme's cool colour to its hot colour, more opaque as it heats.
+            let hot = rgbOf(theme[.heatmap].fg, fallback: (255, 0, 0)), cool = rgbOf(theme[.heatmap].bg, fallback: (0, 0, 255))
+            var field = [Float](repeating: 0, count: pw * ph)
+            for y in 0..<ph {
+                let sy0 = (Double(y) + 0.5 - Double(ph) / 2) / sy + cy
+                for x in 0..<pw {
+                    let sx0 = (Double(x) + 0.5 - Double(pw) / 2) / sx + cx
+                    guard let h = heat.value(atSourceX: sx0, y: sy0), h > HeatOverlay.floor else { continue }
+                    field[y * pw + x] = h
+                    let a = 0.65 * h
+                    let d = (y * pw + x) * 3
+                    let c = (Float(cool.0) + (Float(hot.0) - Float(cool.0)) * h, Float(cool.1) + (Float(hot.1) - Float(cool.1)) * h,
+                             Float(cool.2) + (Float(hot.2) - Float(cool.2)) * h)
+                    out.rgb[d] = UInt8(Float(out.rgb[d]) * (1 - a) + c.0 * a)
+                    out.rgb[d + 1] = UInt8(Float(out.rgb[d + 1]) * (1 - a) + c.1 * a)
+                    out.rgb[d + 2] = UInt8(Float(out.rgb[d + 2]) * (1 - a) + c.2 * a)
+                }
+            }
+            out.heat = field
+        }
         guard view.showBoxes else { return out }
         for box in boxes {
             let (bx0, by0) = toRaster(Double(box.rect.x), Double(box.rect.y))
@@ -103,9 +159,12 @@ public enum PaneRasterizer {
                 let d = (y * pw + x) * 3
                 out.rgb[d] = colour.0; out.rgb[d + 1] = colour.1; out.rgb[d + 2] = colour.2
             }
+            // Dashes of 3t pixels on, 2t off.
+            let period = 5 * t
+            func on(_ i: Int) -> Bool { !box.dashed || i % period < 3 * t }
             for k in 0..<t {
-                for x in r.x..<r.x1 { set(x, r.y + k); set(x, r.y1 - 1 - k) }
-                for y in r.y..<r.y1 { set(r.x + k, y); set(r.x1 - 1 - k, y) }
+                for x in r.x..<r.x1 where on(x - r.x) { set(x, r.y + k); set(x, r.y1 - 1 - k) }
+                for y in r.y..<r.y1 where on(y - r.y) { set(r.x + k, y); set(r.x1 - 1 - k, y) }
             }
             if labelScale > 0 {
                 let textH = PixelFont.height * labelScale + 2

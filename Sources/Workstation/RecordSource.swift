@@ -9,9 +9,20 @@ public struct RecordSource: CaseSource {
     let records: [CaseRecord]
     /// Folders that were refused, with the reason (shown once in the status bar).
     public let problems: [String]
+    public let storePath: String?
+    /// Record index by case ID.
+    let index: [String: Int]
 
-    public init(title: String, records: [CaseRecord], problems: [String] = []) {
-        self.title = title; self.records = records; self.problems = problems
+    public init(title: String, records: [CaseRecord], problems: [String] = [], storePath: String? = nil) {
+        self.title = title; self.records = records; self.problems = problems; self.storePath = storePath
+        var index: [String: Int] = [:]
+        for (i, r) in records.enumerated() where index[r.id] == nil { index[r.id] = i }
+        self.index = index
+    }
+
+    public func record(id: String) throws -> CaseRecord {
+        guard let i = index[id] else { throw CaseSourceError("\(id): no such case") }
+        return records[i]
     }
 
     /// Every sub-folder of `folder` that holds a case.json.
@@ -32,16 +43,17 @@ public struct RecordSource: CaseSource {
 
     static func summary(_ r: CaseRecord) -> CaseSummary {
         CaseSummary(id: r.id, label: r.label?.rawValue, subtype: r.subtype, age: r.age, sex: r.sex?.rawValue,
-                    site: r.site, boxCount: r.radiographs.first?.boxes.count ?? 0)
+                    site: r.site, boxCount: r.radiographs.first?.boxes.count ?? 0,
+                    review: r.review?.signedOffAt != nil ? "signed" : (r.review?.note != nil ? "reviewed" : nil))
     }
 
     public func detail(id: String) throws -> CaseDetail {
-        guard let r = records.first(where: { $0.id == id }) else { throw CaseSourceError("\(id): no such case") }
+        let r = try record(id: id)
         let s = Self.summary(r)
         let radiograph = r.radiographs.first
         let name = s.subtype ?? s.label ?? "lesion"
         let boxes = (radiograph?.boxes ?? []).enumerated().map { k, b in
-            LabelledBox(rect: PixelRect(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1), label: "\(k + 1) \(name)", role: s.labelRole)
+            LabelledBox(rect: PixelRect(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1), label: "truth \(k + 1) \(name)", role: .box, dashed: true)
         }
         var details: [(String, String)] = [("Case", r.id)]
         if let v = s.label { details.append(("Label", v)) }
@@ -56,6 +68,6 @@ public struct RecordSource: CaseSource {
         details.append(("Labs", "\(r.labs.count) results"))
         if let v = r.clinicalNote { details.append(("Note", v)) }
         if let v = r.provenance { details.append(("Source", v)) }
-        return CaseDetail(summary: s, radiograph: radiograph.map { URL(fileURLWithPath: $0.file) }, boxes: boxes, details: details)
+        return CaseDetail(summary: s, radiograph: radiograph.map { URL(fileURLWithPath: $0.file) }, boxes: boxes, details: details, record: r)
     }
 }

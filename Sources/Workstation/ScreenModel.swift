@@ -83,6 +83,47 @@ public struct Screen: Sendable, Equatable {
         if let title, rect.width > 4 { put(" \(title) ", x: rect.x + 2, y: rect.y, style: titleStyle ?? style, maxWidth: rect.width - 4) }
     }
 
+    /// Left-aligned eighth blocks, 1/8 to 8/8 of a cell.
+    static let eighths: [Character] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉", "█"]
+
+    /// A bar of `fraction` (clamped to 0...1) of `width` cells, in eighths of a cell, starting
+    /// at x; the rest of the width is the track.
+    public mutating func bar(x: Int, y: Int, width: Int, fraction: Double, style: Style, track: Style) {
+        guard width > 0 else { return }
+        let f = fraction.isFinite ? min(1, max(0, fraction)) : 0
+        let units = Int((f * Double(width * 8)).rounded())
+        for c in 0..<width {
+            let filled = min(8, max(0, units - c * 8))
+            self[x + c, y] = filled == 0 ? Cell("·", track) : Cell(Self.eighths[filled - 1], style)
+        }
+    }
+
+    /// A bar around zero: the axis "│" at the middle of `width`; a positive value grows right
+    /// of it in `gain` (eighths of a cell), a negative one left of it in `loss` (half cells: the
+    /// right-aligned eighths are not in common fonts). `scale` is the value that fills a side.
+    public mutating func divergingBar(x: Int, y: Int, width: Int, value: Double, scale: Double,
+                                      gain: Style, loss: Style, axis: Style) {
+        guard width >= 3 else { return }
+        let half = (width - 1) / 2
+        let axisX = x + half
+        for c in 0..<width { self[x + c, y] = Cell(" ", axis) }
+        self[axisX, y] = Cell("│", axis)
+        guard value.isFinite, scale > 0 else { return }
+        let f = min(1, abs(value) / scale)
+        if value > 0 {
+            let side = width - half - 1
+            let units = Int((f * Double(side * 8)).rounded())
+            for c in 0..<side where units - c * 8 > 0 {
+                self[axisX + 1 + c, y] = Cell(Self.eighths[min(8, units - c * 8) - 1], gain)
+            }
+        } else if value < 0 {
+            let units = Int((f * Double(half * 2)).rounded())
+            for c in 0..<half where units - c * 2 > 0 {
+                self[axisX - 1 - c, y] = Cell(units - c * 2 >= 2 ? "█" : "▐", loss)
+            }
+        }
+    }
+
     /// The characters of row y (for tests and the e2e comparison with capture-pane).
     public func row(_ y: Int) -> String {
         guard y >= 0, y < height else { return "" }

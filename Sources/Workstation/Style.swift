@@ -105,6 +105,16 @@ public struct Style: Sendable, Hashable, CustomStringConvertible {
 /// The parts of the UI a theme colours. One place: screens ask for a role, never a colour.
 public enum Role: String, CaseIterable, Sendable {
     case text, dim, title, status, selection, header, border, key, search, error
-    case normal, benign, intermediate, malignant, box
+    case normal, benign, intermediate, malignant
+    /// Ground-truth boxes (dashed).
+    case box
+    /// Model boxes other than the classified (top) lesion.
+    case prediction
+    /// Signed contributions: towards the predicted class, and away from it.
+    case gain, loss
+    /// The Grad-CAM overlay: fg the hottest colour, bg the coolest.
+    case heatmap
+    /// The empty part of a bar.
+    case track
     case imageBackground = "image-background"
 }

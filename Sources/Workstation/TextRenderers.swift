@@ -36,12 +36,16 @@ public enum AsciiRenderer {
     /// character outlines (+ - |) in their role's style, since shades cannot carry colour.
     public static func draw(_ raster: PaneRaster, into screen: inout Screen, at origin: CellRect, theme: Theme) {
         let style = theme[.text]
+        // Shades carry no colour: heat at or above `HeatOverlay.asciiMark` is shown in the
+        // heatmap role's colour (the pane's legend says so).
+        let hot = Style(fg: theme[.heatmap].fg, bg: theme[.text].bg, bold: true)
         let rows = min(origin.height, raster.height), cols = min(origin.width, raster.width)
         for y in 0..<rows {
             for x in 0..<cols {
                 let p = raster.pixel(x, y)
                 let luma = (Int(p.r) * 299 + Int(p.g) * 587 + Int(p.b) * 114) / 1000
-                screen[origin.x + x, origin.y + y] = Cell(shade(luma), style)
+                let marked = (raster.heat?[y * raster.width + x] ?? 0) >= HeatOverlay.asciiMark
+                screen[origin.x + x, origin.y + y] = Cell(shade(luma), marked ? hot : style)
             }
         }
     }
@@ -61,8 +65,10 @@ enum TextBoxOverlay {
                 screen[origin.x + x, origin.y + y] = Cell(ch, style)
             }
             if outlines {
-                for x in x0...max(x0, x1) { set(x, y0, "-"); set(x, y1, "-") }
-                for y in y0...max(y0, y1) { set(x0, y, "|"); set(x1, y, "|") }
+                // Reference boxes dotted, the model's solid.
+                let (h, v): (Character, Character) = box.dashed ? (".", ":") : ("-", "|")
+                for x in x0...max(x0, x1) { set(x, y0, h); set(x, y1, h) }
+                for y in y0...max(y0, y1) { set(x0, y, v); set(x1, y, v) }
                 set(x0, y0, "+"); set(x1, y0, "+"); set(x0, y1, "+"); set(x1, y1, "+")
             }
             // The label sits on the row above the box, or inside its top row when there is no room.

@@ -37,6 +37,13 @@ public struct Theme: Sendable, Equatable {
     intermediate = 179 on 233 bold
     malignant = 203 on 233 bold
     box = 220 on 233
+    # model boxes not classified (only the top lesion is), contributions for and against the
+    # predicted class, the Grad-CAM ramp (hot on cool), the empty part of a bar
+    prediction = 81 on 233
+    gain = 75 on 233
+    loss = 209 on 233
+    heatmap = 196 on 19
+    track = 237 on 233
     image-background = 16 on 16
     """
 

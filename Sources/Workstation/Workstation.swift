@@ -1,4 +1,6 @@
 import CNcurses
+import Cases
+import Diagnosis
 import Foundation
 import Imaging
 
@@ -10,10 +12,13 @@ public struct WorkstationOptions {
     public var environment: [String: String]
     /// A case to open at start (its ID), instead of the list.
     public var initialCase: String?
+    /// The models folder; nil: no models (browsing only, the case view says so).
+    public var modelsDirectory: URL?
 
-    public init(source: any CaseSource, themeFolder: String?, initialCase: String? = nil,
+    public init(source: any CaseSource, themeFolder: String?, initialCase: String? = nil, modelsDirectory: URL? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.initialCase = initialCase
+        self.modelsDirectory = modelsDirectory
         self.source = source
         self.themeFolder = themeFolder
         self.themeName = environment["TUMORBOARD_THEME"].flatMap { $0.isEmpty ? nil : $0 } ?? "dark"
@@ -21,10 +26,11 @@ public struct WorkstationOptions {
     }
 }
 
-/// What background work hands the main loop through the wake-up pipe.
-enum LoopMessage: Sendable {
-    case decoded(id: String, Result<LoadedImage, CaseSourceError>)
-    case signal(Int32)
+/// Where a source's findings are kept: its case store, else the cache folder, else memory.
+func findingsArchive(for source: any CaseSource, environment: [String: String]) -> any FindingsArchive {
+    if let path = source.storePath, let store = try? CaseStore(path: path) { return StoreFindingsArchive(store: store) }
+    if let folder = FolderFindingsArchive.defaultFolder(environment: environment) { return FolderFindingsArchive(folder: folder) }
+    return MemoryFindingsArchive()
 }
 
 public enum Workstation {
@@ -60,6 +66,10 @@ public enum Workstation {
 
         if let id = options.initialCase { browser.open(id: id) }
         let wake = WakeUp<LoopMessage>()
+        let work = BackgroundWork(wake: wake)
+        let service = DiagnosisService(work: work, source: options.source,
+                                       archive: findingsArchive(for: options.source, environment: env))
+        let ids = browser.all.map(\.id)
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
@@ -69,9 +79,10 @@ public enum Workstation {
             sources.append(src)
         }
         defer { for (s, sig) in zip(sources, [SIGINT, SIGTERM, SIGHUP]) { s.cancel(); signal(sig, SIG_DFL) } }
-        let decodeQueue = DispatchQueue(label: "tumorboard.decode", qos: .userInitiated)
-
         var dirty = true
+        var modelsRequested = false
+        let loopStart = DispatchTime.now().uptimeNanoseconds
+        var diagnosisTime: [String: UInt64] = [:]
         var firstFrame = true
         var keyTime: UInt64?
         var keyName = ""
@@ -89,6 +100,15 @@ public enum Workstation {
                     if env["TUMORBOARD_TEST_CRASH"] == "1" { fatalError("TUMORBOARD_TEST_CRASH=1: crashing on purpose after the first frame") }
                     timing?.write("pid=\(getpid()) startup_ms=\(TimingLog.sinceProcessStart()) probe_ms=\(String(format: "%.1f", probeMs)) mode=\(choice.mode) reason=\"\(choice.reason)\" terminal=\"\(choice.terminalName ?? "")\" cell=\(choice.cellSize)")
                 }
+                // The weights load after the first screen is up, never before it.
+                if !modelsRequested {
+                    modelsRequested = true
+                    if let dir = options.modelsDirectory {
+                        service.load(DiagnosisService.loader(directory: dir))
+                    } else {
+                        browser.modelsChanged(.failed("no models folder (set TUMORBOARD_MODELS, or run training/run_all.sh)"))
+                    }
+                }
                 if let k = keyTime {
                     let f = browser.lastFrame
                     timing?.write("key=\(keyName) redraw_ms=\(String(format: "%.2f", Double(now - k) / 1e6)) mode=\(browser.graphics.mode) graphics_bytes=\(terminal.lastGraphicsBytes) frame_ms=\(String(format: "%.2f", f?.milliseconds ?? 0)) size=\(terminal.width)x\(terminal.height)")
@@ -96,26 +116,57 @@ public enum Workstation {
                 }
             }
             for req in browser.loadRequests {
-                openTime[req.id] = DispatchTime.now().uptimeNanoseconds
-                decodeQueue.async {
+                if !req.slide { openTime[req.id] = DispatchTime.now().uptimeNanoseconds }
+                work.request(req.slide ? "slide" : "image", on: .decode) { _ in
                     let result: Result<LoadedImage, CaseSourceError>
                     do { result = .success(try LoadedImage.decode(req.url)) } catch {
                         result = .failure(CaseSourceError("\(req.url.lastPathComponent): \(error)"))
                     }
-                    wake.post(.decoded(id: req.id, result))
+                    return .decoded(id: req.id, slide: req.slide, result)
                 }
             }
             browser.loadRequests.removeAll()
+            // Only the newest case matters: the earlier requests would be superseded anyway.
+            if let req = browser.diagnosisRequests.last {
+                diagnosisTime[req.id] = DispatchTime.now().uptimeNanoseconds
+                service.diagnose(id: req.id, rerun: req.rerun)
+            }
+            browser.diagnosisRequests.removeAll()
+            switch browser.batchCommand {
+            case .start(let list): _ = service.runAll(ids: list)
+            case .cancel: service.cancelAll()
+            case nil: break
+            }
+            browser.batchCommand = nil
 
             var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
             _ = poll(&fds, 2, 100)
             if terminal.sizeChanged() { terminal.updateSize(); dirty = true }
             for m in wake.drain() {
+                dirty = true
                 switch m {
-                case .decoded(let id, let result):
-                    browser.imageLoaded(id: id, result.mapError { $0 as any Error })
-                    dirty = true
-                    if let t = openTime.removeValue(forKey: id) {
+                case .models(let state):
+                    browser.modelsChanged(state)
+                    if case .ready = state {
+                        timing?.write("models_ready_ms=\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - loopStart) / 1e6))")
+                        service.scanKept(ids: ids)
+                    }
+                case .started(let id): browser.diagnosisStarted(id: id)
+                case .known(let found): browser.known(found)
+                case .batch(let p): browser.batchProgress(p)
+                case .diagnosed(let id, let result):
+                    browser.diagnosed(id: id, result)
+                    if let t = diagnosisTime.removeValue(forKey: id), browser.caseView?.detail.summary.id == id {
+                        let screen = browser.draw(width: terminal.width, height: terminal.height)
+                        terminal.render(screen)
+                        dirty = false
+                        let ms = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+                        let kept = (try? result.get())?.kept == true
+                        timing?.write("open_to_probabilities_ms=\(String(format: "%.2f", ms)) case=\(id) kept=\(kept)")
+                    }
+                case .decoded(let id, let slide, let result):
+                    browser.imageLoaded(id: id, slide: slide, result.mapError { $0 as any Error })
+                    if let t = slide ? nil : openTime.removeValue(forKey: id) {
                         let screen = browser.draw(width: terminal.width, height: terminal.height)
                         terminal.render(screen)
                         dirty = false
@@ -132,6 +183,7 @@ public enum Workstation {
                 dirty = true
             }
         }
+        service.cancelAll()
         timing?.write(exitSignal.map { "exit signal=\($0)" } ?? "exit quit")
         return exitSignal
     }

@@ -13,7 +13,9 @@ struct Open: ParsableCommand {
 
         Environment: TUMORBOARD_GRAPHICS=sixel|kitty|blocks|ascii overrides the negotiated image \
         mode; TUMORBOARD_THEME=dark|light|high-contrast|PATH picks a theme (themes/); \
-        TUMORBOARD_TIMING=FILE writes start-up and key-to-redraw times there.
+        TUMORBOARD_TIMING=FILE writes start-up, key-to-redraw and open-to-probabilities times there; \
+        TUMORBOARD_FINDINGS_CACHE=DIR is where results of folder and dataset cases are kept \
+        (default ~/.cache/tumorboard/findings; store cases keep them in the store).
         """)
 
     @Argument(help: "A folder of case folders, a dataset folder laid out like BTXRD (images/, cases.csv, boxes.csv), or a case store (.sqlite).")
@@ -21,6 +23,9 @@ struct Open: ParsableCommand {
 
     @Option(help: "Open this case (its ID) at start instead of the list.")
     var `case`: String?
+
+    @Option(help: "The models folder (default: $TUMORBOARD_MODELS, else models/ of this checkout). The workstation browses without it.")
+    var models: String?
 
     @Flag(help: "Print the bytes per frame and draw time for each image mode and window size (no terminal needed), for --case or the first case.")
     var measureFrames = false
@@ -58,7 +63,7 @@ struct Open: ParsableCommand {
         }
         do {
             if let signal = try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"),
-                                                                       initialCase: `case`)) {
+                                                                       initialCase: `case`, modelsDirectory: Open.modelsDirectory(models))) {
                 // The terminal is restored; exit as the shell expects after a signal.
                 throw ExitCode(128 + signal)
             }

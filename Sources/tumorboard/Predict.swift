@@ -39,14 +39,7 @@ struct Predict: ParsableCommand {
             guard files.image == nil, files.slide == nil, files.labs == nil else {
                 throw ValidationError("--case and --image/--slide/--labs exclude each other")
             }
-            let record = try CaseFolder.read(URL(fileURLWithPath: folder), verification: .existence)
-            guard let r = record.radiographs.first else {
-                throw DiagnosisError.input("\(folder): the case has no radiograph")
-            }
-            let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: r.file), field: "radiographs[0].file")
-            let slideImage = try record.slides.first.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0.file), field: "slides[0].file") }
-            return DiagnosisInput(radiograph: radiograph, slide: slideImage,
-                                  labs: record.labs.isEmpty ? nil : record.labs, age: record.age, sex: record.sex)
+            return try DiagnosisInput(record: CaseFolder.read(URL(fileURLWithPath: folder), verification: .existence))
         }
         return try files.input()
     }
@@ -71,30 +64,5 @@ struct LooseFiles: ParsableArguments {
         }
         let panel = try labs.map { try LabFile.read($0) }
         return DiagnosisInput(radiograph: radiograph, slide: slideImage, labs: panel, age: age, sex: sexValue)
-    }
-}
-
-/// A loose lab panel file: a JSON list of {"marker", "value", "unit"[, "date"]}, or an object
-/// holding that list under "labs". Every marker and unit is checked against biomarkers.json.
-enum LabFile {
-    struct Wrapped: Decodable { let labs: [LabResult] }
-
-    static func read(_ path: String) throws -> [LabResult] {
-        let name = (path as NSString).lastPathComponent
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DiagnosisError.input("\(path): cannot be read (missing or not a file)")
-        }
-        let results: [LabResult]
-        if let list = try? JSONDecoder().decode([LabResult].self, from: data) { results = list }
-        else if let w = try? JSONDecoder().decode(Wrapped.self, from: data) { results = w.labs }
-        else {
-            throw DiagnosisError.input("\(name): not a lab panel (expected a JSON list of {\"marker\", \"value\", \"unit\"})")
-        }
-        let catalog: BiomarkerCatalog
-        do { catalog = try BiomarkerCatalog.bundled } catch { throw DiagnosisError.models("biomarkers.json: \(error)") }
-        for (i, r) in results.enumerated() {
-            do { try catalog.validate(r) } catch { throw DiagnosisError.input("\(name): entry \(i) (\(r.marker)): \(error)") }
-        }
-        return results
     }
 }

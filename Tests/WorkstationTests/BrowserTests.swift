@@ -61,8 +61,8 @@ final class BrowserTests: XCTestCase {
         var s = b.draw(width: 100, height: 30)
         XCTAssertTrue(s.row(0).contains("BTXRD-IMG000002") && s.row(0).contains("benign"))
         XCTAssertTrue(s.row(1).contains("C 124 W 248 full range · zoom 1.00x"), s.row(1))  // the gradient spans 0...247
-        XCTAssertTrue(s.text.contains("Boxes (1)"))
-        XCTAssertTrue(s.text.contains("1 osteochondroma 9,10 22x18"))
+        XCTAssertTrue(s.text.contains("─ Boxes"))
+        XCTAssertTrue(s.text.contains("truth 1 9,10 22x18"), s.text)
         // The image pane is half blocks.
         let (pane, _) = CaseViewScreen.layout(width: 100, height: 30)
         XCTAssertEqual(s[pane.x + 1, pane.y + 5].char, "▀")

@@ -76,6 +76,9 @@ final class EndToEndTests: XCTestCase {
         }
     }
 
+    /// Results of folder and dataset cases go here, not into the user's cache.
+    static let findingsCache = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-findings-\(getpid())").path
+
     static let tmuxPath: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/opt/homebrew/bin/tmux"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 
@@ -97,7 +100,7 @@ final class EndToEndTests: XCTestCase {
     /// A shell line (which outlives a Ctrl-C: trap) that marks the screen, runs the program, then prints its exit status and the
     /// terminal modes that a crashed curses program leaves off (icanon, echo).
     func wrapped(_ bin: String, _ args: String, env: String = "", log: String) -> String {
-        "sh -c 'trap true INT; echo BEFORE-TUMORBOARD; \(env) TUMORBOARD_TIMING=\(log) \(bin) \(args); echo EXITED $?; "
+        "sh -c 'trap true INT; echo BEFORE-TUMORBOARD; TUMORBOARD_FINDINGS_CACHE=\(EndToEndTests.findingsCache) \(env) TUMORBOARD_TIMING=\(log) \(bin) \(args); echo EXITED $?; "
             + "stty -a | tr \" ;\" \"\\n\\n\" | grep -E \"^-?(icanon|echo|isig)$\" | tr \"\\n\" \" \"; echo STTY-DONE; sleep 300'"
     }
 
@@ -126,12 +129,12 @@ final class EndToEndTests: XCTestCase {
         t.wait(for: "showing 253")
         t.keys("Down", "Enter")
         var s = t.wait(for: "full range · zoom 1.00x")
-        XCTAssertTrue(s.contains("Details") && s.contains("osteosarcoma"))
+        XCTAssertTrue(s.contains("─ Diagnosis") && s.contains("osteosarcoma"))
         XCTAssertTrue(s.contains("▀"), "the radiograph in half blocks")
         t.keys("+"); t.wait(for: "zoom 1.25x")
         t.keys("3"); t.wait(for: "bone · zoom 1.25x")
         t.keys("w"); t.wait(for: "manual · zoom 1.25x")
-        t.keys("Right"); t.keys("Tab"); t.wait(for: "Boxes (")
+        t.keys("Right"); t.keys("Tab"); t.wait(for: "─ Boxes")
         // Resize: everything redrawn at the new size, the status bar on the new last row.
         t.resize(130, 40)
         s = t.wait(for: String(repeating: " ", count: 1) + "? help")
@@ -143,7 +146,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(lines[0].hasSuffix("? help"), "title bar spans 130 columns: \(lines[0])")
         XCTAssertEqual(lines[1].count, 130, "pane and side panel fill the new width")
         t.keys("?"); t.wait(for: "Case view")
-        t.keys("x"); t.wait(for: "Details")
+        t.keys("x"); t.wait(for: "─ Diagnosis")
         t.keys("Escape"); t.wait(for: "showing 253")
         t.keys("q")
         assertRestored(t.wait(for: "STTY-DONE"), status: 0)
@@ -163,7 +166,7 @@ final class EndToEndTests: XCTestCase {
         t!.keys("Enter")
         let s = t!.wait(for: "zoom 1.00x")
         XCTAssertTrue(s.contains("ascii"), "the override picks ASCII")
-        XCTAssertTrue(s.contains("+---"), "the box outline in ASCII")
+        XCTAssertTrue(s.contains("+..."), "the reference box's dotted outline in ASCII")
         t!.keys("-"); t!.keys("i"); t!.wait(for: "inverted")
         // SIGTERM: the program restores the terminal and exits 143.
         let pid = t!.timing().first { $0.hasPrefix("pid=") }.flatMap { Int32($0.dropFirst(4).prefix { $0.isNumber }) }

@@ -1,0 +1,66 @@
+import Cases
+import Foundation
+import Imaging
+
+extension DiagnosisInput {
+    /// The case as the models see it: its first radiograph, its first slide, the latest result
+    /// per marker of its labs, its age and sex. One path for `predict`, the workstation and eval.
+    public init(record: CaseRecord) throws {
+        guard let r = record.radiographs.first else {
+            throw DiagnosisError.input("\(record.id): the case has no radiograph")
+        }
+        let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: r.file), field: "radiographs[0].file")
+        let slide = try record.slides.first.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0.file), field: "slides[0].file") }
+        let labs = record.labs.latestPerMarker()
+        self.init(radiograph: radiograph, slide: slide, labs: labs.isEmpty ? nil : labs, age: record.age, sex: record.sex)
+    }
+}
+
+/// A loose lab panel file: a JSON list of {"marker", "value", "unit"[, "date"]}, or an object
+/// holding that list under "labs". Every marker and unit is checked against biomarkers.json.
+public enum LabFile {
+    struct Wrapped: Decodable { let labs: [LabResult] }
+
+    public static func read(_ path: String) throws -> [LabResult] {
+        let name = (path as NSString).lastPathComponent
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DiagnosisError.input("\(path): cannot be read (missing or not a file)")
+        }
+        let results: [LabResult]
+        if let list = try? JSONDecoder().decode([LabResult].self, from: data) { results = list }
+        else if let w = try? JSONDecoder().decode(Wrapped.self, from: data) { results = w.labs }
+        else {
+            throw DiagnosisError.input("\(name): not a lab panel (expected a JSON list of {\"marker\", \"value\", \"unit\"})")
+        }
+        let catalog: BiomarkerCatalog
+        do { catalog = try BiomarkerCatalog.bundled } catch { throw DiagnosisError.models("biomarkers.json: \(error)") }
+        for (i, r) in results.enumerated() {
+            do { try catalog.validate(r) } catch { throw DiagnosisError.input("\(name): entry \(i) (\(r.marker)): \(error)") }
+        }
+        return results
+    }
+}
+
+/// What a kept result is valid for: a digest of everything the diagnosis reads from the case
+/// (the bytes of its radiograph and slide, its latest labs, age and sex) and of the model
+/// weights. The same key means the same answer; a changed image, a new slide or lab, or a
+/// retrained model gives a new key, so the case runs again.
+public enum InputKey {
+    /// Bumped when `Findings` or the pipeline changes what a result means.
+    public static let resultFormat = 1
+
+    public static func of(_ record: CaseRecord, modelHashes: [String: String]) throws -> String {
+        var lines = ["tumorboard-findings \(resultFormat)"]
+        for (name, hash) in modelHashes.sorted(by: { $0.key < $1.key }) { lines.append("model \(name) \(hash)") }
+        if let r = record.radiographs.first { lines.append("radiograph \(try digest(r.file, field: "radiographs[0].file"))") }
+        if let s = record.slides.first { lines.append("slide \(try digest(s.file, field: "slides[0].file"))") }
+        for l in record.labs.latestPerMarker() { lines.append("lab \(l.marker) \(l.value) \(l.unit)") }
+        lines.append("age \(record.age.map(String.init) ?? "-") sex \(record.sex?.rawValue ?? "-")")
+        return SHA256Digest.hex(Data(lines.joined(separator: "\n").utf8))
+    }
+
+    static func digest(_ file: String, field: String) throws -> String {
+        do { return try SHA256Digest.hex(ofFile: URL(fileURLWithPath: file)) }
+        catch { throw DiagnosisError.input("\(field) \((file as NSString).lastPathComponent): cannot be read (\(error))") }
+    }
+}

@@ -1,0 +1,95 @@
+import Dispatch
+import Foundation
+
+/// A value shared between the main thread and the background queues.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: `value` is only read or written while `lock` is held.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock(); defer { lock.unlock() }
+        return body(&value)
+    }
+    var current: Value { withLock { $0 } }
+}
+
+/// All the workstation's background work in one small type: three serial queues (image
+/// decoding; the engine, one case at a time; a scan of kept results), latest-wins requests per
+/// channel, cancellable batches that let single requests in between their items, and results
+/// posted to the main loop through `WakeUp`. Nothing here touches the terminal.
+final class BackgroundWork<Message: Sendable>: Sendable {
+    enum Lane: Sendable { case decode, engine, scan }
+
+    let wake: WakeUp<Message>
+    private let decodeQueue = DispatchQueue(label: "tumorboard.decode", qos: .userInitiated)
+    private let engineQueue = DispatchQueue(label: "tumorboard.engine", qos: .userInitiated)
+    private let scanQueue = DispatchQueue(label: "tumorboard.scan", qos: .utility)
+    /// The newest ticket of each channel: a job whose ticket is older has been superseded.
+    private let tickets = Locked<[String: UInt64]>([:])
+
+    init(wake: WakeUp<Message>) { self.wake = wake }
+
+    private func queue(_ lane: Lane) -> DispatchQueue {
+        switch lane {
+        case .decode: decodeQueue
+        case .engine: engineQueue
+        case .scan: scanQueue
+        }
+    }
+
+    /// Supersedes every earlier request of `channel`; returns the new ticket's test.
+    private func newTicket(_ channel: String) -> @Sendable () -> Bool {
+        let ticket = tickets.withLock { t -> UInt64 in
+            let n = (t[channel] ?? 0) + 1
+            t[channel] = n
+            return n
+        }
+        return { [tickets] in tickets.withLock { $0[channel] } == ticket }
+    }
+
+    /// Runs `job` on `lane` unless a newer request of `channel` came before it started (then it
+    /// is dropped unrun). `isCurrent` tells a running job whether it has been superseded since.
+    func request(_ channel: String, on lane: Lane,
+                 _ job: @escaping @Sendable (_ isCurrent: @escaping @Sendable () -> Bool) -> Message?) {
+        let isCurrent = newTicket(channel)
+        queue(lane).async { [wake] in
+            guard isCurrent() else { return }
+            if let m = job(isCurrent) { wake.post(m) }
+        }
+    }
+
+    /// Drops what is queued for `channel` and tells a running job it is no longer current.
+    func cancel(_ channel: String) { _ = newTicket(channel) }
+
+    /// Runs `step` for each item in order on `lane`, one queued job per item, so that requests
+    /// made meanwhile run between two items. Stops at the next item after `cancel(channel)` or a
+    /// new batch of the same channel; `finished(done, cancelled)` is posted last either way.
+    func batch<Item: Sendable>(_ channel: String, on lane: Lane, items: [Item],
+                               step: @escaping @Sendable (_ index: Int, Item) -> Message?,
+                               finished: @escaping @Sendable (_ done: Int, _ cancelled: Bool) -> Message?) {
+        let isCurrent = newTicket(channel)
+        let q = queue(lane)
+        @Sendable func run(_ i: Int) {
+            guard isCurrent() else {
+                if let m = finished(i, true) { wake.post(m) }
+                return
+            }
+            guard i < items.count else {
+                if let m = finished(i, false) { wake.post(m) }
+                return
+            }
+            if let m = step(i, items[i]) { wake.post(m) }
+            q.async { run(i + 1) }
+        }
+        q.async { run(0) }
+    }
+
+    /// Runs `job` on `lane` with no channel (nothing supersedes it).
+    func run(on lane: Lane, _ job: @escaping @Sendable () -> Message?) {
+        queue(lane).async { [wake] in if let m = job() { wake.post(m) } }
+    }
+
+    /// Waits until everything queued on `lane` so far has run (tests).
+    func drain(_ lane: Lane) { queue(lane).sync {} }
+}
