@@ -65,11 +65,8 @@ public enum Workstation {
                               graphics: choice, message: note.map { ($0, true) })
 
         if let id = options.initialCase { browser.open(id: id) }
-        let wake = WakeUp<LoopMessage>()
-        let work = BackgroundWork(wake: wake)
-        let service = DiagnosisService(work: work, source: options.source,
-                                       archive: findingsArchive(for: options.source, environment: env))
-        let ids = browser.all.map(\.id)
+        let session = WorkstationSession(browser: browser, archive: findingsArchive(for: options.source, environment: env))
+        let wake = session.wake
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
@@ -104,7 +101,7 @@ public enum Workstation {
                 if !modelsRequested {
                     modelsRequested = true
                     if let dir = options.modelsDirectory {
-                        service.load(DiagnosisService.loader(directory: dir))
+                        session.loadModels(DiagnosisService.loader(directory: dir))
                     } else {
                         browser.modelsChanged(.failed("no models folder (set TUMORBOARD_MODELS, or run training/run_all.sh)"))
                     }
@@ -115,65 +112,34 @@ public enum Workstation {
                     keyTime = nil
                 }
             }
-            for req in browser.loadRequests {
-                if !req.slide { openTime[req.id] = DispatchTime.now().uptimeNanoseconds }
-                work.request(req.slide ? "slide" : "image", on: .decode) { _ in
-                    let result: Result<LoadedImage, CaseSourceError>
-                    do { result = .success(try LoadedImage.decode(req.url)) } catch {
-                        result = .failure(CaseSourceError("\(req.url.lastPathComponent): \(error)"))
-                    }
-                    return .decoded(id: req.id, slide: req.slide, result)
-                }
-            }
-            browser.loadRequests.removeAll()
-            // Only the newest case matters: the earlier requests would be superseded anyway.
-            if let req = browser.diagnosisRequests.last {
-                diagnosisTime[req.id] = DispatchTime.now().uptimeNanoseconds
-                service.diagnose(id: req.id, rerun: req.rerun)
-            }
-            browser.diagnosisRequests.removeAll()
-            switch browser.batchCommand {
-            case .start(let list): _ = service.runAll(ids: list)
-            case .cancel: service.cancelAll()
-            case nil: break
-            }
-            browser.batchCommand = nil
+            let imageIDs = browser.loadRequests.filter { !$0.slide }.map(\.id)
+            for id in imageIDs { openTime[id] = DispatchTime.now().uptimeNanoseconds }
+            if let id = session.submit() { diagnosisTime[id] = DispatchTime.now().uptimeNanoseconds }
 
             var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
             _ = poll(&fds, 2, 100)
             if terminal.sizeChanged() { terminal.updateSize(); dirty = true }
             for m in wake.drain() {
                 dirty = true
-                switch m {
-                case .models(let state):
-                    browser.modelsChanged(state)
-                    if case .ready = state {
-                        timing?.write("models_ready_ms=\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - loopStart) / 1e6))")
-                        service.scanKept(ids: ids)
-                    }
-                case .started(let id): browser.diagnosisStarted(id: id)
-                case .known(let found): browser.known(found)
-                case .batch(let p): browser.batchProgress(p)
-                case .diagnosed(let id, let result):
-                    browser.diagnosed(id: id, result)
-                    if let t = diagnosisTime.removeValue(forKey: id), browser.caseView?.detail.summary.id == id {
-                        let screen = browser.draw(width: terminal.width, height: terminal.height)
-                        terminal.render(screen)
+                switch session.apply(m) {
+                case .modelsReady:
+                    timing?.write("models_ready_ms=\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - loopStart) / 1e6))")
+                case .diagnosisShown(let id, let kept):
+                    if let t = diagnosisTime.removeValue(forKey: id) {
+                        terminal.render(browser.draw(width: terminal.width, height: terminal.height))
                         dirty = false
                         let ms = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
-                        let kept = (try? result.get())?.kept == true
                         timing?.write("open_to_probabilities_ms=\(String(format: "%.2f", ms)) case=\(id) kept=\(kept)")
                     }
-                case .decoded(let id, let slide, let result):
-                    browser.imageLoaded(id: id, slide: slide, result.mapError { $0 as any Error })
-                    if let t = slide ? nil : openTime.removeValue(forKey: id) {
-                        let screen = browser.draw(width: terminal.width, height: terminal.height)
-                        terminal.render(screen)
+                case .imageShown(let id):
+                    if let t = openTime.removeValue(forKey: id) {
+                        terminal.render(browser.draw(width: terminal.width, height: terminal.height))
                         dirty = false
                         let ms = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
                         timing?.write("open_to_image_ms=\(String(format: "%.2f", ms)) case=\(id) mode=\(browser.graphics.mode) graphics_bytes=\(terminal.lastGraphicsBytes) frame_ms=\(String(format: "%.2f", browser.lastFrame?.milliseconds ?? 0))")
                     }
                 case .signal(let s): exitSignal = s
+                case nil: break
                 }
             }
             for key in terminal.readKeys() {
@@ -183,7 +149,7 @@ public enum Workstation {
                 dirty = true
             }
         }
-        service.cancelAll()
+        session.stop()
         timing?.write(exitSignal.map { "exit signal=\($0)" } ?? "exit quit")
         return exitSignal
     }
