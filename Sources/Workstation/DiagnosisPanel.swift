@@ -96,9 +96,9 @@ enum DiagnosisPanel {
         }
         rows.append(pieces(head))
         // Two columns: the fused answer and the radiograph alone.
-        let labelW = 13, pctW = 6
+        let labelW = 14, pctW = 6
         let barW = max(2, (width - labelW - 2 * pctW - 2) / 2)
-        let fusedName = lesion ? "fused" : "fused|lesion"
+        let fusedName = lesion ? "fused" : "if lesion"
         let fusionMissing = { if case .ready(_, let missing) = b.models { return missing.contains { $0.hasPrefix("fusion_head") } } else { return false } }()
         rows.append(pieces([(fit("", labelW), t[.dim]), (fit(fusionMissing ? "image (no fusion)" : fusedName, barW + pctW + 1), t[.dim]),
                             ("image only", t[.dim])]))

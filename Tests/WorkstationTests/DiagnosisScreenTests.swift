@@ -96,7 +96,7 @@ final class DiagnosisScreenTests: XCTestCase {
         let lines = sideRows(s)
         let first = try XCTUnwrap(lines.firstIndex { $0.contains("─ Diagnosis") })
         XCTAssertTrue(lines[first + 1].contains("no lesion found"), lines[first + 1])
-        XCTAssertNotNil(row(s, containing: "fused|lesion"), "the probabilities are labelled as conditional")
+        XCTAssertNotNil(row(s, containing: "if lesion"), "the probabilities are labelled as conditional")
         XCTAssertNotNil(row(s, containing: "model: none above the threshold"))
         // Truth benign, no lesion found: wrong.
         XCTAssertTrue(try XCTUnwrap(row(s, containing: "truth benign")).contains("✗"))

@@ -212,4 +212,80 @@ final class EndToEndTests: XCTestCase {
         t.keys("Escape", "q")
         assertRestored(t.wait(for: "STTY-DONE"), status: 0)
     }
+
+    /// What `tumorboard predict` says of a sample: the predicted class and its percentage as the
+    /// case view prints it ("▶ MALIGNANT 99.4%"), computed by another process.
+    func predicted(_ bin: String, sample: URL) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        p.arguments = ["predict", "--case", sample.path, "--json"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let cls = try XCTUnwrap(json["predicted"] as? String)
+        let probs = try XCTUnwrap(json["probabilities"] as? [String: Double])
+        return "▶ \(cls.uppercased()) \(String(format: "%.1f%%", 100 * (probs[cls] ?? -1)))"
+    }
+
+    /// The diagnosis on screen: probabilities and contributions for SAMPLE-03, a burst of n faster
+    /// than inference ending on a case whose shown answer is what `predict` says of it, the
+    /// heatmap toggled, a resize to 80x24, q.
+    func testDiagnosisOnScreen() throws {
+        let bin = try prerequisites()
+        let samples = Fixtures.repositoryRoot.appendingPathComponent("samples")
+        guard FileManager.default.fileExists(atPath: samples.appendingPathComponent("SAMPLE-03-OSTEOSARCOMA/case.json").path) else {
+            throw XCTSkip("samples/SAMPLE-03-OSTEOSARCOMA is missing")
+        }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-diagnosis.log").path
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + suffix) } }
+        let t = try Tmux(command: wrapped(bin, "open --case SAMPLE-03-OSTEOSARCOMA",
+                                          env: "TUMORBOARD_SAMPLES=\(samples.path) TUMORBOARD_STORE=\(store)", log: log),
+                         width: 110, height: 34, timingLog: log)
+        // The first load may hash the weights (a debug build, no digest cache): allow for it.
+        var s = t.wait(for: "Contributions to p(", timeout: 120)
+        XCTAssertTrue(s.contains("SAMPLE-03-OSTEOSARCOMA"))
+        for cls in ["benign", "intermediate", "malignant"] {
+            let line = s.split(separator: "\n").first { $0.contains("│  \(cls) ") || $0.contains("│ ▶\(cls) ") }
+            XCTAssertNotNil(line.flatMap { $0.range(of: #"\d+\.\d%.*\d+\.\d%"#, options: .regularExpression) }, "\(cls) with fused and image-only percentages:\n\(s)")
+        }
+        for modality in ["image", "pathology", "labs"] {
+            let line = s.split(separator: "\n").first { $0.contains("│ \(modality) ") }
+            XCTAssertNotNil(line.flatMap { $0.range(of: #"[+-]0\.\d{3}"#, options: .regularExpression) }, "\(modality) contribution:\n\(s)")
+        }
+        XCTAssertTrue(s.contains(try predicted(bin, sample: samples.appendingPathComponent("SAMPLE-03-OSTEOSARCOMA"))), "the screen agrees with predict:\n\(s)")
+
+        // n three times in one burst: faster than inference. The answer shown must be the shown case's.
+        t.keys("n", "n", "n")
+        s = t.wait(for: "SAMPLE-06")
+        let deadline = Date().addingTimeInterval(60)
+        while !(s.contains("SAMPLE-06") && s.contains("Contributions to p(")) && Date() < deadline { usleep(100_000); s = t.screen() }
+        XCTAssertTrue(s.contains("SAMPLE-06") && s.contains("Contributions to p("), s)
+        XCTAssertTrue(s.contains(try predicted(bin, sample: samples.appendingPathComponent("SAMPLE-06-MALIGNANT-NO-LABS"))),
+                      "the answer on screen is SAMPLE-06's own:\n\(s)")
+        XCTAssertTrue(s.contains("absent (no blood tests)"), "SAMPLE-06 has no labs")
+
+        // Heatmap off and on.
+        XCTAssertTrue(s.contains("· heatmap"))
+        t.keys("m")
+        let deadline2 = Date().addingTimeInterval(10)
+        while t.screen().contains("· heatmap") && Date() < deadline2 { usleep(50_000) }
+        XCTAssertFalse(t.screen().contains("· heatmap"), "m turns the heatmap off")
+        t.keys("m"); t.wait(for: "· heatmap")
+
+        // 80x24: the answer still fits, the status bar on the last row.
+        t.resize(80, 24)
+        usleep(500_000)
+        s = t.wait(for: "Contributions to p(")
+        let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertTrue(lines.count >= 24 && lines[23].hasPrefix(" blocks"), "status bar on row 24: \(lines.count > 23 ? String(lines[23]) : "")")
+        t.keys("q")
+        assertRestored(t.wait(for: "STTY-DONE"), status: 0)
+        logTimings(t, "diagnosis")
+        XCTAssertTrue(t.timing().contains { $0.contains("open_to_probabilities_ms=") })
+    }
 }
