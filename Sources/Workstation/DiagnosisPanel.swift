@@ -81,6 +81,9 @@ enum DiagnosisPanel {
             }
         }
         let f = r.findings
+        if case .ready(_, let missing) = b.models {
+            for m in missing { rows += wrap("missing: \(m)", width).map { text($0, t[.error]) } }
+        }
         let predicted = DiagnosisLabel(rawValue: f.predicted)
         let lesion = !f.detections.isEmpty
         if !lesion {
@@ -100,7 +103,7 @@ enum DiagnosisPanel {
         let barW = max(2, (width - labelW - 2 * pctW - 2) / 2)
         let fusedName = lesion ? "fused" : "if lesion"
         let fusionMissing = { if case .ready(_, let missing) = b.models { return missing.contains { $0.hasPrefix("fusion_head") } } else { return false } }()
-        rows.append(pieces([(fit("", labelW), t[.dim]), (fit(fusionMissing ? "image (no fusion)" : fusedName, barW + pctW + 1), t[.dim]),
+        rows.append(pieces([(fit("", labelW), t[.dim]), (fit(fusionMissing ? "no fusion" : fusedName, barW + pctW + 1), t[.dim]),
                             ("image only", t[.dim])]))
         let fused = f.probabilities.values, image = f.imageOnlyProbabilities.values
         for (k, c) in DiagnosisLabel.tumourClasses.enumerated() {
@@ -141,6 +144,8 @@ enum DiagnosisPanel {
                                    gain: t[.gain], loss: t[.loss], axis: t[.dim])
                     s.put(signed(Double(v)), x: x + labelW + barW + 1, y: y, style: v >= 0 ? t[.gain] : t[.loss], maxWidth: valueW)
                 }
+            } else if present == true {
+                rows.append(pieces([(fit(name, labelW), t[.dim]), ("n/a: no fusion head", t[.dim])]))
             } else {
                 rows.append(pieces([(fit(name, labelW), t[.dim]), ("absent (\(why))", t[.dim])]))
             }

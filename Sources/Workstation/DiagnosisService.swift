@@ -185,8 +185,21 @@ final class DiagnosisService: Sendable {
     /// The production engine: the models folder, with progress; the optional parts missing.
     static func loader(directory: URL) -> @Sendable (@escaping @Sendable (Int, String) -> Void) throws -> (any CaseEngine, [String]) {
         { progress in
-            let set = try ModelSet(directory: directory, progress: progress)
-            return (try Diagnosis(models: set), set.missing)
+            do {
+                let set = try ModelSet(directory: directory, progress: progress)
+                return (try Diagnosis(models: set), set.missing)
+            } catch {
+                throw DiagnosisError.models(withRemedy("\(error)"))
+            }
         }
+    }
+
+    /// A model error with the command that fetches or rebuilds the file, when it does not say.
+    static func withRemedy(_ message: String) -> String {
+        if message.contains("run_all.sh") || message.contains("fetch-text-encoder") { return message }
+        if message.contains("text/") || message.contains("MiniLM") || message.contains("vocab") {
+            return message + " (fetch it again with scripts/fetch-text-encoder)"
+        }
+        return message + " (rebuild with training/run_all.sh, or restore the shipped weights: git checkout -- models/)"
     }
 }

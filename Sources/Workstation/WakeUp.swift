@@ -4,6 +4,7 @@ import Foundation
 /// a message and writes one byte; the loop drains the pipe and then the mailbox. Writing to a
 /// pipe is async-signal-safe, so signal handlers can use it too.
 public final class WakeUp<Message: Sendable>: @unchecked Sendable {
+    // @unchecked: the descriptors are immutable after init; `pending` is only touched under `lock`.
     public let readFD: Int32
     let writeFD: Int32
     private let lock = NSLock()

@@ -229,4 +229,32 @@ final class DiagnosisScreenTests: XCTestCase {
         let tall = b.draw(width: 120, height: 60)
         XCTAssertTrue(tall.text.contains("─ Models and timings"), tall.text)
     }
+
+    func testTheSlideShowsThroughTheGraphicsLadder() throws {
+        let root = Fixtures.tempFolder("slide")
+        let radiograph = root.appendingPathComponent("r.png"), slide = root.appendingPathComponent("s.png")
+        try Fixtures.gradient().writePNG(to: radiograph)
+        try Fixtures.gradient(width: 32, height: 32).writePNG(to: slide)
+        let record = CaseRecord(id: "S1", age: 20, sex: .male, radiographs: [Radiograph(file: radiograph.path)],
+                                slides: [SlideReference(slideID: "H-22-1", stain: "H&E", file: slide.path)])
+        let b = Browser(source: RecordSource(title: "t", records: [record]), graphics: Fixtures.blocks)
+        press(b, .enter); b.loadPendingSynchronously()
+        XCTAssertTrue(b.draw(width: 100, height: 40).text.contains("H-22-1"))
+        press(b, .char("s"))
+        XCTAssertEqual(b.loadRequests.map(\.slide), [true], "the slide is decoded in the background")
+        b.loadPendingSynchronously()
+        let s = b.draw(width: 100, height: 40)
+        let (pane, _) = CaseViewScreen.layout(width: 100, height: 40)
+        XCTAssertTrue(s.row(pane.y).contains("slide · C"), s.row(pane.y))
+        XCTAssertEqual(s[pane.x + 2, pane.y + 5].char, "▀")
+        press(b, .char("+"))
+        XCTAssertEqual(b.caseView?.slideView.zoom, 1.25, "the keys act on the slide shown")
+        XCTAssertEqual(b.caseView?.view.zoom, 1)
+        press(b, .char("s"))
+        XCTAssertFalse(b.draw(width: 100, height: 40).row(pane.y).contains("slide ·"))
+        // A case without a slide says so.
+        let c = Browser(source: try RecordSource.dataset(at: try Fixtures.dataset().path), graphics: Fixtures.blocks)
+        press(c, .enter, .char("s"))
+        XCTAssertEqual(c.message?.text, "this case has no slide")
+    }
 }

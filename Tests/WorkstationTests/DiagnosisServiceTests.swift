@@ -132,4 +132,50 @@ final class DiagnosisServiceTests: XCTestCase {
         b.handle(.char("n"))
         XCTAssertEqual(b.caseView?.detail.summary.id, "C01", "browsing goes on")
     }
+
+    /// The shipped models folder of this checkout.
+    var modelsFolder: URL { Fixtures.repositoryRoot.appendingPathComponent("models") }
+
+    func testATruncatedWeightFileIsNamedWithTheCommandThatRebuildsIt() throws {
+        let dir = Fixtures.tempFolder("models-broken")
+        let whole = try Data(contentsOf: modelsFolder.appendingPathComponent("detector.safetensors"))
+        try whole.prefix(4096).write(to: dir.appendingPathComponent("detector.safetensors"))
+        let browser = Browser(source: try DiagnosisFixtures.source(count: 2), graphics: Fixtures.blocks)
+        let s = WorkstationSession(browser: browser, archive: MemoryFindingsArchive())
+        s.loadModels(DiagnosisService.loader(directory: dir))
+        browser.handle(.enter)
+        XCTAssertTrue(loop(s) { if case .failed = browser.models { return true } else { return false } })
+        guard case .failed(let why) = browser.models else { return XCTFail() }
+        XCTAssertTrue(why.contains("detector.safetensors"), why)
+        XCTAssertTrue(why.contains("training/run_all.sh") && why.contains("git checkout -- models/"), why)
+        XCTAssertTrue(loop(s) { browser.caseView?.loaded != nil }, "the radiograph still shows")
+    }
+
+    /// The real engine with the fusion head and pathology encoder missing: the case runs image
+    /// only, the case view names what is missing and how to rebuild it; the case folder is not written.
+    func testTheRealEngineWithAnOptionalPartMissing() throws {
+        let dir = Fixtures.tempFolder("models-partial")
+        for name in ["detector.safetensors", "lesion_encoder.safetensors"] {
+            try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent(name),
+                                                       withDestinationURL: modelsFolder.appendingPathComponent(name))
+        }
+        let root = try Fixtures.caseFolders()
+        let before = try FileManager.default.subpathsOfDirectory(atPath: root.path).sorted()
+        let browser = Browser(source: RecordSource.caseFolders(in: root.path), graphics: Fixtures.blocks)
+        let cache = Fixtures.tempFolder("findings-cache")
+        let s = WorkstationSession(browser: browser, archive: FolderFindingsArchive(folder: cache))
+        s.loadModels(DiagnosisService.loader(directory: dir))
+        browser.handle(.enter)
+        XCTAssertTrue(loop(s, timeout: 120) { browser.caseView?.diagnosis.result != nil }, "\(String(describing: browser.caseView?.diagnosis))")
+        guard case .ready(let digests, let missing) = browser.models else { return XCTFail("\(browser.models)") }
+        XCTAssertEqual(Set(digests.keys), ["detector.safetensors", "lesion_encoder.safetensors"])
+        XCTAssertTrue(missing.contains { $0.hasPrefix("fusion_head.safetensors") })
+        let text = browser.draw(width: 100, height: 40).text
+        XCTAssertTrue(text.contains("missing: fusion_head.safetensors"), text)
+        XCTAssertTrue(text.contains("no fusion"), text)
+        XCTAssertTrue(text.contains("n/a: no fusion head"), "present but not attributable: \(text)")
+        XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: root.path).sorted(), before,
+                       "nothing is written into the user's case folders")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 1, "the result is kept in the cache folder")
+    }
 }
