@@ -168,7 +168,11 @@ public enum PaneRasterizer {
             }
             if labelScale > 0 {
                 let textH = PixelFont.height * labelScale + 2
-                let ly = r.y - textH >= 0 ? r.y - textH : min(r.y1 + 1, ph - textH)
+                // The model's labels above their boxes, the reference labels below theirs, so a
+                // prediction and the truth on the same lesion do not hide each other's label.
+                let above = r.y - textH, below = r.y1 + 1
+                let ly = box.dashed ? (below + textH <= ph ? below : max(0, above))
+                                    : (above >= 0 ? above : min(below, ph - textH))
                 PixelFont.draw(box.label.uppercased(), into: &out.rgb, width: pw, height: ph,
                                x: max(0, r.x), y: ly, scale: labelScale, colour: colour)
             }

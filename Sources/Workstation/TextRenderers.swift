@@ -71,8 +71,9 @@ enum TextBoxOverlay {
                 for y in y0...max(y0, y1) { set(x0, y, v); set(x1, y, v) }
                 set(x0, y0, "+"); set(x1, y0, "+"); set(x0, y1, "+"); set(x1, y1, "+")
             }
-            // The label sits on the row above the box, or inside its top row when there is no room.
-            let ly = y0 > 0 ? y0 - 1 : y0
+            // The model's label sits on the row above the box (inside its top row when there is no
+            // room), a reference box's label on the row below it, so both stay readable.
+            let ly = box.dashed ? (y1 + 1 < origin.height ? y1 + 1 : y1) : (y0 > 0 ? y0 - 1 : y0)
             let label = box.label
             let lx = max(0, min(x0, origin.width - label.count))
             for (i, ch) in label.enumerated() { set(lx + i, ly, ch) }
