@@ -94,7 +94,7 @@ public enum CaseFolder {
         record.clinicalNote = try r.optionalString("clinical_note")
         if let label = try r.optionalString("label") {
             guard let l = DiagnosisLabel(rawValue: label) else {
-                throw .manifest(file: file, field: "label", problem: "'\(label)' is not one of normal, benign, intermediate, malignant")
+                throw .manifest(file: file, field: "label", problem: "'\(label)' is not one of \(DiagnosisLabel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             record.label = l
         }

@@ -169,7 +169,7 @@ public enum DatasetLayout {
                 throw .dataset(file: casesURL.path, line: line, problem: "image_id '\(f[h["image_id"]!])' is not a valid ID")
             }
             guard let labelText = col(f, "label"), let label = DiagnosisLabel(rawValue: labelText) else {
-                throw .dataset(file: casesURL.path, line: line, problem: "label '\(col(f, "label") ?? "")' is not one of normal, benign, intermediate, malignant")
+                throw .dataset(file: casesURL.path, line: line, problem: "label '\(col(f, "label") ?? "")' is not one of \(DiagnosisLabel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard let ageText = col(f, "age"), let age = Int(ageText), (0...150).contains(age) else {
                 throw .dataset(file: casesURL.path, line: line, problem: "age '\(col(f, "age") ?? "")' is not a whole number of years")

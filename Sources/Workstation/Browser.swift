@@ -77,10 +77,20 @@ public struct CaseViewState: Sendable {
 public enum SortKey: String, CaseIterable, Sendable { case id = "ID", age, label, site, boxes, malignant = "p(malignant)" }
 
 /// The case list's filter on the model's answer.
-public enum PredictionFilter: String, CaseIterable, Sendable {
-    case all, benign, intermediate, malignant
-    case noLesion = "no lesion"
-    case notRun = "not run"
+public enum PredictionFilter: Sendable, Equatable {
+    case all, predicted(DiagnosisLabel), noLesion, notRun
+
+    /// The order `F` steps through.
+    public static let cycle: [PredictionFilter] = [.all] + DiagnosisLabel.tumourClasses.map { .predicted($0) } + [.noLesion, .notRun]
+
+    public var name: String {
+        switch self {
+        case .all: "all"
+        case .predicted(let c): c.rawValue
+        case .noLesion: "no lesion"
+        case .notRun: "not run"
+        }
+    }
 }
 
 /// "Run all" as the status bar shows it.
@@ -207,10 +217,10 @@ public final class Browser {
         case .previousCase: move(to: selected - 1); openSelected()
         case .triage: sortKey = .malignant; ascending = false; refilter()
         case .filterPrediction:
-            let all = PredictionFilter.allCases
-            filter = all[((all.firstIndex(of: filter) ?? 0) + 1) % all.count]
+            let cycle = PredictionFilter.cycle
+            filter = cycle[((cycle.firstIndex(of: filter) ?? 0) + 1) % cycle.count]
             refilter()
-            message = ("showing: \(filter.rawValue)", false)
+            message = ("showing: \(filter.name)", false)
         case .runAll:
             if let b = batch, !b.finished {
                 batchCommand = .cancel
@@ -306,7 +316,7 @@ public final class Browser {
         case .all: return true
         case .notRun: return p == nil
         case .noLesion: return p.map { !$0.lesionFound } ?? false
-        case .benign, .intermediate, .malignant: return p?.lesionFound == true && p?.predicted.rawValue == filter.rawValue
+        case .predicted(let c): return p?.lesionFound == true && p?.predicted == c
         }
     }
 

@@ -35,7 +35,7 @@ enum CaseListScreen {
         let unknown = b.all.filter { $0.label == nil }.count
         if unknown > 0 { x += s.put(" · unlabelled \(unknown)", x: x, y: 1, style: t[.dim]) }
         let arrow = b.ascending ? "↑" : "↓"
-        let filter = b.filter == .all ? "" : " │ model: \(b.filter.rawValue)"
+        let filter = b.filter == .all ? "" : " │ model: \(b.filter.name)"
         s.put(" │ showing \(b.visible.count) │ sort \(b.sortKey.rawValue) \(arrow)\(filter) │ run \(b.predictions.count)",
               x: x, y: 1, style: t[.dim], maxWidth: w - x)
 
@@ -54,7 +54,7 @@ enum CaseListScreen {
         let first = b.scrollTop(rows: rows)
         if b.visible.isEmpty {
             let why = b.all.isEmpty ? "No cases here."
-                : b.filter != .all ? "No case with model answer \"\(b.filter.rawValue)\" (F changes the filter)."
+                : b.filter != .all ? "No case with model answer \"\(b.filter.name)\" (F changes the filter)."
                 : "No case matches \"\(b.query)\" (Esc clears the search)."
             s.put(why, x: 2, y: top + 1, style: t[.dim])
         }

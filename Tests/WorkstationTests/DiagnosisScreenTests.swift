@@ -205,7 +205,7 @@ final class DiagnosisScreenTests: XCTestCase {
         s = b.draw(width: 100, height: 30)
         XCTAssertTrue(s.row(3).contains("BTXRD-IMG000003"))
         press(b, .char("F"), .char("F"))              // benign, intermediate -> intermediate shows none
-        XCTAssertEqual(b.filter, .intermediate)
+        XCTAssertEqual(b.filter, .predicted(.intermediate))
         XCTAssertTrue(b.visible.isEmpty)
         press(b, .char("F"))                          // malignant
         XCTAssertEqual(b.visible.map { b.all[$0].id }, ["BTXRD-IMG000003"])
