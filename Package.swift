@@ -39,14 +39,15 @@ let package = Package(
                 resources: [.copy("Resources")]),
         // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
         .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases", "AtomicFiles"]),
-        // Metrics for `tumorboard eval`: mAP@0.5, precision/recall/F1, ROC AUC, calibration.
-        .target(name: "Evaluation"),
+        // `tumorboard eval`: datasets, the pipeline over them, mAP@0.5, precision/recall/F1, ROC AUC,
+        // calibration, the ablation, the report (Markdown, JSON, PNG plots).
+        .target(name: "Evaluation", dependencies: ["Diagnosis", "Cases", "Imaging", "AtomicFiles"]),
         // The terminal UI: capability probe, screens, panes, themes, key map.
         // Depends on Diagnosis for findings and the models it runs in the background; never on Engine.
         .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "CNcurses", "CSixel"]),
 
         .executableTarget(name: "tumorboard", dependencies: [
-            "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation",
+            "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,7 +59,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Diagnosis", "Cases", "Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

@@ -94,7 +94,7 @@ extension CaseStore {
 
 /// Reading a BTXRD-like dataset folder into case records.
 public enum DatasetLayout {
-    static func table(_ url: URL, required: [String]) throws(CaseError) -> (header: [String: Int], rows: [(line: Int, fields: [String])]) {
+    public static func table(_ url: URL, required: [String]) throws(CaseError) -> (header: [String: Int], rows: [(line: Int, fields: [String])]) {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw .missingFile(file: url.deletingLastPathComponent().path, field: "dataset", path: url.lastPathComponent)
         }
@@ -142,17 +142,33 @@ public enum DatasetLayout {
     }
 
     public static func read(_ folder: URL, limit: Int? = nil, hashImages: Bool = true) throws(CaseError) -> [CaseRecord] {
+        try read(folder, limit: limit, hashImages: hashImages, skippingBadRows: nil)
+    }
+
+    /// As `read`, but a bad row of cases.csv or boxes.csv (or a missing image) is handed to
+    /// `skippingBadRows` and left out instead of ending the read, when it is given (evaluation
+    /// goes on with the rest and reports what was left out).
+    public static func read(_ folder: URL, limit: Int? = nil, hashImages: Bool = true,
+                            skippingBadRows: ((CaseError) -> Void)?) throws(CaseError) -> [CaseRecord] {
         let casesURL = folder.appendingPathComponent("cases.csv")
         let boxesURL = folder.appendingPathComponent("boxes.csv")
         let images = folder.appendingPathComponent("images")
         let cases = try table(casesURL, required: ["image_id", "label", "age", "sex"])
         var boxes: [String: [LesionBox]] = [:]
+        // A case whose box could not be read is left out whole: its reference would be wrong.
+        var badBoxes: Set<String> = []
+        func skip(_ e: CaseError) throws(CaseError) {
+            guard let skippingBadRows else { throw e }
+            skippingBadRows(e)
+        }
         if FileManager.default.fileExists(atPath: boxesURL.path) {
             let b = try table(boxesURL, required: ["image_id", "x0", "y0", "x1", "y1"])
             for (line, f) in b.rows {
                 let v = ["x0", "y0", "x1", "y1"].map { Int(f[b.header[$0]!].trimmingCharacters(in: .whitespaces)) }
                 guard let x0 = v[0], let y0 = v[1], let x1 = v[2], let y1 = v[3], x0 >= 0, y0 >= 0, x1 > x0, y1 > y0 else {
-                    throw .dataset(file: boxesURL.path, line: line, problem: "box needs whole numbers 0 <= x0 < x1 and 0 <= y0 < y1")
+                    try skip(.dataset(file: boxesURL.path, line: line, problem: "box needs whole numbers 0 <= x0 < x1 and 0 <= y0 < y1"))
+                    badBoxes.insert(f[b.header["image_id"]!])
+                    continue
                 }
                 boxes[f[b.header["image_id"]!], default: []].append(LesionBox(x0: x0, y0: y0, x1: x1, y1: y1))
             }
@@ -166,16 +182,20 @@ public enum DatasetLayout {
         var out: [CaseRecord] = []
         for (line, f) in cases.rows.prefix(limit ?? Int.max) {
             guard let imageID = col(f, "image_id"), CaseFolder.isValidCaseID(imageID) else {
-                throw .dataset(file: casesURL.path, line: line, problem: "image_id '\(f[h["image_id"]!])' is not a valid ID")
+                try skip(.dataset(file: casesURL.path, line: line, problem: "image_id '\(f[h["image_id"]!])' is not a valid ID"))
+                continue
             }
             guard let labelText = col(f, "label"), let label = DiagnosisLabel(rawValue: labelText) else {
-                throw .dataset(file: casesURL.path, line: line, problem: "label '\(col(f, "label") ?? "")' is not one of \(DiagnosisLabel.allCases.map(\.rawValue).joined(separator: ", "))")
+                try skip(.dataset(file: casesURL.path, line: line, problem: "label '\(col(f, "label") ?? "")' is not one of \(DiagnosisLabel.allCases.map(\.rawValue).joined(separator: ", "))"))
+                continue
             }
             guard let ageText = col(f, "age"), let age = Int(ageText), (0...150).contains(age) else {
-                throw .dataset(file: casesURL.path, line: line, problem: "age '\(col(f, "age") ?? "")' is not a whole number of years")
+                try skip(.dataset(file: casesURL.path, line: line, problem: "age '\(col(f, "age") ?? "")' is not a whole number of years"))
+                continue
             }
             guard let sexText = col(f, "sex"), let sex = Sex(rawValue: sexText) else {
-                throw .dataset(file: casesURL.path, line: line, problem: "sex '\(col(f, "sex") ?? "")' is not F or M")
+                try skip(.dataset(file: casesURL.path, line: line, problem: "sex '\(col(f, "sex") ?? "")' is not F or M"))
+                continue
             }
             var image: URL?
             for ext in ["png", "jpg", "jpeg", "dcm"] {
@@ -183,12 +203,15 @@ public enum DatasetLayout {
                 if FileManager.default.fileExists(atPath: u.path) { image = u; break }
             }
             guard let image else {
-                throw .dataset(file: casesURL.path, line: line, problem: "no image images/\(imageID).png (or .jpg, .jpeg, .dcm)")
+                try skip(.dataset(file: casesURL.path, line: line, problem: "no image images/\(imageID).png (or .jpg, .jpeg, .dcm)"))
+                continue
             }
+            if badBoxes.contains(imageID) { continue }
             var sha: String?
             if hashImages {
                 do { sha = try SHA256Digest.hex(ofFile: image) } catch {
-                    throw .dataset(file: image.path, line: 0, problem: "cannot be read (\(error.localizedDescription))")
+                    try skip(.dataset(file: image.path, line: 0, problem: "cannot be read (\(error.localizedDescription))"))
+                    continue
                 }
             }
             out.append(CaseRecord(

@@ -36,10 +36,10 @@ public struct Diagnosis: Sendable {
     }
 
     /// Detection and the image-only classification of the top lesion (what `tumorboard detect` reports).
-    public func detect(_ radiograph: Image, threshold: Float? = nil) throws -> DetectionResult {
+    public func detect(_ radiograph: Image, threshold: Float? = nil, nmsIoU: Float? = nil) throws -> DetectionResult {
         let lb = try Preprocessing.letterbox(radiograph)
         let x = try Preprocessing.tensor(lb)
-        let boxes = try models.detector.detect(x, threshold: threshold).boxes
+        let boxes = try models.detector.detect(x, threshold: threshold, iou: nmsIoU).boxes
         guard let top = boxes.first else {
             return DetectionResult(width: radiograph.width, height: radiograph.height, detections: [], probabilities: nil)
         }
@@ -72,32 +72,7 @@ public struct Diagnosis: Sendable {
         let imageLogits = try timed("lesion_encoder") { try models.lesionEncoder.fc!(imageFeature).scalars }
         let imageOnly = FusionHead.softmax(imageLogits, temperature: models.lesionTemperature)
 
-        // Slide.
-        var slideFeature: Tensor?
-        if let slide = input.slide {
-            guard let enc = models.pathologyEncoder else {
-                throw DiagnosisError.models("a slide was given but \(models.directory.path)/pathology_encoder.safetensors is missing")
-            }
-            slideFeature = try timed("pathology_encoder") { try enc.features(Preprocessing.slideTensor(slide)) }
-        }
-
-        // Labs -> sentence -> text embedding.
-        var sentence: String?
-        var textFeature: Tensor?
-        if let labs = input.labs, !labs.isEmpty {
-            guard let age = input.age, let sex = input.sex else {
-                throw DiagnosisError.input("labs need the patient's age and sex (the reference ranges depend on both)")
-            }
-            guard let tok = models.tokenizer, let bert = models.textEncoder else {
-                throw DiagnosisError.models("labs were given but the text encoder is missing from \(models.directory.path)/text (run scripts/fetch-text-encoder)")
-            }
-            let s: String
-            do { s = try ClinicalSentence.text(panel: labs, age: age, sex: sex, catalog: catalog) }
-            catch { throw DiagnosisError.input("labs: \(error)") }
-            sentence = s
-            textFeature = try timed("text_encoder") { try bert.embed(ids: tok.encode(s)) }
-        }
-
+        let (slideFeature, textFeature, sentence) = try otherFeatures(input) { stage, body in try timed(stage, body) }
         let features: [Tensor?] = [imageFeature, slideFeature, textFeature]
         let present = features.map { $0 != nil }
 
@@ -140,6 +115,37 @@ public struct Diagnosis: Sendable {
                              target: ModelSet.classes[predicted]),
             models: models.hashes,
             timingsMs: timings)
+    }
+}
+
+extension Diagnosis {
+    /// The slide's and the labs' feature vectors (nil when absent) and the sentence the text
+    /// encoder read. `timed(stage, body)` wraps each encoder (for the timings).
+    func otherFeatures(_ input: DiagnosisInput,
+                       timed: (String, () throws -> Tensor) throws -> Tensor = { try $1() }) throws -> (Tensor?, Tensor?, String?) {
+        var slideFeature: Tensor?
+        if let slide = input.slide {
+            guard let enc = models.pathologyEncoder else {
+                throw DiagnosisError.models("a slide was given but \(models.directory.path)/pathology_encoder.safetensors is missing")
+            }
+            slideFeature = try timed("pathology_encoder") { try enc.features(Preprocessing.slideTensor(slide)) }
+        }
+        var sentence: String?
+        var textFeature: Tensor?
+        if let labs = input.labs, !labs.isEmpty {
+            guard let age = input.age, let sex = input.sex else {
+                throw DiagnosisError.input("labs need the patient's age and sex (the reference ranges depend on both)")
+            }
+            guard let tok = models.tokenizer, let bert = models.textEncoder else {
+                throw DiagnosisError.models("labs were given but the text encoder is missing from \(models.directory.path)/text (run scripts/fetch-text-encoder)")
+            }
+            let s: String
+            do { s = try ClinicalSentence.text(panel: labs, age: age, sex: sex, catalog: catalog) }
+            catch { throw DiagnosisError.input("labs: \(error)") }
+            sentence = s
+            textFeature = try timed("text_encoder") { try bert.embed(ids: tok.encode(s)) }
+        }
+        return (slideFeature, textFeature, sentence)
     }
 }
 

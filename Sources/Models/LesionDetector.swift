@@ -107,8 +107,8 @@ public struct LesionDetector: Sendable {
     }
 
     /// Boxes after the operating threshold and NMS, best first.
-    public func detect(_ x: Tensor, threshold: Float? = nil) throws -> (raw: [Tensor], boxes: [Detection]) {
+    public func detect(_ x: Tensor, threshold: Float? = nil, iou: Float? = nil) throws -> (raw: [Tensor], boxes: [Detection]) {
         let r = try raw(x)
-        return (r, nms(decode(r, threshold: threshold ?? scoreThreshold), iou: nmsIoU))
+        return (r, nms(decode(r, threshold: threshold ?? scoreThreshold), iou: iou ?? nmsIoU))
     }
 }

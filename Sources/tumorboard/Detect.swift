@@ -17,10 +17,14 @@ struct Detect: ParsableCommand {
     @Argument(help: "Radiographs (PNG, JPEG or uncompressed DICOM).") var images: [String] = []
     @Option(help: "The models folder (default: models/ of this checkout, or $TUMORBOARD_MODELS).") var models: String?
     @Option(help: "Score threshold (default: the detector's operating threshold, chosen on val).") var threshold: Float?
+    @Option(help: ArgumentHelp("Every candidate above this score, with the evaluation's NMS (IoU 0.6, at most 100 an image), for a full-curve mAP (tumorboard eval --predictions).", valueName: "S"))
+    var minScore: Float?
     @Flag(help: "One JSON object per line (the default and only format).") var jsonl = false
 
     func run() throws {
         guard !images.isEmpty else { throw ValidationError("give one or more radiographs") }
+        guard threshold == nil || minScore == nil else { throw ValidationError("--threshold and --min-score exclude each other") }
+        if let s = minScore, !(s >= 0 && s < 1) { throw ValidationError("--min-score must be in [0, 1), got \(s)") }
         let diagnosis: Diagnosis
         do {
             diagnosis = try Diagnosis(models: ModelSet(directory: Open.modelsDirectory(models)))
@@ -35,7 +39,8 @@ struct Detect: ParsableCommand {
             var line: [String: Any] = ["image": path]
             do {
                 let image = try CaseFolder.decodeImage(URL(fileURLWithPath: path), field: "image")
-                let r = try diagnosis.detect(image, threshold: threshold)
+                let r = try minScore.map { try diagnosis.detect(image, threshold: $0, nmsIoU: Diagnosis.candidateIoU) }
+                    ?? diagnosis.detect(image, threshold: threshold)
                 let obj = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
                 line.merge(obj) { a, _ in a }
             } catch {

@@ -14,11 +14,3 @@ struct TumorBoard: ParsableCommand {
         subcommands: [Open.self, Predict.self, Detect.self, Eval.self, Bench.self],
         defaultSubcommand: Open.self)
 }
-
-/// Exit code for a subcommand whose issue has not landed yet.
-let notYetImplemented: Int32 = 3
-
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("tumorboard: \(message)\n".utf8))
-    Foundation.exit(notYetImplemented)
-}

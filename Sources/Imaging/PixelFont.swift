@@ -1,7 +1,8 @@
-/// A 3x5 pixel font for box labels drawn into sixel/kitty images (where text cells cannot sit
-/// on top of the picture). Upper case, digits and a few signs; each glyph is five rows of three bits.
-enum PixelFont {
-    static let width = 3, height = 5
+/// A 3x5 pixel font for text drawn into pictures: box labels in sixel/kitty images (where text
+/// cells cannot sit on top of the picture) and the evaluation's plots. Upper case, digits and a
+/// few signs; each glyph is five rows of three bits.
+public enum PixelFont {
+    public static let width = 3, height = 5
     static let glyphs: [Character: [UInt8]] = [
         "A": [2, 5, 7, 5, 5], "B": [6, 5, 6, 5, 6], "C": [3, 4, 4, 4, 3], "D": [6, 5, 5, 5, 6], "E": [7, 4, 6, 4, 7],
         "F": [7, 4, 6, 4, 4], "G": [3, 4, 5, 5, 3], "H": [5, 5, 7, 5, 5], "I": [7, 2, 2, 2, 7], "J": [1, 1, 1, 5, 2],
@@ -11,12 +12,17 @@ enum PixelFont {
         "Z": [7, 1, 2, 4, 7], "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [6, 1, 2, 4, 7], "3": [6, 1, 2, 1, 6],
         "4": [5, 5, 7, 1, 1], "5": [7, 4, 6, 1, 6], "6": [3, 4, 7, 5, 7], "7": [7, 1, 2, 2, 2], "8": [7, 5, 7, 5, 7],
         "9": [7, 5, 7, 1, 6], ".": [0, 0, 0, 0, 2], "-": [0, 0, 7, 0, 0], "%": [5, 1, 2, 4, 5], ":": [0, 2, 0, 2, 0],
-        "/": [1, 1, 2, 4, 4], " ": [0, 0, 0, 0, 0],
+        "/": [1, 1, 2, 4, 4], " ": [0, 0, 0, 0, 0], "(": [1, 2, 2, 2, 1], ")": [4, 2, 2, 2, 4],
+        "+": [0, 2, 7, 2, 0], "=": [0, 7, 0, 7, 0], ",": [0, 0, 0, 2, 4], "?": [6, 1, 2, 0, 2], "|": [2, 2, 2, 2, 2],
     ]
 
-    /// Draws `text` on a black plate (one pixel margin) so it reads on any part of the image.
-    static func draw(_ text: String, into rgb: inout [UInt8], width: Int, height: Int, x: Int, y: Int,
-                     scale: Int, colour: (UInt8, UInt8, UInt8)) {
+    /// Columns `text` takes at `scale`, plate included.
+    public static func textWidth(_ text: String, scale: Int) -> Int { text.count * (width + 1) * scale + 1 }
+
+    /// Draws `text` (upper-cased by the caller) on a plate (one pixel margin, black unless
+    /// given) so it reads on any part of the image.
+    public static func draw(_ text: String, into rgb: inout [UInt8], width: Int, height: Int, x: Int, y: Int,
+                            scale: Int, colour: (UInt8, UInt8, UInt8), plate: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         let advance = (PixelFont.width + 1) * scale
         let plateW = text.count * advance + 1, plateH = PixelFont.height * scale + 2
         func set(_ px: Int, _ py: Int, _ c: (UInt8, UInt8, UInt8)) {
@@ -24,7 +30,7 @@ enum PixelFont {
             let d = (py * width + px) * 3
             rgb[d] = c.0; rgb[d + 1] = c.1; rgb[d + 2] = c.2
         }
-        for py in y..<(y + plateH) { for px in x..<(x + plateW) { set(px, py, (0, 0, 0)) } }
+        for py in y..<(y + plateH) { for px in x..<(x + plateW) { set(px, py, plate) } }
         for (i, ch) in text.enumerated() {
             guard let rows = glyphs[ch] ?? glyphs["?"] ?? glyphs["-"] else { continue }
             for (r, bits) in rows.enumerated() {

@@ -1,0 +1,111 @@
+import Cases
+import Foundation
+
+extension EvalReport {
+    static func evalBoxes(_ b: [[Double]]) -> [EvalBox] { b.map { EvalBox($0[0], $0[1], $0[2], $0[3]) } }
+    static func scored(_ d: [EvalDetection]) -> [ScoredBox] { d.map { ScoredBox(EvalBox($0.box[0], $0.box[1], $0.box[2], $0.box[3]), score: $0.score) } }
+
+    /// Detection over every image (normal ones included: their detections are false positives).
+    static func detection(_ ok: [CaseOutcome], threshold: Double?, inputs: String) -> Detection? {
+        guard !ok.isEmpty else { return nil }
+        let gts = ok.map { evalBoxes($0.boxes) }
+        let cands = ok.map { scored($0.candidates) }
+        let ops = ok.map { scored($0.detections) }
+        let m = DetectionMetrics.match(detections: cands, groundTruth: gts)
+        let tumour = ok.indices.filter { ok[$0].label != .normal }
+        let mT = DetectionMetrics.match(detections: tumour.map { cands[$0] }, groundTruth: tumour.map { gts[$0] })
+        let atOp = DetectionMetrics.at(threshold: threshold ?? -Double.infinity, detections: ops, groundTruth: gts)
+        // The precision-recall curve down the candidates' scores (at most about 200 points).
+        let order = m.scores.indices.sorted { m.scores[$0] > m.scores[$1] }
+        var curve: [[Double]] = [], tp = 0
+        let step = max(1, order.count / 200)
+        for (k, i) in order.enumerated() {
+            if m.truePositive[i] { tp += 1 }
+            if k % step == 0 || k == order.count - 1 {
+                curve.append([Double(tp) / Double(max(1, m.groundTruthCount)), Double(tp) / Double(k + 1)])
+            }
+        }
+        // Recall by box size: terciles of the reference boxes' areas.
+        let areas = gts.flatMap { $0.map(\.area) }.sorted()
+        var bins: [SizeBin] = []
+        if areas.count >= 3 {
+            let t1 = areas[areas.count / 3], t2 = areas[2 * areas.count / 3]
+            for (lo, hi) in [(0.0, t1), (t1, t2), (t2, Double.infinity)] {
+                let g = gts.map { $0.filter { $0.area >= lo && $0.area < hi } }
+                let n = g.reduce(0) { $0 + $1.count }
+                func recall(_ d: [[ScoredBox]]) -> Double? {
+                    n == 0 ? nil : DetectionMetrics.at(threshold: -Double.infinity, detections: d, groundTruth: g).recall
+                }
+                bins.append(SizeBin(area: [lo, hi.isFinite ? hi : -1], boxes: n, recallAtOperating: recall(ops), recallAnyScore: recall(cands)))
+            }
+        }
+        let normal = ok.filter { $0.label == .normal }
+        return Detection(
+            map50: DetectionMetrics.averagePrecision101(m), map50TumourImagesOnly: DetectionMetrics.averagePrecision101(mT),
+            operatingThreshold: threshold, recall: atOp.recall, precision: atOp.precision,
+            truePositives: atOp.truePositives, falsePositives: atOp.falsePositives, boxes: atOp.groundTruthCount,
+            prCurve: curve, recallBySize: bins, images: ok.count, normalImages: normal.count,
+            normalImagesWithADetection: normal.filter { !$0.detections.isEmpty }.count,
+            tumourImages: ok.count - normal.count, tumourImagesWithADetection: ok.filter { $0.label != .normal && !$0.detections.isEmpty }.count,
+            setting: "candidates above 0.001 after NMS at IoU 0.6 (at most 100 an image), one class, COCO 101-point AP at IoU 0.5; precision and recall of the boxes at the operating threshold (the pipeline's NMS)",
+            inputs: inputs)
+    }
+
+    /// Top-label reliability, 15 equal bins on (0, 1]: [mean confidence, accuracy, count] per bin.
+    static func reliability(_ y: [Int], _ p: [[Double]], bins: Int = 15) -> [[Double]] {
+        var out = [[Double]](repeating: [0, 0, 0], count: bins)
+        for (t, q) in zip(y, p) {
+            let k = q.indices.max { q[$0] < q[$1] } ?? 0
+            let conf = q[k]
+            let b = min(bins - 1, max(0, Int((conf * Double(bins)).rounded(.up)) - 1))
+            out[b][0] += conf; out[b][1] += k == t ? 1 : 0; out[b][2] += 1
+        }
+        return out.map { $0[2] > 0 ? [$0[0] / $0[2], $0[1] / $0[2], $0[2]] : [0, 0, 0] }
+    }
+
+    /// ROC points (false positive rate, true positive rate), ties taken together.
+    static func roc(positive: [Bool], scores: [Double]) -> [[Double]] {
+        let P = positive.filter { $0 }.count, N = positive.count - P
+        guard P > 0, N > 0 else { return [] }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var pts: [[Double]] = [[0, 0]], tp = 0, fp = 0
+        var k = 0
+        while k < order.count {
+            let s = scores[order[k]]
+            while k < order.count, scores[order[k]] == s {
+                if positive[order[k]] { tp += 1 } else { fp += 1 }
+                k += 1
+            }
+            pts.append([Double(fp) / Double(N), Double(tp) / Double(P)])
+        }
+        return pts
+    }
+
+    /// The tumour cases the fullest model got most wrong (lowest probability of the truth, as
+    /// shown), and the normal images with the most confident false detection.
+    static func mostWrong(_ ok: [CaseOutcome], fusionTemperature: Double?, lesionTemperature: Double?, count: Int = 10) -> [Miss] {
+        var misses: [Miss] = []
+        for o in ok where o.label != .normal {
+            let p: [Double]
+            if let full = o.subsetLogits?["7"] { p = softmax(full, temperature: fusionTemperature ?? 1) }
+            else if let z = o.imageLogits { p = softmax(z, temperature: lesionTemperature ?? 1) }
+            else if let q = o.imageProbabilities { p = q }
+            else { continue }
+            let t = DiagnosisLabel.tumourClasses.firstIndex(of: o.label)!
+            let k = p.indices.max { p[$0] < p[$1] }!
+            guard k != t else { continue }
+            misses.append(Miss(id: o.id, truth: o.label.rawValue, predicted: classes[k], probabilityOfTruth: p[t],
+                               lesionFound: !o.detections.isEmpty,
+                               note: o.detections.isEmpty ? "no lesion found: the whole image was classified" : "wrong class"))
+        }
+        misses.sort { $0.probabilityOfTruth < $1.probabilityOfTruth }
+        var out = Array(misses.prefix(count))
+        let alarms = ok.filter { $0.label == .normal && !$0.detections.isEmpty }
+            .sorted { ($0.detections.first?.score ?? 0) > ($1.detections.first?.score ?? 0) }
+        for o in alarms.prefix(max(3, count / 3)) {
+            out.append(Miss(id: o.id, truth: "normal", predicted: "lesion \(String(format: "%.2f", o.detections[0].score))",
+                            probabilityOfTruth: 0, lesionFound: true, note: "a lesion found on a normal radiograph"))
+        }
+        return out
+    }
+}
