@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Diagnosis", "Cases", "Imaging", "AtomicFiles"]),
         // The terminal UI: capability probe, screens, panes, themes, key map.
         // Depends on Diagnosis for findings and the models it runs in the background; never on Engine.
-        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "CNcurses", "CSixel"]),
+        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "Evaluation", "CNcurses", "CSixel"]),
 
         .executableTarget(name: "tumorboard", dependencies: [
             "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation", "Evaluation",
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
-        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis"]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis", "Evaluation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Diagnosis", "Cases", "Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]

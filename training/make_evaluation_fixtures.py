@@ -51,6 +51,17 @@ def detection_case(seed, n=40):
                 ap50_pycocotools=coco_ap50(dets, gts), threshold=thr, at_threshold=metrics.pr_at_threshold(dets, gts, thr))
 
 
+def predictions_case(seed, n=30):
+    """`tumorboard eval --predictions` end to end: reference boxes in whole pixels (boxes.csv holds
+    integers), detections as `tumorboard detect` prints them, and pycocotools' AP50 of the two."""
+    c = detection_case(seed, n)
+    gts = [np.round(np.array(g).reshape(-1, 4)) for g in c["ground_truth"]]
+    gts = [g[(g[:, 2] > g[:, 0]) & (g[:, 3] > g[:, 1])] for g in gts]
+    dets = [np.array(d).reshape(-1, 5) for d in c["detections"]]
+    return dict(seed=seed, ground_truth=[g.astype(int).tolist() for g in gts], detections=c["detections"],
+                ap50_pycocotools=coco_ap50(dets, gts), threshold=c["threshold"], at_threshold=metrics.pr_at_threshold(dets, gts, c["threshold"]))
+
+
 def classification_case(seed, n=200, k=3, ties=False, starve=False):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n); logits = rng.normal(size=(n, k)) * 1.5 + np.eye(k)[y] * rng.uniform(0, 2.5)
@@ -69,7 +80,14 @@ def classification_case(seed, n=200, k=3, ties=False, starve=False):
                 ece15=metrics.ece(y, p, 15), temperature=metrics.fit_temperature(logits, y))
 
 
+PREDICTIONS_OUT = OUT.parent / "predictions_case.json"
+
+
 def main():
+    if "--predictions" in sys.argv:  # only the eval --predictions fixture (leaves metrics_cases.json as it is)
+        PREDICTIONS_OUT.write_text(json.dumps(predictions_case(12), separators=(",", ":")))
+        print(PREDICTIONS_OUT, PREDICTIONS_OUT.stat().st_size, "bytes")
+        return
     out = dict(notes="references: scikit-learn, pycocotools, scipy (training/make_evaluation_fixtures.py); random inputs",
                classification=[classification_case(0), classification_case(1), classification_case(2, ties=True),
                                classification_case(3, starve=True)],

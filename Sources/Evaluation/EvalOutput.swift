@@ -38,11 +38,11 @@ extension EvalReport {
         if !classification.isEmpty {
             m += "\n## Classification of the tumour cases (\(classification[0].cases) cases)\n\n"
             m += "The classifier knows the tumour classes only; normal radiographs are the detector's business.\n\n"
-            m += "| modalities | inputs | macro precision | macro recall | macro F1 | macro AUC | accuracy | ECE (15 bins) |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            m += "| modalities | inputs | cases | macro precision | macro recall | macro F1 | macro AUC | accuracy | ECE (15 bins) |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
             for r in classification {
-                m += "| \(r.name) | \(r.inputs) | \(f(r.macroPrecision, 4)) | \(f(r.macroRecall, 4)) | \(f(r.macroF1, 4)) | \(f(r.macroAUC, 4)) | \(f(r.accuracy, 4)) | \(f(r.ece15)) |\n"
+                m += "| \(r.name) | \(r.inputs) | \(r.cases) | \(f(r.macroPrecision, 4)) | \(f(r.macroRecall, 4)) | \(f(r.macroF1, 4)) | \(f(r.macroAUC, 4)) | \(f(r.accuracy, 4)) | \(f(r.ece15)) |\n"
             }
-            m += "| paper (trimodal) | radiograph, slide, labs of real patients | \(f(PaperFigures.macroPrecision, 4)) | | \(f(PaperFigures.macroF1, 4)) | \(f(PaperFigures.macroAUC, 4)) | | |\n\n"
+            m += "| paper (trimodal) | radiograph, slide, labs of real patients | | \(f(PaperFigures.macroPrecision, 4)) | | \(f(PaperFigures.macroF1, 4)) | \(f(PaperFigures.macroAUC, 4)) | | |\n\n"
             m += "Precision, F1, AUC and the first ECE from the softmax of the logits (temperature 1); the workstation shows the calibrated probabilities (shipped temperatures): ECE of those in report.json (`ece15_shown`).\n"
             if let h = headline {
                 m += "\n### \(h.name): per class\n\n| class | precision | recall | F1 | AUC |\n| --- | ---: | ---: | ---: | ---: |\n"

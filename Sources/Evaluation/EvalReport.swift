@@ -119,14 +119,17 @@ extension EvalReport {
             }
             for mask in 1..<8 {
                 let names = (0..<3).filter { mask & (1 << $0) != 0 }.map { modalityNames[$0] }
-                let logits = tumour.compactMap { $0.subsetLogits?[String(mask)] }
-                guard logits.count == tumour.count else { continue }
-                // A case that lacks a modality of the subset is scored without it; say so.
-                let lacking = tumour.filter { o in (0..<3).contains { mask & (1 << $0) != 0 && !o.present[$0] } }.count
+                // The cases that have at least one modality of the subset; a case lacking some of
+                // them is scored with the rest. Both are said beside the row.
+                let scored = tumour.indices.filter { tumour[$0].subsetLogits?[String(mask)] != nil }
+                guard !scored.isEmpty else { continue }
+                let logits = scored.map { tumour[$0].subsetLogits![String(mask)]! }
+                let lacking = scored.filter { i in (0..<3).contains { mask & (1 << $0) != 0 && !tumour[i].present[$0] } }.count
                 var inputs = names.map { set.inputs[$0] ?? "" }.joined(separator: "; ")
-                if lacking > 0 { inputs += "; \(lacking) of \(tumour.count) cases lack a modality of this subset and are scored without it" }
-                r.classification.append(row(name: "fusion: " + names.joined(separator: " + "), subset: names, inputs: inputs, y: y,
-                                            probabilities: logits.map { softmax($0) },
+                if scored.count < tumour.count { inputs += "; \(tumour.count - scored.count) of \(tumour.count) cases have none of these modalities and are not in this row" }
+                if lacking > 0 { inputs += "; \(lacking) cases lack one of them and are scored without it" }
+                r.classification.append(row(name: "fusion: " + names.joined(separator: " + "), subset: names, inputs: inputs,
+                                            y: scored.map { y[$0] }, probabilities: logits.map { softmax($0) },
                                             shown: fusionTemperature.map { t in logits.map { softmax($0, temperature: t) } }))
             }
         }

@@ -30,6 +30,14 @@ public struct CaseOutcome: Codable, Sendable {
     /// Set when the case could not be run (then it is left out of the metrics and named).
     public var error: String?
 
+    public init(id: String, label: DiagnosisLabel, boxes: [[Double]], candidates: [EvalDetection], detections: [EvalDetection],
+                imageLogits: [Float]? = nil, imageProbabilities: [Double]? = nil, subsetLogits: [String: [Float]]? = nil,
+                present: [Bool], error: String? = nil) {
+        self.id = id; self.label = label; self.boxes = boxes; self.candidates = candidates; self.detections = detections
+        self.imageLogits = imageLogits; self.imageProbabilities = imageProbabilities; self.subsetLogits = subsetLogits
+        self.present = present; self.error = error
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, label, boxes, candidates, detections, present, error
         case imageLogits = "image_logits", imageProbabilities = "image_probabilities", subsetLogits = "subset_logits"

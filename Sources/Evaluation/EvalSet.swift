@@ -83,7 +83,7 @@ public struct EvalSet: Sendable {
         var leftOut: [String] = []
         var records = try DatasetLayout.read(folder, hashImages: false) { leftOut.append("\($0)") }
         // The cohort manifest: split, generated labs, slide seed per image.
-        let manifestURL = cohort ?? defaultCohort(for: records)
+        let manifestURL = cohort ?? defaultCohort(for: records, folder: folder)
         var manifest: [String: [String: String]] = [:]
         if let manifestURL {
             let t = try DatasetLayout.table(manifestURL, required: ["image_id", "split"])
@@ -134,20 +134,29 @@ public struct EvalSet: Sendable {
             }
             cases.append(EvalCase(record: records[i], label: label, split: s))
         }
-        let manifestNote = manifestURL.map { " (\($0.lastPathComponent))" } ?? ""
+        let manifestNote = manifestURL.map { ", \($0.lastPathComponent)" } ?? ""
         return EvalSet(
             title: "\(folder.lastPathComponent)\(wanted.map { ", \($0) split" } ?? "")",
             cases: cases, leftOut: leftOut,
             inputs: ["image": "radiographs REAL (\(folder.lastPathComponent))",
-                     "pathology": withSlides > 0 ? "slide tiles GENERATED (procedural, cohort manifest seeds\(manifestNote))" : "absent (no slide tiles given)",
-                     "labs": withLabs > 0 ? "lab panels GENERATED (cohort generator\(manifestNote)), sentences by the rules, encoded by MiniLM" : "absent (no cohort manifest)"],
+                     "pathology": withSlides > 0 ? "slide tiles GENERATED (procedural, seeds of the cohort manifest\(manifestNote))" : "absent (no slide tiles given)",
+                     "labs": withLabs > 0 ? "lab panels GENERATED (cohort generator\(manifestNote)); sentences by the rules, encoded by MiniLM" : "absent (no cohort manifest)"],
             split: wanted)
     }
 
     /// training/cohort_manifest.csv of the checkout this program was built in (or the current
     /// folder's), when the dataset is BTXRD-like.
-    static func defaultCohort(for records: [CaseRecord]) -> URL? {
-        guard records.contains(where: { $0.id.hasPrefix("BTXRD-IMG") }) else { return nil }
+    static func defaultCohort(for records: [CaseRecord], folder: URL) -> URL? {
+        guard let url = checkoutCohort() else { return nil }
+        // Only for the dataset it was made from: nearly all its image IDs are this folder's.
+        guard let t = try? DatasetLayout.table(url, required: ["image_id"]) else { return nil }
+        let ids = Set(records.map { String($0.id.dropFirst("BTXRD-".count)) })
+        let rows = t.rows.map { $0.fields[t.header["image_id"]!] }
+        let shared = rows.filter { ids.contains($0) }.count
+        return !rows.isEmpty && shared * 10 >= rows.count * 9 ? url : nil
+    }
+
+    static func checkoutCohort() -> URL? {
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             let c = url.appendingPathComponent("training/cohort_manifest.csv")

@@ -154,6 +154,11 @@ public final class Browser {
     public private(set) var filter: PredictionFilter = .all
     /// Persist from case to case, as a reader expects.
     public private(set) var showHeatmap = true
+    /// The evaluation report given with --report, and whether it is on screen.
+    public private(set) var report: ReportView?
+    public private(set) var showingReport = false
+    /// A case opened from the report goes back to it.
+    var returnToReport = false
     public private(set) var showTruth = true
 
     public init(source: any CaseSource, theme: Theme = .dark, themeFolder: String? = nil,
@@ -180,7 +185,7 @@ public final class Browser {
         if key == .resize { return }
         if showingHelp { showingHelp = false; return }
         if editingSearch { editSearch(key); return }
-        let context: KeyContext = caseView == nil ? .list : .caseView
+        let context: KeyContext = caseView != nil ? .caseView : (showingReport ? .report : .list)
         guard let action = KeyMap.action(for: key, in: context) else {
             if case .char(let c) = key { message = ("'\(c)' does nothing here; ? shows the keys", false) }
             return
@@ -190,6 +195,7 @@ public final class Browser {
     }
 
     func perform(_ action: Action) {
+        if showingReport && caseView == nil, performInReport(action) { return }
         switch action {
         case .quit: quit = true
         case .help: showingHelp = true
@@ -212,7 +218,12 @@ public final class Browser {
             sortKey = keys[((keys.firstIndex(of: sortKey) ?? 0) + 1) % keys.count]
             refilter()
         case .reverseSort: ascending.toggle(); refilter()
-        case .back: caseView = nil
+        case .back:
+            caseView = nil
+            if returnToReport { showingReport = true; returnToReport = false }
+        case .showReport:
+            guard report != nil else { message = ("no evaluation report: open with --report DIR (tumorboard eval writes one)", false); return }
+            showingReport = true
         case .nextCase: move(to: selected + 1); openSelected()
         case .previousCase: move(to: selected - 1); openSelected()
         case .triage: sortKey = .malignant; ascending = false; refilter()
@@ -244,6 +255,45 @@ public final class Browser {
             diagnosisRequests.append((cv.detail.summary.id, true))
         default: adjustView(action)
         }
+    }
+
+    /// A line for the status bar.
+    public func note(_ text: String, error: Bool) { message = (text, error) }
+
+    /// Sets the report shown with E (from `--report`).
+    public func setReport(_ document: ReportDocument, show: Bool) {
+        report = ReportView(document: document)
+        showingReport = show
+    }
+
+    /// The report screen's keys; false when the action is not the report's.
+    func performInReport(_ action: Action) -> Bool {
+        guard var r = report else { return false }
+        let page = 20
+        switch action {
+        case .back: showingReport = false
+        case .up: r.top = max(0, r.top - 1)
+        case .down: r.top = min(max(0, r.document.lines.count - 5), r.top + 1)
+        case .pageUp: r.top = max(0, r.top - page)
+        case .pageDown: r.top = min(max(0, r.document.lines.count - 5), r.top + page)
+        case .nextPlot, .previousPlot:
+            let n = max(1, r.document.plots.count)
+            r.plot = (r.plot + (action == .nextPlot ? 1 : n - 1)) % n
+        case .nextWrongCase:
+            guard !r.document.mostWrong.isEmpty else { message = ("the report lists no wrong case", false); return true }
+            r.selectedCase = (r.selectedCase + 1) % r.document.mostWrong.count
+        case .openWrongCase:
+            guard !r.document.mostWrong.isEmpty else { return true }
+            let id = r.document.mostWrong[min(r.selectedCase, r.document.mostWrong.count - 1)].id
+            report = r
+            showingReport = false
+            open(id: id)
+            if caseView != nil { returnToReport = true } else { showingReport = true }
+            return true
+        default: return false
+        }
+        report = r
+        return true
     }
 
     func toggleSlide() {
@@ -503,6 +553,8 @@ public final class Browser {
             HelpScreen.draw(into: &screen, theme: theme)
         } else if let cv = caseView {
             CaseViewScreen.draw(cv, browser: self, into: &screen)
+        } else if showingReport, let r = report {
+            ReportScreen.draw(r, browser: self, into: &screen)
         } else {
             pageSize = max(1, height - 6)
             CaseListScreen.draw(self, into: &screen)

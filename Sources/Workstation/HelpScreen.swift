@@ -14,7 +14,7 @@ enum HelpScreen {
         }
         let top = 1, rows = max(1, s.height - 2)
         let columns = (lines.count + rows - 1) / rows + 1
-        let colW = max(20, s.width / max(1, min(columns, s.width / 26)))
+        let colW = max(20, s.width / max(1, min(columns, s.width / 20)))
         let namesW = min(11, max(10, colW / 3))
         var x = 1, y = top
         for line in lines {

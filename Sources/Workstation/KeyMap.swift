@@ -8,10 +8,11 @@ public enum Action: Sendable, Equatable {
     case windowNarrower, windowWider, levelDown, levelUp, preset(Int), invert, resetView, toggleBoxes, nextBox
     case toggleHeatmap, toggleTruth, toggleSlide, nextSection, previousSection, rerun
     case runAll, filterPrediction, triage
+    case showReport, nextPlot, previousPlot, nextWrongCase, openWrongCase
 }
 
 public enum KeyContext: String, Sendable, CaseIterable {
-    case global = "Everywhere", list = "Case list", caseView = "Case view"
+    case global = "Everywhere", list = "Case list", caseView = "Case view", report = "Evaluation report"
 }
 
 public struct Binding: Sendable {
@@ -45,6 +46,7 @@ public enum KeyMap {
         Binding(keys: chars("M"), names: "M", action: .triage, context: .list, help: "triage: p(malignant) first"),
         Binding(keys: chars("F"), names: "F", action: .filterPrediction, context: .list, help: "filter by predicted class"),
         Binding(keys: chars("R"), names: "R", action: .runAll, context: .list, help: "run all cases / cancel the run"),
+        Binding(keys: chars("E"), names: "E", action: .showReport, context: .list, help: "the evaluation report (--report)"),
 
         Binding(keys: [.escape, .backspace], names: "Esc Bksp", action: .back, context: .caseView, help: "back to the case list"),
         Binding(keys: chars("n") + [.pageDown], names: "n PgDn", action: .nextCase, context: .caseView, help: "next case in the list"),
@@ -73,6 +75,16 @@ public enum KeyMap {
         Binding(keys: chars("]"), names: "]", action: .nextSection, context: .caseView, help: "side panel: next section"),
         Binding(keys: chars("["), names: "[", action: .previousSection, context: .caseView, help: "side panel: previous section"),
         Binding(keys: chars("r"), names: "r", action: .rerun, context: .caseView, help: "run the diagnosis again"),
+
+        Binding(keys: [.escape, .backspace] + chars("E"), names: "Esc E", action: .back, context: .report, help: "back to the case list"),
+        Binding(keys: [.up] + chars("k"), names: "↑ k", action: .up, context: .report, help: "scroll up"),
+        Binding(keys: [.down] + chars("j"), names: "↓ j", action: .down, context: .report, help: "scroll down"),
+        Binding(keys: [.pageUp], names: "PgUp", action: .pageUp, context: .report, help: "page up"),
+        Binding(keys: [.pageDown, .char(" ")], names: "PgDn Space", action: .pageDown, context: .report, help: "page down"),
+        Binding(keys: chars("]"), names: "]", action: .nextPlot, context: .report, help: "next plot"),
+        Binding(keys: chars("["), names: "[", action: .previousPlot, context: .report, help: "previous plot"),
+        Binding(keys: [.tab], names: "Tab", action: .nextWrongCase, context: .report, help: "next of the most-wrong cases"),
+        Binding(keys: [.enter], names: "Enter", action: .openWrongCase, context: .report, help: "open that case"),
     ]
 
     /// The action for `key` in `context` (a context's own bindings win over global ones).

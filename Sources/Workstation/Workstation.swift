@@ -14,10 +14,13 @@ public struct WorkstationOptions {
     public var initialCase: String?
     /// The models folder; nil: no models (browsing only, the case view says so).
     public var modelsDirectory: URL?
+    /// An evaluation report folder to show (E), opened at start unless a case is.
+    public var report: URL?
 
     public init(source: any CaseSource, themeFolder: String?, initialCase: String? = nil, modelsDirectory: URL? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                report: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.initialCase = initialCase
+        self.report = report
         self.modelsDirectory = modelsDirectory
         self.source = source
         self.themeFolder = themeFolder
@@ -64,6 +67,10 @@ public enum Workstation {
         let browser = Browser(source: options.source, theme: theme, themeFolder: options.themeFolder,
                               graphics: choice, message: note.map { ($0, true) })
 
+        if let folder = options.report {
+            do { browser.setReport(try ReportDocument.load(folder), show: options.initialCase == nil) }
+            catch { browser.note("\(error)", error: true) }
+        }
         if let id = options.initialCase { browser.open(id: id) }
         let session = WorkstationSession(browser: browser, archive: findingsArchive(for: options.source, environment: env))
         let wake = session.wake

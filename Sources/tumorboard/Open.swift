@@ -27,6 +27,9 @@ struct Open: ParsableCommand {
     @Option(help: "The models folder (default: $TUMORBOARD_MODELS, else models/ of this checkout). The workstation browses without it.")
     var models: String?
 
+    @Option(help: "An evaluation report folder (tumorboard eval --out): shown at start, and with E; its most-wrong cases open from it.")
+    var report: String?
+
     @Flag(help: "Print the bytes per frame and draw time for each image mode and window size (no terminal needed), for --case or the first case.")
     var measureFrames = false
 
@@ -63,7 +66,8 @@ struct Open: ParsableCommand {
         }
         do {
             if let signal = try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"),
-                                                                       initialCase: `case`, modelsDirectory: Open.modelsDirectory(models))) {
+                                                                       initialCase: `case`, modelsDirectory: Open.modelsDirectory(models),
+                                                                       report: report.map { URL(fileURLWithPath: $0) })) {
                 // The terminal is restored; exit as the shell expects after a signal.
                 throw ExitCode(128 + signal)
             }
