@@ -8,16 +8,7 @@ import XCTest
 final class CommandLineTests: XCTestCase {
     var dir: URL!
 
-    /// The tumorboard binary next to the test bundle (swift build --build-tests builds both).
-    var executable: URL? {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        for _ in 0..<3 {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent("tumorboard")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
+    var executable: URL? { builtTumorboard() }
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-cli-\(UUID().uuidString)")

@@ -1,17 +1,10 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `tumorboard eval` as a process: Ctrl-C stops it with no report, a bad --data is named.
 final class EvalCommandLineTests: XCTestCase {
-    var executable: URL? {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        for _ in 0..<3 {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent("tumorboard")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
+    var executable: URL? { builtTumorboard() }
 
     static var repository: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
