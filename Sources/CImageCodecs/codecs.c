@@ -94,6 +94,14 @@ tb_status tb_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
 
     // Our own pixel limit below gives the better message; lift libpng's 1e6-per-side limit.
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    /* No chunk this program reads needs more than 8 MB: a text chunk declaring 2 GB is refused
+       before its buffer is allocated. Text chunks (never used here) are skipped unread. */
+    png_set_chunk_malloc_max(png, 8u * 1024u * 1024u);
+    png_set_chunk_cache_max(png, 128);
+    {
+        static const png_byte ignored[] = { 't', 'E', 'X', 't', '\0', 'z', 'T', 'X', 't', '\0', 'i', 'T', 'X', 't', '\0' };
+        png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored, 3);
+    }
     png_set_read_fn(png, &reader, tb_png_read_from_memory);
     png_read_info(png, png_info);
 

@@ -226,6 +226,11 @@ public enum CaseFolder {
 
     /// Decodes a radiograph or slide image: DICOM by its 'DICM' preamble, else PNG / JPEG.
     public static func decodeImage(_ url: URL, field: String = "file") throws(CaseError) -> Image {
+        // Before anything opens it: opening a FIFO for reading blocks until a writer comes.
+        if let type = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType,
+           type != .typeRegular, type != .typeDirectory {
+            throw .image(field: field, .unreadable(file: url.path, reason: "not a regular file (\(ImageDecoder.kind(type)))"))
+        }
         if DICOMFile.looksLikeDICOM(url) {
             do { return try DICOMFile(contentsOf: url).image } catch { throw .dicom(field: field, error) }
         }

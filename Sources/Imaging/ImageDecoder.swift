@@ -75,6 +75,10 @@ public struct ImageDecoder: Sendable {
         if isFolder.boolValue { throw .isDirectory(file: path) }
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            // A FIFO, device or socket would block the read forever (or never end): refuse it.
+            if let type = attributes[.type] as? FileAttributeType, type != .typeRegular {
+                throw ImagingError.unreadable(file: path, reason: "not a regular file (\(Self.kind(type)))")
+            }
             if let size = (attributes[.size] as? NSNumber)?.intValue {
                 if size > maxFileBytes { throw ImagingError.fileTooLarge(file: path, bytes: size, limit: maxFileBytes) }
                 // Regular empty file: say so without reading (Foundation leaks a page reading 0 bytes).
@@ -86,6 +90,16 @@ public struct ImageDecoder: Sendable {
             throw error
         } catch {
             throw .unreadable(file: path, reason: Self.reason(error))
+        }
+    }
+
+    public static func kind(_ t: FileAttributeType) -> String {
+        switch t {
+        case .typeCharacterSpecial, .typeBlockSpecial: "a device"
+        case .typeSocket: "a socket"
+        case .typeSymbolicLink: "a symbolic link"
+        case .typeDirectory: "a folder"
+        default: "a FIFO or other special file"
         }
     }
 

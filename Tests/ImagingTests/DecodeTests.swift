@@ -255,3 +255,46 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+/// Resource limits: a small file must not make the decoder allocate gigabytes or block.
+final class DecodeLimitTests: XCTestCase {
+    static func maxRSSKilobytes() -> Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Int(u.ru_maxrss)
+    }
+
+    /// A 44-byte PNG whose zTXt chunk declares 2 GB: refused before the chunk's buffer exists.
+    func testATextChunkDeclaringGigabytesIsNotAllocated() throws {
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let ihdr: [UInt8] = Array("IHDR".utf8) + [0, 0, 0, 16, 0, 0, 0, 16, 8, 0, 0, 0, 0]
+        png += [0, 0, 0, 13] + ihdr + crc32(ihdr)
+        png += [0x7F, 0xFF, 0xFF, 0xF0] + Array("zTXt".utf8) + Array("abc".utf8)
+        XCTAssertEqual(png.count, 44)
+        let before = Self.maxRSSKilobytes()
+        XCTAssertThrowsError(try ImageDecoder().decode(Data(png), name: "bomb.png")) { e in
+            XCTAssertTrue("\(e)".contains("bomb.png"), "\(e)")
+        }
+        XCTAssertLessThan(Self.maxRSSKilobytes() - before, 256 * 1024, "the peak memory grew by less than 256 MB")
+    }
+
+    func testAFIFOIsRefusedNotWaitedOn() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tb-fifo-\(getpid()).png").path
+        unlink(path)
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        defer { unlink(path) }
+        XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: path))) { e in
+            XCTAssertTrue("\(e)".contains("not a regular file"), "\(e)")
+        }
+    }
+
+    func crc32(_ bytes: [UInt8]) -> [UInt8] {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        }
+        c ^= 0xFFFF_FFFF
+        return [UInt8(c >> 24), UInt8((c >> 16) & 0xFF), UInt8((c >> 8) & 0xFF), UInt8(c & 0xFF)]
+    }
+}
