@@ -29,7 +29,7 @@ struct Detect: ParsableCommand {
         do {
             diagnosis = try Diagnosis(models: ModelSet(directory: Open.modelsDirectory(models)))
         } catch {
-            FileHandle.standardError.write(Data("tumorboard detect: \(error)\n".utf8))
+            Output.err("tumorboard detect: \(error)\n")
             throw ExitCode(1)
         }
         let enc = JSONEncoder()
@@ -46,10 +46,13 @@ struct Detect: ParsableCommand {
             } catch {
                 failures += 1
                 line["error"] = "\(error)"
-                FileHandle.standardError.write(Data("tumorboard detect: \(error)\n".utf8))
+                Output.err("tumorboard detect: \(error)\n")
             }
             let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            do { try Output.out(data + Data("\n".utf8)) } catch {
+                Output.err("tumorboard detect: \(error)\n")
+                throw ExitCode(1)
+            }
         }
         if failures > 0 { throw ExitCode(1) }
     }

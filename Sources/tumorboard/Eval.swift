@@ -31,18 +31,18 @@ struct Eval: ParsableCommand {
             out: URL(fileURLWithPath: out), predictions: predictions.map { URL(fileURLWithPath: $0) }, threshold: threshold,
             modelsDirectory: Open.modelsDirectory(models), limit: limit)
         do {
-            switch try command.run(log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+            switch try command.run(log: { Output.err(($0 + "\n")) }) {
             case .written(let report):
-                FileHandle.standardError.write(Data("eval: report written to \(out) (report.md, report.json, plots)\n".utf8))
-                if json { FileHandle.standardOutput.write(try report.json + Data("\n".utf8)) }
+                Output.err("eval: report written to \(out) (report.md, report.json, plots)\n")
+                if json { try Output.out(try report.json + Data("\n".utf8)) }
             case .stopped(let done, let total):
-                FileHandle.standardError.write(Data("eval: stopped after \(done) of \(total) cases; no report written\n".utf8))
+                Output.err("eval: stopped after \(done) of \(total) cases; no report written\n")
                 throw ExitCode(130)
             }
         } catch let e as ExitCode {
             throw e
         } catch {
-            FileHandle.standardError.write(Data("tumorboard eval: \(error)\n".utf8))
+            Output.err("tumorboard eval: \(error)\n")
             throw ExitCode(1)
         }
     }

@@ -42,16 +42,16 @@ struct Open: ParsableCommand {
         do {
             source = try openCaseSource(path: folder)
         } catch {
-            FileHandle.standardError.write(Data("tumorboard: \(error)\n".utf8))
+            Output.err("tumorboard: \(error)\n")
             throw ExitCode(2)
         }
         if source.summaries().isEmpty {
-            FileHandle.standardError.write(Data("""
+            Output.err("""
                 tumorboard: no cases in \(folder).
                 Put case folders there (one folder per case with a radiograph PNG/JPEG), \
                 or open a dataset: tumorboard open ../shared/data/btxrd
 
-                """.utf8))
+                """)
             throw ExitCode(2)
         }
         if measureFrames {
@@ -74,7 +74,7 @@ struct Open: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            FileHandle.standardError.write(Data("tumorboard: \(error)\n".utf8))
+            Output.err("tumorboard: \(error)\n")
             throw ExitCode(1)
         }
     }
@@ -92,11 +92,11 @@ struct Open: ParsableCommand {
             let store = try CaseStore()
             let report = try store.importCaseFolders(in: url)
             for r in report.refused {
-                FileHandle.standardError.write(Data("tumorboard: sample \(r.path) not imported: \(r.message)\n".utf8))
+                Output.err("tumorboard: sample \(r.path) not imported: \(r.message)\n")
             }
             return store.path
         } catch {
-            FileHandle.standardError.write(Data("tumorboard: the case store is unavailable (\(error)); opening \(samples) directly\n".utf8))
+            Output.err("tumorboard: the case store is unavailable (\(error)); opening \(samples) directly\n")
             return samples
         }
     }

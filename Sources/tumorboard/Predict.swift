@@ -25,11 +25,11 @@ struct Predict: ParsableCommand {
             let findings = try Diagnosis(models: set).run(input)
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
-            FileHandle.standardOutput.write(try enc.encode(findings) + Data("\n".utf8))
+            try Output.out(try enc.encode(findings) + Data("\n".utf8))
         } catch let e as ValidationError {
             throw e
         } catch {
-            FileHandle.standardError.write(Data("tumorboard predict: \(error)\n".utf8))
+            Output.err("tumorboard predict: \(error)\n")
             throw ExitCode(1)
         }
     }

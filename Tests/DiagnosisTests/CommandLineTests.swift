@@ -108,4 +108,27 @@ final class CommandLineTests: XCTestCase {
             }
         }
     }
+
+    /// A full disk or a closed pipe on standard output: a message and exit 1, never a crash
+    /// (Foundation's FileHandle.write died with SIGILL here).
+    func testAFailedWriteToStandardOutputIsReported() throws {
+        guard let exe = executable else { throw XCTSkip("tumorboard executable not found next to the test bundle") }
+        guard let full = FileHandle(forWritingAtPath: "/dev/full") else { throw XCTSkip("no /dev/full on this system") }
+        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("samples/SAMPLE-04-NO-LESION")
+        for args in [["predict", "--case", samples.path, "--json"], ["detect", samples.appendingPathComponent("radiograph.png").path]] {
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = args
+            p.standardOutput = full
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationReason, .exit, "\(args[0]): killed by a signal")
+            XCTAssertEqual(p.terminationStatus, 1, "\(args[0]): \(stderr)")
+            XCTAssertTrue(stderr.contains("cannot write to standard output: No space left on device"), "\(args[0]): \(stderr)")
+        }
+    }
 }
