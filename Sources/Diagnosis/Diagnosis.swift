@@ -69,7 +69,7 @@ public struct Diagnosis: Sendable {
         let crop = try timed("lesion_encoder") { try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side) }
         let featureMap = try timed("lesion_encoder") { try models.lesionEncoder.featureMap(crop) }
         let imageFeature = try timed("lesion_encoder") { try Ops.globalAvgPool(featureMap) }
-        let imageLogits = try timed("lesion_encoder") { try models.lesionEncoder.fc!(imageFeature).scalars }
+        let imageLogits = try timed("lesion_encoder") { try models.lesionHead(imageFeature).scalars }
         let imageOnly = FusionHead.softmax(imageLogits, temperature: models.lesionTemperature)
 
         let (slideFeature, textFeature, sentence) = try otherFeatures(input) { stage, body in try timed(stage, body) }
@@ -77,23 +77,16 @@ public struct Diagnosis: Sendable {
         let present = features.map { $0 != nil }
 
         // Fusion, the 8 subset passes, exact Shapley values, Grad-CAM.
-        var probabilities = imageOnly
-        var contributions: [Float?] = [nil, nil, nil]
-        var attention: [Float]?
-        var classGradient: [Float]
-        let predicted: Int
-        if let fusion = models.fusion {
-            let full = try timed("fusion") { try fusion(features) }
-            probabilities = full.probabilities
-            attention = full.attention
-            predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
-            contributions = try timed("shapley") { try ModalityShapley.values(fusion: fusion, features: features, present: present, target: predicted) }
-            classGradient = try timed("gradcam") { try fusion.gradientOfLogit(predicted, withRespectToImageFeature: imageFeature, pass: full) }
-        } else {
-            predicted = imageOnly.indices.max { imageOnly[$0] < imageOnly[$1] }!
-            let fc = models.lesionEncoder.fc!
-            classGradient = Array(UnsafeBufferPointer(start: fc.weight.pointer + predicted * fc.inFeatures, count: fc.inFeatures))
+        // No fusion head, no fused answer: never report the image-only one in its place.
+        guard let fusion = models.fusion else {
+            throw DiagnosisError.models("\(models.directory.appendingPathComponent("fusion_head.safetensors").path): missing (train with training/run_all.sh); without it there is no fused answer (tumorboard detect gives the radiograph-only one)")
         }
+        let full = try timed("fusion") { try fusion(features) }
+        let probabilities = full.probabilities
+        let attention: [Float]? = full.attention
+        let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
+        let contributions = try timed("shapley") { try ModalityShapley.values(fusion: fusion, features: features, present: present, target: predicted) }
+        let classGradient = try timed("gradcam") { try fusion.gradientOfLogit(predicted, withRespectToImageFeature: imageFeature, pass: full) }
         let cam = timed("gradcam") { GradCAM.map(featureMap: featureMap, gradient: classGradient) }
         let lesionBox = lb.boxToSource(x0: Double(cp.cx - cp.side / 2), y0: Double(cp.cy - cp.side / 2),
                                        x1: Double(cp.cx + cp.side / 2), y1: Double(cp.cy + cp.side / 2))

@@ -42,8 +42,7 @@ extension Diagnosis {
         let cp = Preprocessing.cropParameters(box: top.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
         let crop = try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side)
         let imageFeature = try models.lesionEncoder.features(crop)
-        guard let fc = models.lesionEncoder.fc else { throw DiagnosisError.models("lesion_encoder.safetensors has no fc layer") }
-        let imageLogits = try fc(imageFeature).scalars
+        let imageLogits = try models.lesionHead(imageFeature).scalars
         let (slideFeature, textFeature, _) = try otherFeatures(input)
         let features: [Tensor?] = [imageFeature, slideFeature, textFeature]
         let present = features.map { $0 != nil }

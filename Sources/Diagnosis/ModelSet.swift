@@ -10,6 +10,8 @@ import Models
 public final class ModelSet: Sendable {
     public let detector: LesionDetector
     public let lesionEncoder: ResNet
+    /// The lesion encoder's classification head (required: the image-only answer and Grad-CAM need it).
+    public let lesionHead: Linear
     public let lesionTemperature: Float
     public let pathologyEncoder: ResNet?
     public let fusion: FusionHead?
@@ -53,6 +55,10 @@ public final class ModelSet: Sendable {
         detector = try LesionDetector(load("detector.safetensors", required: true)!)
         let lesion = try load("lesion_encoder.safetensors", required: true)!
         lesionEncoder = try ResNet(lesion, config: ResNet.Config(blocks: Self.blocks(lesion)))
+        guard let head = lesionEncoder.fc else {
+            throw DiagnosisError.models("\(directory.appendingPathComponent("lesion_encoder.safetensors").path): no classification head (fc.weight, fc.bias); not a lesion encoder checkpoint (train with training/run_all.sh)")
+        }
+        lesionHead = head
         lesionTemperature = try lesion.optional("temperature")?.item ?? 1
         if let p = try load("pathology_encoder.safetensors", required: false) {
             pathologyEncoder = try ResNet(p, config: ResNet.Config(blocks: Self.blocks(p)))

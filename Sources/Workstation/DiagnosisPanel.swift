@@ -102,8 +102,7 @@ enum DiagnosisPanel {
         let labelW = 14, pctW = 6
         let barW = max(2, (width - labelW - 2 * pctW - 2) / 2)
         let fusedName = lesion ? "fused" : "if lesion"
-        let fusionMissing = { if case .ready(_, let missing) = b.models { return missing.contains { $0.hasPrefix("fusion_head") } } else { return false } }()
-        rows.append(pieces([(fit("", labelW), t[.dim]), (fit(fusionMissing ? "no fusion" : fusedName, barW + pctW + 1), t[.dim]),
+        rows.append(pieces([(fit("", labelW), t[.dim]), (fit(fusedName, barW + pctW + 1), t[.dim]),
                             ("image only", t[.dim])]))
         let fused = f.probabilities.values, image = f.imageOnlyProbabilities.values
         for (k, c) in DiagnosisLabel.tumourClasses.enumerated() {
@@ -144,8 +143,6 @@ enum DiagnosisPanel {
                                    gain: t[.gain], loss: t[.loss], axis: t[.dim])
                     s.put(signed(Double(v)), x: x + labelW + barW + 1, y: y, style: v >= 0 ? t[.gain] : t[.loss], maxWidth: valueW)
                 }
-            } else if present == true {
-                rows.append(pieces([(fit(name, labelW), t[.dim]), ("n/a: no fusion head", t[.dim])]))
             } else {
                 rows.append(pieces([(fit(name, labelW), t[.dim]), ("absent (\(why))", t[.dim])]))
             }

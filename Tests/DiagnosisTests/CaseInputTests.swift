@@ -1,4 +1,5 @@
 import Cases
+import Engine
 import Foundation
 import Imaging
 import XCTest
@@ -112,5 +113,37 @@ final class CaseInputTests: XCTestCase {
         var g = f; g.predicted = "benign"
         try archive.keep(g, caseID: "K1", key: "key1")
         XCTAssertEqual(archive.lookup(caseID: "K1", key: "key1")?.predicted, "benign")
+    }
+
+    /// A missing fusion head is an error naming the file, not the image-only answer passed off
+    /// as the fused one; a lesion encoder without its head is refused at load.
+    func testMissingFusionHeadAndHeadlessLesionEncoderAreNamed() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let models = dir.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        for name in ["detector.safetensors", "lesion_encoder.safetensors"] {
+            try FileManager.default.createSymbolicLink(at: models.appendingPathComponent(name),
+                                                       withDestinationURL: repo.appendingPathComponent("models/\(name)"))
+        }
+        let diagnosis = try Diagnosis(models: ModelSet(directory: models))
+        var noLabs = try record(); noLabs.labs = []
+        let input = try DiagnosisInput(record: noLabs)
+        XCTAssertThrowsError(try diagnosis.run(input)) { e in
+            XCTAssertTrue("\(e)".contains("fusion_head.safetensors: missing (train with training/run_all.sh)"), "\(e)")
+        }
+        XCTAssertNoThrow(try diagnosis.detect(input.radiograph), "detect needs no fusion head")
+
+        // The lesion encoder without fc.*: refused when the models load, by name.
+        let full = try SafeTensors(path: repo.appendingPathComponent("models/lesion_encoder.safetensors").path)
+        var tensors: [String: Tensor] = [:]
+        for n in full.names where !n.hasPrefix("fc.") { tensors[n] = try full.tensor(n) }
+        let headless = dir.appendingPathComponent("headless")
+        try FileManager.default.createDirectory(at: headless, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: headless.appendingPathComponent("detector.safetensors"),
+                                                   withDestinationURL: repo.appendingPathComponent("models/detector.safetensors"))
+        try SafeTensorsWriter.write(tensors, to: headless.appendingPathComponent("lesion_encoder.safetensors").path)
+        XCTAssertThrowsError(try ModelSet(directory: headless)) { e in
+            XCTAssertTrue("\(e)".contains("lesion_encoder.safetensors: no classification head"), "\(e)")
+        }
     }
 }

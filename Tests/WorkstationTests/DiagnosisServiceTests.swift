@@ -151,8 +151,9 @@ final class DiagnosisServiceTests: XCTestCase {
         XCTAssertTrue(loop(s) { browser.caseView?.loaded != nil }, "the radiograph still shows")
     }
 
-    /// The real engine with the fusion head and pathology encoder missing: the case runs image
-    /// only, the case view names what is missing and how to rebuild it; the case folder is not written.
+    /// The real engine with the fusion head and pathology encoder missing: the models load, the
+    /// case view names what is missing and how to rebuild it, and the case is refused by name
+    /// (no image-only answer passed off as the fused one); nothing is written anywhere.
     func testTheRealEngineWithAnOptionalPartMissing() throws {
         let dir = Fixtures.tempFolder("models-partial")
         for name in ["detector.safetensors", "lesion_encoder.safetensors"] {
@@ -166,16 +167,17 @@ final class DiagnosisServiceTests: XCTestCase {
         let s = WorkstationSession(browser: browser, archive: FolderFindingsArchive(folder: cache))
         s.loadModels(DiagnosisService.loader(directory: dir))
         browser.handle(.enter)
-        XCTAssertTrue(loop(s, timeout: 120) { browser.caseView?.diagnosis.result != nil }, "\(String(describing: browser.caseView?.diagnosis))")
+        XCTAssertTrue(loop(s, timeout: 120) { if case .failed = browser.caseView?.diagnosis { return true } else { return false } },
+                      "\(String(describing: browser.caseView?.diagnosis))")
         guard case .ready(let digests, let missing) = browser.models else { return XCTFail("\(browser.models)") }
         XCTAssertEqual(Set(digests.keys), ["detector.safetensors", "lesion_encoder.safetensors"])
         XCTAssertTrue(missing.contains { $0.hasPrefix("fusion_head.safetensors") })
         let text = browser.draw(width: 100, height: 40).text
-        XCTAssertTrue(text.contains("missing: fusion_head.safetensors"), text)
-        XCTAssertTrue(text.contains("no fusion"), text)
-        XCTAssertTrue(text.contains("n/a: no fusion head"), "present but not attributable: \(text)")
+        XCTAssertTrue(text.contains("cannot diagnose this case"), text)
+        guard case .failed(let why) = browser.caseView?.diagnosis else { return XCTFail() }
+        XCTAssertTrue(why.contains("fusion_head.safetensors: missing (train with training/run_all.sh)"), why)
         XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: root.path).sorted(), before,
                        "nothing is written into the user's case folders")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 1, "the result is kept in the cache folder")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 0, "no result to keep")
     }
 }
