@@ -173,6 +173,8 @@ public enum LabError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidValue(marker: String, value: Double)
     case invalidAge(Int)
     case noRange(marker: String, age: Int, sex: String)
+    /// Several results for one marker and no single newest date among them.
+    case ambiguousResults(marker: String, count: Int)
 
     public var description: String {
         switch self {
@@ -188,6 +190,8 @@ public enum LabError: Error, Sendable, Equatable, CustomStringConvertible {
             return "age must be a whole number of years >= 0, got \(age)"
         case .noRange(let marker, let age, let sex):
             return "no reference range for \(marker) at age \(age), sex \(sex)"
+        case .ambiguousResults(let marker, let count):
+            return "\(marker): \(count) results and no single newest date among them; keep one, or date them (the newest dated result is used)"
         }
     }
 }

@@ -12,7 +12,7 @@ public enum ClinicalSentence {
     static let countWords = [2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven",
                              8: "Eight", 9: "Nine", 10: "Ten"]
 
-    /// `panel` holds at most one result per marker (use `latestPerMarker` on a longer history).
+    /// `panel` holds at most one result per marker (`panelForDiagnosis` makes one from a history).
     public static func text(panel: [LabResult], age: Int, sex: Sex,
                             catalog: BiomarkerCatalog) throws(LabError) -> String {
         guard age >= 0 else { throw .invalidAge(age) }
@@ -51,19 +51,36 @@ public enum ClinicalSentence {
 }
 
 extension Array where Element == LabResult {
-    /// One result per marker: the latest by date (undated results count as oldest; among equal
-    /// dates the last entered wins). Order: first appearance of each marker.
-    public func latestPerMarker() -> [LabResult] {
+    /// The panel the models read: one result per marker. Where a marker has several results,
+    /// the one with the newest date wins; when the newest date is shared by two results, or one
+    /// of them has no date, the panel is refused naming the marker (which value to believe is
+    /// the user's call, never the program's). Order: first appearance of each marker.
+    public func panelForDiagnosis() throws(LabError) -> [LabResult] {
         var order: [String] = []
-        var best: [String: LabResult] = [:]
+        var byMarker: [String: [LabResult]] = [:]
         for r in self {
-            if let current = best[r.marker] {
-                if (r.date ?? "") >= (current.date ?? "") { best[r.marker] = r }
-            } else {
-                order.append(r.marker)
-                best[r.marker] = r
-            }
+            if byMarker[r.marker] == nil { order.append(r.marker) }
+            byMarker[r.marker, default: []].append(r)
         }
-        return order.compactMap { best[$0] }
+        var out: [LabResult] = []
+        for m in order {
+            let rs = byMarker[m]!  // every marker in `order` was added to byMarker just above
+            if rs.count == 1 { out.append(rs[0]); continue }
+            let dates = rs.compactMap { $0.date.flatMap(Self.day) }
+            guard dates.count == rs.count, let newest = dates.max(), dates.filter({ $0 == newest }).count == 1 else {
+                throw .ambiguousResults(marker: m, count: rs.count)
+            }
+            out.append(rs[dates.firstIndex(of: newest)!])  // newest is one of dates
+        }
+        return out
+    }
+
+    /// "2026-01-14" (or a longer ISO 8601 date-time) as a sortable key; nil when not a date.
+    static func day(_ s: String) -> String? {
+        let d = s.prefix(10)
+        guard d.count == 10, d.enumerated().allSatisfy({ i, c in i == 4 || i == 7 ? c == "-" : c.isASCII && c.isNumber }),
+              let month = Int(d.dropFirst(5).prefix(2)), let day = Int(d.suffix(2)), (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        return s
     }
 }

@@ -9,10 +9,30 @@ extension DiagnosisInput {
         guard let r = record.radiographs.first else {
             throw DiagnosisError.input("\(record.id): the case has no radiograph")
         }
+        // One policy wherever a case is diagnosed (predict, the workstation, eval), as import's:
+        // a file whose bytes are not those the case recorded is refused, never diagnosed.
+        if let expected = r.sha256 { try CaseFiles.check(r.file, expected: expected, field: "radiographs[0]", caseID: record.id) }
+        if let s = record.slides.first, let expected = s.sha256 { try CaseFiles.check(s.file, expected: expected, field: "slides[0]", caseID: record.id) }
         let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: r.file), field: "radiographs[0].file")
         let slide = try record.slides.first.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0.file), field: "slides[0].file") }
-        let labs = record.labs.latestPerMarker()
+        let labs: [LabResult]
+        do { labs = try record.labs.panelForDiagnosis() } catch { throw DiagnosisError.input("\(record.id): labs: \(error)") }
         self.init(radiograph: radiograph, slide: slide, labs: labs.isEmpty ? nil : labs, age: record.age, sex: record.sex)
+    }
+}
+
+/// The recorded digest of a case's file against its bytes now.
+public enum CaseFiles {
+    public static func digest(_ file: String, field: String) throws -> String {
+        do { return try SHA256Digest.hex(ofFile: URL(fileURLWithPath: file)) }
+        catch { throw DiagnosisError.input("\(field) \((file as NSString).lastPathComponent): cannot be read (\(error))") }
+    }
+
+    public static func check(_ file: String, expected: String, field: String, caseID: String) throws {
+        let d = try digest(file, field: field)
+        guard d == expected.lowercased() else {
+            throw DiagnosisError.input("\(caseID): \(field) \((file as NSString).lastPathComponent) has sha256 \(d.prefix(12))…, the case records \(expected.prefix(12))…: the file changed since it was recorded (swapped or edited); it is not diagnosed")
+        }
     }
 }
 
@@ -52,15 +72,12 @@ public enum InputKey {
     public static func of(_ record: CaseRecord, modelHashes: [String: String]) throws -> String {
         var lines = ["tumorboard-findings \(resultFormat)"]
         for (name, hash) in modelHashes.sorted(by: { $0.key < $1.key }) { lines.append("model \(name) \(hash)") }
-        if let r = record.radiographs.first { lines.append("radiograph \(try digest(r.file, field: "radiographs[0].file"))") }
-        if let s = record.slides.first { lines.append("slide \(try digest(s.file, field: "slides[0].file"))") }
-        for l in record.labs.latestPerMarker() { lines.append("lab \(l.marker) \(l.value) \(l.unit)") }
+        if let r = record.radiographs.first { lines.append("radiograph \(try CaseFiles.digest(r.file, field: "radiographs[0].file"))") }
+        if let s = record.slides.first { lines.append("slide \(try CaseFiles.digest(s.file, field: "slides[0].file"))") }
+        let panel: [LabResult]
+        do { panel = try record.labs.panelForDiagnosis() } catch { throw DiagnosisError.input("\(record.id): labs: \(error)") }
+        for l in panel { lines.append("lab \(l.marker) \(l.value) \(l.unit)") }
         lines.append("age \(record.age.map(String.init) ?? "-") sex \(record.sex?.rawValue ?? "-")")
         return SHA256Digest.hex(Data(lines.joined(separator: "\n").utf8))
-    }
-
-    static func digest(_ file: String, field: String) throws -> String {
-        do { return try SHA256Digest.hex(ofFile: URL(fileURLWithPath: file)) }
-        catch { throw DiagnosisError.input("\(field) \((file as NSString).lastPathComponent): cannot be read (\(error))") }
     }
 }

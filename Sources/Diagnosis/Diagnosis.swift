@@ -133,7 +133,7 @@ extension Diagnosis {
                 throw DiagnosisError.models("labs were given but the text encoder is missing from \(models.directory.path)/text (run scripts/fetch-text-encoder)")
             }
             let s: String
-            do { s = try ClinicalSentence.text(panel: labs, age: age, sex: sex, catalog: catalog) }
+            do { s = try ClinicalSentence.text(panel: labs.panelForDiagnosis(), age: age, sex: sex, catalog: catalog) }
             catch { throw DiagnosisError.input("labs: \(error)") }
             sentence = s
             textFeature = try timed("text_encoder") { try bert.embed(ids: tok.encode(s)) }

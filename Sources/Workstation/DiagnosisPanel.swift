@@ -183,7 +183,9 @@ enum DiagnosisPanel {
         guard let r = record, !r.labs.isEmpty else { return [text("no blood tests (labs absent)", t[.dim])] }
         let catalog = try? BiomarkerCatalog.bundled
         var rows: [Row] = []
-        for lab in r.labs.latestPerMarker() {
+        var panel = r.labs
+        do { panel = try r.labs.panelForDiagnosis() } catch { rows.append(text("\(error)", t[.error])) }
+        for lab in panel {
             let name = (try? catalog?.marker(lab.marker))?.abbreviation ?? lab.marker
             let value = "\(formatValue(lab.value)) \(lab.unit)"
             if let age = r.age, let sex = r.sex, let c = catalog, let i = try? c.interpret(lab, age: age, sex: sex) {

@@ -19,7 +19,7 @@ final class CaseFolderTests: XCTestCase {
         XCTAssertTrue(record.radiographs[0].file.hasPrefix("/"))
         XCTAssertEqual(record.slides.first?.stain, "H&E")
         XCTAssertEqual(record.labs.count, 2)
-        XCTAssertEqual(try ClinicalSentence.text(panel: record.labs.latestPerMarker(), age: 15, sex: .male,
+        XCTAssertEqual(try ClinicalSentence.text(panel: record.labs.panelForDiagnosis(), age: 15, sex: .male,
                                                  catalog: .bundled),
                        "Alkaline phosphatase slightly raised at 612 U/L (reference 138-511 for a male aged 15).")
     }

@@ -92,11 +92,18 @@ final class LabTests: XCTestCase {
                        "Alkaline phosphatase slightly raised at 612 U/L (reference 138-511 for a male aged 15).")
     }
 
-    func testLatestPerMarker() {
-        let labs = [LabResult(marker: "alp", value: 1, unit: "U/L", date: "2026-01-02"),
-                    LabResult(marker: "ldh", value: 2, unit: "U/L"),
-                    LabResult(marker: "alp", value: 3, unit: "U/L", date: "2026-01-01")]
-        XCTAssertEqual(labs.latestPerMarker().map(\.value), [1, 2])
+    /// One result per marker for the models: the newest dated one; a shared newest date or an
+    /// undated duplicate is refused by marker (the first-wins rule of old dropped values silently).
+    func testPanelForDiagnosisRule() throws {
+        func r(_ m: String, _ v: Double, _ d: String?) -> LabResult { LabResult(marker: m, value: v, unit: "U/L", date: d) }
+        XCTAssertEqual(try [r("alp", 1, "2026-01-02"), r("ldh", 2, nil), r("alp", 3, "2026-01-01")].panelForDiagnosis().map(\.value), [1, 2])
+        XCTAssertEqual(try [r("alp", 1, "2026-01-01"), r("alp", 3, "2026-01-02T08:00:00Z")].panelForDiagnosis().map(\.value), [3], "the later one, entered later")
+        XCTAssertThrowsError(try [r("alp", 1, "2026-01-02"), r("alp", 3, "2026-01-02")].panelForDiagnosis()) {
+            XCTAssertEqual($0 as? LabError, .ambiguousResults(marker: "alp", count: 2))
+        }
+        XCTAssertThrowsError(try [r("ldh", 1, nil), r("ldh", 3, nil)].panelForDiagnosis()) { XCTAssertTrue("\($0)".hasPrefix("ldh: 2 results")) }
+        XCTAssertThrowsError(try [r("ldh", 1, "2026-01-02"), r("ldh", 3, nil)].panelForDiagnosis(), "an undated result may be the newer one")
+        XCTAssertThrowsError(try [r("ldh", 1, "2026-13-45x"), r("ldh", 3, "2026-01-01")].panelForDiagnosis(), "not a date")
     }
 }
 

@@ -34,7 +34,7 @@ final class SamplesTests: XCTestCase {
         XCTAssertGreaterThan(tissue, air + 40)
         let catalog = try BiomarkerCatalog.bundled
         for c in all {
-            let sentence = try ClinicalSentence.text(panel: c.labs.latestPerMarker(), age: c.age!, sex: c.sex!, catalog: catalog)
+            let sentence = try ClinicalSentence.text(panel: c.labs.panelForDiagnosis(), age: c.age!, sex: c.sex!, catalog: catalog)
             XCTAssertFalse(sentence.isEmpty)
             if c.id == "SAMPLE-03-OSTEOSARCOMA" { XCTAssertTrue(sentence.contains("Alkaline phosphatase") || sentence.contains("ALP"), sentence) }
         }

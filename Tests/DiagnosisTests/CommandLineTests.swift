@@ -72,6 +72,8 @@ final class CommandLineTests: XCTestCase {
             ("unknown-marker.json", #"[{"marker": "troponin", "value": 3, "unit": "ng/L"}]"#, ["unknown-marker.json", "troponin"]),
             ("wrong-unit.json", #"[{"marker": "alp", "value": 300, "unit": "mg/dL"}]"#, ["wrong-unit.json", "mg/dL"]),
             ("not-labs.json", #"{"hello": 1}"#, ["not-labs.json", "not a lab panel"]),
+            ("duplicate.json", #"[{"marker": "alp", "value": 300, "unit": "U/L"}, {"marker": "alp", "value": 900, "unit": "U/L"}]"#,
+             ["alp: 2 results and no single newest date"]),
         ]
         for (name, text, expect) in cases {
             let url = dir.appendingPathComponent(name)
@@ -130,5 +132,23 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(p.terminationStatus, 1, "\(args[0]): \(stderr)")
             XCTAssertTrue(stderr.contains("cannot write to standard output: No space left on device"), "\(args[0]): \(stderr)")
         }
+    }
+
+    /// `predict --case` refuses a radiograph whose bytes are not those the manifest records (as
+    /// import does), naming the case, the file and the mismatch.
+    func testPredictRefusesASwappedRadiograph() throws {
+        let sample = Fixtures.repositoryRoot.appendingPathComponent("samples/SAMPLE-04-NO-LESION")
+        let copy = dir.appendingPathComponent("swapped")
+        try FileManager.default.copyItem(at: sample, to: copy)
+        var manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: copy.appendingPathComponent("case.json"))) as? [String: Any])
+        var rads = try XCTUnwrap(manifest["radiographs"] as? [[String: Any]])
+        rads[0]["sha256"] = String(repeating: "ab", count: 32)
+        manifest["radiographs"] = rads
+        try JSONSerialization.data(withJSONObject: manifest).write(to: copy.appendingPathComponent("case.json"))
+        let r = try run(["predict", "--case", copy.path, "--json"])
+        XCTAssertFalse(r.signalled)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertTrue(r.stderr.contains("radiograph.png") && r.stderr.contains("the file changed"), r.stderr)
     }
 }
