@@ -232,7 +232,13 @@ public enum CaseFolder {
             throw .image(field: field, .unreadable(file: url.path, reason: "not a regular file (\(ImageDecoder.kind(type)))"))
         }
         if DICOMFile.looksLikeDICOM(url) {
-            do { return try DICOMFile(contentsOf: url).image } catch { throw .dicom(field: field, error) }
+            // What a radiologist's viewer shows by default, and so what the models see (as for
+            // PNG/JPEG, which hold display grey levels already): the modality LUT, the file's
+            // first VOI window, MONOCHROME1 inverted, 8-bit. The stored values (often 12-bit)
+            // would otherwise reach the models almost black.
+            let d: DICOMFile
+            do { d = try DICOMFile(contentsOf: url) } catch { throw .dicom(field: field, error) }
+            do { return try d.displayImage() } catch { throw .image(field: field, error) }
         }
         do { return try ImageDecoder().decode(contentsOf: url) } catch { throw .image(field: field, error) }
     }
