@@ -185,7 +185,7 @@ public enum LabError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownUnit(let marker, let unit, let accepted):
             return "\(marker): unit '\(unit)' not accepted; use one of \(accepted.joined(separator: ", "))"
         case .invalidValue(let marker, let value):
-            return "\(marker): value must be a finite number >= 0, got \(value)"
+            return "\(marker): value must be a finite number from 0 to under 1000000, got \(value)"
         case .invalidAge(let age):
             return "age must be a whole number of years >= 0, got \(age)"
         case .noRange(let marker, let age, let sex):

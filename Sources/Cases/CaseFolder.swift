@@ -192,6 +192,7 @@ public enum CaseFolder {
             let field = "slides[\(i)].file"
             let url = try resolveInside(folder, record.slides[i].file, manifest: manifest, field: field)
             record.slides[i].file = url.path
+            if verification != .existence { try refuseDICOMSlide(url, field: field) }
             record.slides[i].sha256 = try verify(url, field: field, manifest: manifest,
                                                 expected: record.slides[i].sha256, verification: verification)
         }
@@ -225,6 +226,21 @@ public enum CaseFolder {
     }
 
     /// Decodes a radiograph or slide image: DICOM by its 'DICM' preamble, else PNG / JPEG.
+    /// A pathology slide: a PNG or JPEG picture of the tissue, never a DICOM radiograph.
+    public static func decodeSlide(_ url: URL, field: String = "slide") throws(CaseError) -> Image {
+        try refuseDICOMSlide(url, field: field)
+        return try decodeImage(url, field: field)
+    }
+
+    static func refuseDICOMSlide(_ url: URL, field: String) throws(CaseError) {
+        let type = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType
+        guard type == .typeRegular, DICOMFile.looksLikeDICOM(url) else { return }
+        var head: [UInt8] = []
+        if let h = FileHandle(forReadingAtPath: url.path) { head = (try? h.read(upToCount: 4)).map { Array($0) } ?? []; try? h.close() }
+        throw .image(field: field, .notAnImage(file: url.path, leadingBytes: head,
+                     hint: "this is a DICOM file; a slide is a PNG or JPEG picture of the tissue (radiographs may be DICOM)"))
+    }
+
     public static func decodeImage(_ url: URL, field: String = "file") throws(CaseError) -> Image {
         // Before anything opens it: opening a FIFO for reading blocks until a writer comes.
         if let type = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType,
@@ -376,8 +392,7 @@ struct Fields {
     }
     func optionalDate(_ key: String) throws(CaseError) -> String? {
         guard let s = try optionalString(key) else { return nil }
-        let ok = s.count >= 10 && s.prefix(10).enumerated().allSatisfy { i, c in (i == 4 || i == 7) ? c == "-" : c.isASCII && c.isNumber }
-        guard ok else { throw fail(key, "'\(s)' is not an ISO 8601 date (YYYY-MM-DD)") }
+        guard ISODate.isValidDay(s) else { throw fail(key, "'\(s)' is not a calendar date in ISO 8601 (YYYY-MM-DD)") }
         return s
     }
     func optionalSHA(_ key: String) throws(CaseError) -> String? {

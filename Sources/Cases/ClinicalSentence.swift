@@ -76,11 +76,5 @@ extension Array where Element == LabResult {
     }
 
     /// "2026-01-14" (or a longer ISO 8601 date-time) as a sortable key; nil when not a date.
-    static func day(_ s: String) -> String? {
-        let d = s.prefix(10)
-        guard d.count == 10, d.enumerated().allSatisfy({ i, c in i == 4 || i == 7 ? c == "-" : c.isASCII && c.isNumber }),
-              let month = Int(d.dropFirst(5).prefix(2)), let day = Int(d.suffix(2)), (1...12).contains(month), (1...31).contains(day)
-        else { return nil }
-        return s
-    }
+    static func day(_ s: String) -> String? { ISODate.isValidDay(s) ? s : nil }
 }

@@ -3,6 +3,9 @@ import Foundation
 /// One blood test result as entered or imported: marker id (as in biomarkers.json), value in
 /// `unit`, and the date the sample was taken (ISO 8601 date, optional).
 public struct LabResult: Codable, Sendable, Equatable, Hashable {
+    /// Values at or above this are refused (no blood test in the catalogue's units comes near).
+    public static let implausible = 1_000_000.0
+
     public var marker: String
     public var value: Double
     public var unit: String
@@ -55,7 +58,10 @@ extension BiomarkerCatalog {
     /// a negative or non-finite value, and an age without a band, naming which.
     public func interpret(_ result: LabResult, age: Int, sex: Sex) throws(LabError) -> LabInterpretation {
         let m = try marker(result.marker)
-        guard result.value.isFinite, result.value >= 0 else { throw .invalidValue(marker: m.name, value: result.value) }
+        // No blood test in these units reaches a million: 1e308 is a typing or unit error.
+        guard result.value.isFinite, result.value >= 0, result.value < LabResult.implausible else {
+            throw .invalidValue(marker: m.name, value: result.value)
+        }
         let u = try unitSpec(marker: m.id, unit: result.unit)
         let band = try referenceBand(marker: m.id, age: age, sex: sex)
         let d = u.decimals
@@ -84,12 +90,17 @@ extension BiomarkerCatalog {
     /// anything is written.
     public func validate(_ result: LabResult) throws(LabError) {
         let m = try marker(result.marker)
-        guard result.value.isFinite, result.value >= 0 else { throw .invalidValue(marker: m.name, value: result.value) }
+        // No blood test in these units reaches a million: 1e308 is a typing or unit error.
+        guard result.value.isFinite, result.value >= 0, result.value < LabResult.implausible else {
+            throw .invalidValue(marker: m.name, value: result.value)
+        }
         _ = try unitSpec(marker: m.id, unit: result.unit)
     }
 }
 
 /// C printf "%.Nf": correctly rounded from the binary double, "." whatever the locale.
 func printf(_ value: Double, decimals: Int) -> String {
-    String(format: "%.\(decimals)f", locale: nil, value)
+    // -0 (a typed "-0", or a negative value rounded to zero) reads "0".
+    let s = String(format: "%.\(decimals)f", locale: nil, value)
+    return s.hasPrefix("-") && s.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(s.dropFirst()) : s
 }

@@ -14,7 +14,7 @@ extension DiagnosisInput {
         if let expected = r.sha256 { try CaseFiles.check(r.file, expected: expected, field: "radiographs[0]", caseID: record.id) }
         if let s = record.slides.first, let expected = s.sha256 { try CaseFiles.check(s.file, expected: expected, field: "slides[0]", caseID: record.id) }
         let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: r.file), field: "radiographs[0].file")
-        let slide = try record.slides.first.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0.file), field: "slides[0].file") }
+        let slide = try record.slides.first.map { try CaseFolder.decodeSlide(URL(fileURLWithPath: $0.file), field: "slides[0].file") }
         let labs: [LabResult]
         do { labs = try record.labs.panelForDiagnosis() } catch { throw DiagnosisError.input("\(record.id): labs: \(error)") }
         self.init(radiograph: radiograph, slide: slide, labs: labs.isEmpty ? nil : labs, age: record.age, sex: record.sex)

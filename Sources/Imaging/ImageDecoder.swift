@@ -54,6 +54,14 @@ public struct ImageDecoder: Sendable {
     public func decode(_ data: Data, name: String) throws(ImagingError) -> Image {
         guard !data.isEmpty else { throw .empty(file: name) }
         guard let format = ImageFormat.sniff(data) else {
+            // A file cut inside the signature is a truncated image, not a foreign format.
+            let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], jpeg: [UInt8] = [0xFF, 0xD8, 0xFF]
+            if data.count < png.count, png.starts(with: data) {
+                throw .truncated(file: name, format: .png, detail: "the file ends after \(data.count) bytes, inside the PNG signature")
+            }
+            if data.count < jpeg.count, jpeg.starts(with: data) {
+                throw .truncated(file: name, format: .jpeg, detail: "the file ends after \(data.count) bytes, inside the JPEG start marker")
+            }
             throw .notAnImage(file: name, leadingBytes: Array(data.prefix(4)), hint: Self.hint(for: data))
         }
         let limit = maxPixels

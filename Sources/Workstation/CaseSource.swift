@@ -94,8 +94,11 @@ public func openCaseSource(path: String) throws -> any CaseSource {
     if fm.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, path.hasSuffix(".sqlite") {
         return try RecordSource.store(at: path)
     }
-    guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+    guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
         throw CaseSourceError("\(path): no such folder. Put case folders there, or run: tumorboard open PATH")
+    }
+    guard isDir.boolValue else {
+        throw CaseSourceError("\(path): a file, not a folder or a case store (.sqlite): open a folder of case folders, a dataset folder, or a store")
     }
     if fm.fileExists(atPath: path + "/cases.csv") { return try RecordSource.dataset(at: path) }
     return RecordSource.caseFolders(in: path)

@@ -25,6 +25,7 @@ struct Detect: ParsableCommand {
         guard !images.isEmpty else { throw ValidationError("give one or more radiographs") }
         guard threshold == nil || minScore == nil else { throw ValidationError("--threshold and --min-score exclude each other") }
         if let s = minScore, !(s >= 0 && s < 1) { throw ValidationError("--min-score must be in [0, 1), got \(s)") }
+        if let t = threshold, !(t >= 0 && t <= 1) { throw ValidationError("--threshold must be a score in [0, 1], got \(t)") }
         let diagnosis: Diagnosis
         do {
             diagnosis = try Diagnosis(models: ModelSet(directory: Open.modelsDirectory(models)))

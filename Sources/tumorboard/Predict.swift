@@ -36,6 +36,7 @@ struct Predict: ParsableCommand {
 
     func makeInput() throws -> DiagnosisInput {
         if let folder = `case` {
+            guard !folder.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--case needs a folder, got an empty path") }
             guard files.image == nil, files.slide == nil, files.labs == nil else {
                 throw ValidationError("--case and --image/--slide/--labs exclude each other")
             }
@@ -57,7 +58,7 @@ struct LooseFiles: ParsableArguments {
     func input() throws -> DiagnosisInput {
         guard let image else { throw ValidationError("give --case DIR or --image FILE") }
         let radiograph = try CaseFolder.decodeImage(URL(fileURLWithPath: image), field: "--image")
-        let slideImage = try slide.map { try CaseFolder.decodeImage(URL(fileURLWithPath: $0), field: "--slide") }
+        let slideImage = try slide.map { try CaseFolder.decodeSlide(URL(fileURLWithPath: $0), field: "--slide") }
         let sexValue: Sex? = try sex.map {
             guard let s = Sex(rawValue: $0.uppercased()) else { throw ValidationError("--sex must be F or M, got '\($0)'") }
             return s

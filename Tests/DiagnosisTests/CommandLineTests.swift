@@ -151,4 +151,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.stdout, "")
         XCTAssertTrue(r.stderr.contains("radiograph.png") && r.stderr.contains("the file changed"), r.stderr)
     }
+
+    /// Usage errors that used to pass: a threshold that is not a score, an empty --case.
+    func testScoresAndPathsAreChecked() throws {
+        let image = dir.appendingPathComponent("r.png")
+        try Image(width: 32, height: 32, colour: .grey, pixels: [UInt8](repeating: 100, count: 1024)).writePNG(to: image)
+        for t in ["nan", "inf", "-1", "2"] {
+            let r = try run(["detect", image.path, "--threshold=\(t)"])
+            XCTAssertEqual(r.status, 64, "--threshold \(t): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--threshold must be a score in [0, 1]"), r.stderr)
+        }
+        let r = try run(["predict", "--case", "", "--json"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--case needs a folder"), r.stderr)
+    }
 }

@@ -17,7 +17,11 @@ final class PerformanceTests: XCTestCase {
         return (times[runs / 2], times[0])
     }
 
+    /// Prints timings and asserts nothing: opt-in (TUMORBOARD_MEASURE=1), so it is not counted as a test that passes.
     func testTimings() throws {
+        guard ProcessInfo.processInfo.environment["TUMORBOARD_MEASURE"] == "1" else {
+            throw XCTSkip("set TUMORBOARD_MEASURE=1 to print the decode timings (a measurement, not a test)")
+        }
         let decoder = ImageDecoder()
         #if DEBUG
         let runs = 3  // debug timings mean little; keep `swift test` quick

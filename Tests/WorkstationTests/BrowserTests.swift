@@ -214,4 +214,11 @@ final class BrowserTests: XCTestCase {
         XCTAssertEqual(d.boxes.first?.rect, PixelRect(x0: 161, y0: 67, x1: 234, y1: 133))
         XCTAssertNotNil(d.radiograph)
     }
+
+    func testAPlainFileIsNotCalledAMissingFolder() throws {
+        let file = Fixtures.tempFolder("plain").appendingPathComponent("notes.txt")
+        try Data("x".utf8).write(to: file)
+        XCTAssertThrowsError(try openCaseSource(path: file.path)) { XCTAssertTrue("\($0)".contains("a file, not a folder"), "\($0)") }
+        XCTAssertThrowsError(try openCaseSource(path: file.path + "-absent")) { XCTAssertTrue("\($0)".contains("no such folder"), "\($0)") }
+    }
 }

@@ -1,0 +1,51 @@
+import Foundation
+import Imaging
+import XCTest
+@testable import Cases
+
+/// Inputs that used to pass silently or mislead (issue 14): impossible dates, absurd or negative-zero
+/// lab values, a DICOM given as a slide, a JPEG cut after two bytes.
+final class RobustnessTests: XCTestCase {
+    func testCalendarDates() {
+        for good in ["2026-01-14", "2024-02-29", "2026-12-31T23:59:59Z"] { XCTAssertTrue(ISODate.isValidDay(good), good) }
+        for bad in ["2026-13-45", "2025-02-29", "2026-04-31", "2026-00-10", "26-01-14", "2026/01/14", ""] { XCTAssertFalse(ISODate.isValidDay(bad), bad) }
+    }
+
+    func testAnImpossibleLabDateInAManifestIsNamed() throws {
+        let dir = try temporaryFolder(self)
+        try writePNG(dir.appendingPathComponent("r.png"))
+        let manifest = #"{"format": "tumorboard-case", "format_version": 1, "id": "D1", "age": 30, "sex": "F", "radiographs": [{"file": "r.png"}], "labs": [{"marker": "alp", "value": 300, "unit": "U/L", "date": "2026-13-45"}]}"#
+        try Data(manifest.utf8).write(to: dir.appendingPathComponent("case.json"))
+        XCTAssertThrowsError(try CaseFolder.read(dir)) { e in
+            XCTAssertTrue("\(e)".contains("labs[0].date") && "\(e)".contains("2026-13-45") && "\(e)".contains("calendar date"), "\(e)")
+        }
+    }
+
+    func testLabValuesThatCannotBeBloodTests() throws {
+        let c = try BiomarkerCatalog.bundled
+        XCTAssertThrowsError(try c.validate(LabResult(marker: "alp", value: 1e308, unit: "U/L"))) { XCTAssertTrue("\($0)".contains("under 1000000"), "\($0)") }
+        XCTAssertThrowsError(try c.validate(LabResult(marker: "alp", value: -3, unit: "U/L")))
+        XCTAssertNoThrow(try c.validate(LabResult(marker: "alp", value: -0.0, unit: "U/L")))
+        let i = try c.interpret(LabResult(marker: "alp", value: -0.0, unit: "U/L"), age: 30, sex: .female)
+        XCTAssertEqual(i.valueText, "0", "-0 reads 0")
+        let s = try ClinicalSentence.text(panel: [LabResult(marker: "alp", value: -0.0, unit: "U/L")], age: 30, sex: .female, catalog: c)
+        XCTAssertFalse(s.contains("-0"), s)
+    }
+
+    func testADICOMIsNotASlide() throws {
+        let dcm = repoRoot.appendingPathComponent("samples/SAMPLE-07-DICOM-OSTEOFIBROMA/radiograph.dcm")
+        XCTAssertThrowsError(try CaseFolder.decodeSlide(dcm, field: "slides[0].file")) { e in
+            XCTAssertTrue("\(e)".contains("a slide is a PNG or JPEG") && "\(e)".contains("radiograph.dcm"), "\(e)")
+        }
+        XCTAssertNoThrow(try CaseFolder.decodeImage(dcm), "still a radiograph")
+    }
+
+    func testAJPEGCutInsideItsMarkerIsTruncatedNotForeign() {
+        XCTAssertThrowsError(try ImageDecoder().decode(Data([0xFF, 0xD8]), name: "cut.jpg")) { e in
+            XCTAssertTrue("\(e)".contains("cut.jpg: JPEG is truncated"), "\(e)")
+        }
+        XCTAssertThrowsError(try ImageDecoder().decode(Data([0x89, 0x50, 0x4E]), name: "cut.png")) { e in
+            XCTAssertTrue("\(e)".contains("PNG is truncated"), "\(e)")
+        }
+    }
+}
