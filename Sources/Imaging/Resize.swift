@@ -23,6 +23,20 @@ extension Image {
             throw .invalidArgument("resize target must be 1...65536 per side, got \(newWidth) x \(newHeight)")
         }
         if newWidth == width, newHeight == height { return self }
+        if filter == .bilinearAntialiased, case .eightBit(let bytes) = samples {
+            // Pillow's own fixed-point arithmetic for 8-bit images, so a downscaled radiograph is
+            // the one the PyTorch reference letterboxes (float sums rounded ~3 % of pixels the
+            // other way at x.5, enough to move a detector score by 0.01).
+            var current = bytes, currentWidth = width
+            if newWidth != width {
+                current = fixedPointPass(current, count: height, stride: currentWidth, inLength: width, outLength: newWidth, horizontal: true)
+                currentWidth = newWidth
+            }
+            if newHeight != height {
+                current = fixedPointPass(current, count: currentWidth, stride: currentWidth, inLength: height, outLength: newHeight, horizontal: false)
+            }
+            return Image(unchecked: newWidth, newHeight, colour, .eightBit(current))
+        }
         let maxValue = Float(maxSampleValue)
         let source = floatSamples()
         let result: [Float]
@@ -121,6 +135,56 @@ extension Image {
             let total = weights.reduce(0, +)
             if total > 0 { weights = weights.map { $0 / total } }
             return (start, weights.map { Float($0) })
+        }
+    }
+
+    /// Pillow's 8-bit resampling (Resample.c): weights as Int with 22 fraction bits (rounded
+    /// away from zero), a sum started at half a unit, shifted back and clipped to 0...255.
+    private func fixedPointPass(_ source: [UInt8], count: Int, stride: Int, inLength: Int,
+                                outLength: Int, horizontal: Bool) -> [UInt8] {
+        let c = channels, precision = 22
+        let taps = Self.pilWeightsDouble(inLength: inLength, outLength: outLength).map { t in
+            (t.start, t.weights.map { w in Int(w < 0 ? -0.5 + w * Double(1 << precision) : 0.5 + w * Double(1 << precision)) })
+        }
+        let outWidth = horizontal ? outLength : stride
+        let outHeight = horizontal ? count : outLength
+        var out = [UInt8](repeating: 0, count: outWidth * outHeight * c)
+        out.withUnsafeMutableBufferPointer { dst in
+            source.withUnsafeBufferPointer { src in
+                for line in 0..<count {
+                    for o in 0..<outLength {
+                        let (start, weights) = taps[o]
+                        for k in 0..<c {
+                            var sum = 1 << (precision - 1)
+                            for (j, w) in weights.enumerated() {
+                                let i = start + j
+                                sum += w * Int(src[horizontal ? (line * stride + i) * c + k : (i * stride + line) * c + k])
+                            }
+                            let v = sum <= 0 ? 0 : (sum >= (1 << precision) << 8 ? 255 : sum >> precision)
+                            dst[horizontal ? (line * outWidth + o) * c + k : (o * outWidth + line) * c + k] = UInt8(v)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    private static func pilWeightsDouble(inLength: Int, outLength: Int) -> [(start: Int, weights: [Double])] {
+        let scale = Double(inLength) / Double(outLength)
+        let filterScale = max(scale, 1)
+        let support = filterScale
+        return (0..<outLength).map { o in
+            let centre = (Double(o) + 0.5) * scale
+            let start = max(Int(centre - support + 0.5), 0)
+            let end = min(Int(centre + support + 0.5), inLength)
+            var weights = (start..<max(end, start + 1)).map { i -> Double in
+                let t = abs((Double(i) - centre + 0.5) / filterScale)
+                return t < 1 ? 1 - t : 0
+            }
+            let total = weights.reduce(0, +)
+            if total > 0 { weights = weights.map { $0 / total } }
+            return (start, weights)
         }
     }
 
