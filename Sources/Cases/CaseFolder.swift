@@ -454,7 +454,8 @@ struct Fields {
 }
 
 /// JSONSerialization gives booleans as NSNumber; tell them apart from 0 and 1.
-func isBoolNumber(_ n: NSNumber) -> Bool {
+/// JSON true/false as JSONSerialization hands them over (an NSNumber, like a number).
+public func isBoolNumber(_ n: NSNumber) -> Bool {
     #if canImport(Darwin)
     return CFGetTypeID(n) == CFBooleanGetTypeID()
     #else

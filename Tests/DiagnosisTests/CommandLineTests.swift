@@ -72,6 +72,12 @@ final class CommandLineTests: XCTestCase {
             ("unknown-marker.json", #"[{"marker": "troponin", "value": 3, "unit": "ng/L"}]"#, ["unknown-marker.json", "troponin"]),
             ("wrong-unit.json", #"[{"marker": "alp", "value": 300, "unit": "mg/dL"}]"#, ["wrong-unit.json", "mg/dL"]),
             ("not-labs.json", #"{"hello": 1}"#, ["not-labs.json", "not a lab panel"]),
+            ("string-value.json", #"[{"marker": "alp", "value": "812", "unit": "U/L"}]"#, ["string-value.json: entry 0, value: expected a number, got the text \"812\""]),
+            ("null-value.json", #"[{"marker": "alp", "value": 3, "unit": "U/L"}, {"marker": "ldh", "value": null, "unit": "U/L"}]"#, ["entry 1, value: expected a number, got null"]),
+            ("bool-value.json", #"[{"marker": "alp", "value": true, "unit": "U/L"}]"#, ["entry 0, value: expected a number, got true"]),
+            ("no-unit.json", #"[{"marker": "alp", "value": 300}]"#, ["entry 0, unit: expected a text", "missing"]),
+            ("bad-date.json", #"[{"marker": "alp", "value": 300, "unit": "U/L", "date": "2026-13-45"}]"#, ["entry 0, date: expected a calendar date"]),
+            ("huge.json", #"[{"marker": "alp", "value": 1e308, "unit": "U/L"}]"#, ["entry 0 (alp)", "under 1000000"]),
             ("duplicate.json", #"[{"marker": "alp", "value": 300, "unit": "U/L"}, {"marker": "alp", "value": 900, "unit": "U/L"}]"#,
              ["alp: 2 results and no single newest date"]),
         ]
