@@ -120,23 +120,6 @@ extension Image {
     }
 
     /// PIL's precompute_coeffs for the bilinear (triangle) filter.
-    private static func pilWeights(inLength: Int, outLength: Int) -> [(start: Int, weights: [Float])] {
-        let scale = Double(inLength) / Double(outLength)
-        let filterScale = max(scale, 1)
-        let support = filterScale  // triangle support 1, widened when shrinking
-        return (0..<outLength).map { o in
-            let centre = (Double(o) + 0.5) * scale
-            let start = max(Int(centre - support + 0.5), 0)
-            let end = min(Int(centre + support + 0.5), inLength)
-            var weights = (start..<max(end, start + 1)).map { i -> Double in
-                let t = abs((Double(i) - centre + 0.5) / filterScale)
-                return t < 1 ? 1 - t : 0
-            }
-            let total = weights.reduce(0, +)
-            if total > 0 { weights = weights.map { $0 / total } }
-            return (start, weights.map { Float($0) })
-        }
-    }
 
     /// Pillow's 8-bit resampling (Resample.c): weights as Int with 22 fraction bits (rounded
     /// away from zero), a sum started at half a unit, shifted back and clipped to 0...255.
@@ -170,6 +153,7 @@ extension Image {
         return out
     }
 
+    /// Pillow's bilinear taps (precompute_coeffs): a triangle widened by the scale when shrinking, normalised.
     private static func pilWeightsDouble(inLength: Int, outLength: Int) -> [(start: Int, weights: [Double])] {
         let scale = Double(inLength) / Double(outLength)
         let filterScale = max(scale, 1)
@@ -192,7 +176,7 @@ extension Image {
     private func separablePass(_ source: [Float], count: Int, stride: Int, inLength: Int,
                                outLength: Int, horizontal: Bool) -> [Float] {
         let c = channels
-        let taps = Self.pilWeights(inLength: inLength, outLength: outLength)
+        let taps = Self.pilWeightsDouble(inLength: inLength, outLength: outLength).map { (start: $0.start, weights: $0.weights.map { Float($0) }) }
         let outWidth = horizontal ? outLength : stride
         let outHeight = horizontal ? count : outLength
         var out = [Float](repeating: 0, count: outWidth * outHeight * c)
