@@ -78,6 +78,11 @@ public struct ImageDecoder: Sendable {
         let path = url.path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            // A link that exists but leads nowhere (a loop, a dangling target) is not "no such file".
+            var ls = stat(), st = stat()
+            if lstat(path, &ls) == 0, stat(path, &st) != 0 {
+                throw .unreadable(file: path, reason: errno == ELOOP ? "a symbolic link loop" : "a symbolic link to nothing (\(String(cString: strerror(errno))))")
+            }
             throw .notFound(file: path)
         }
         if isFolder.boolValue { throw .isDirectory(file: path) }

@@ -48,4 +48,15 @@ final class RobustnessTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("PNG is truncated"), "\(e)")
         }
     }
+
+    func testALinkLoopIsNotCalledAMissingFile() throws {
+        let dir = try temporaryFolder(self)
+        let a = dir.appendingPathComponent("a.png").path, b = dir.appendingPathComponent("b.png").path
+        XCTAssertEqual(symlink(b, a), 0); XCTAssertEqual(symlink(a, b), 0)
+        XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: a))) { XCTAssertTrue("\($0)".contains("symbolic link loop"), "\($0)") }
+        let dangling = dir.appendingPathComponent("d.png").path
+        XCTAssertEqual(symlink(dir.appendingPathComponent("gone.png").path, dangling), 0)
+        XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: dangling))) { XCTAssertTrue("\($0)".contains("a symbolic link to nothing"), "\($0)") }
+        XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: dir.appendingPathComponent("absent.png"))) { XCTAssertTrue("\($0)".contains("no such file"), "\($0)") }
+    }
 }
