@@ -29,10 +29,17 @@ public enum CaseFiles {
     }
 
     public static func check(_ file: String, expected: String, field: String, caseID: String) throws {
+        _ = try checkedDigest(file, expected: expected, field: field, caseID: caseID)
+    }
+
+    /// The file's digest, refused when the case records another one.
+    public static func checkedDigest(_ file: String, expected: String?, field: String, caseID: String) throws -> String {
         let d = try digest(file, field: field)
+        guard let expected else { return d }
         guard d == expected.lowercased() else {
             throw DiagnosisError.input("\(caseID): \(field) \((file as NSString).lastPathComponent) has sha256 \(d.prefix(12))…, the case records \(expected.prefix(12))…: the file changed since it was recorded (swapped or edited); it is not diagnosed")
         }
+        return d
     }
 }
 
@@ -100,8 +107,13 @@ public enum InputKey {
     public static func of(_ record: CaseRecord, modelHashes: [String: String]) throws -> String {
         var lines = ["tumorboard-findings \(resultFormat)"]
         for (name, hash) in modelHashes.sorted(by: { $0.key < $1.key }) { lines.append("model \(name) \(hash)") }
-        if let r = record.radiographs.first { lines.append("radiograph \(try CaseFiles.digest(r.file, field: "radiographs[0].file"))") }
-        if let s = record.slides.first { lines.append("slide \(try CaseFiles.digest(s.file, field: "slides[0].file"))") }
+        // The recorded sha256 is checked here too, before any kept result can be read back for it.
+        if let r = record.radiographs.first {
+            lines.append("radiograph \(try CaseFiles.checkedDigest(r.file, expected: r.sha256, field: "radiographs[0]", caseID: record.id))")
+        }
+        if let s = record.slides.first {
+            lines.append("slide \(try CaseFiles.checkedDigest(s.file, expected: s.sha256, field: "slides[0]", caseID: record.id))")
+        }
         let panel: [LabResult]
         do { panel = try record.labs.panelForDiagnosis() } catch { throw DiagnosisError.input("\(record.id): labs: \(error)") }
         for l in panel { lines.append("lab \(l.marker) \(l.value) \(l.unit)") }

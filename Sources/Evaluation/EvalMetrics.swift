@@ -25,18 +25,26 @@ extension EvalReport {
                 curve.append([Double(tp) / Double(max(1, m.groundTruthCount)), Double(tp) / Double(k + 1)])
             }
         }
-        // Recall by box size: terciles of the reference boxes' areas.
+        // Recall by box size: terciles of the reference boxes' areas. Boxes are matched once against
+        // every reference box (as for the mAP), then the matched ones are counted per bin: matching
+        // within a bin alone would let one detection hit a box that a bigger one took.
         let areas = gts.flatMap { $0.map(\.area) }.sorted()
         var bins: [SizeBin] = []
         if areas.count >= 3 {
             let t1 = areas[areas.count / 3], t2 = areas[2 * areas.count / 3]
+            let hitOp = matchedReferences(ops, gts), hitAny = matchedReferences(cands, gts)
             for (lo, hi) in [(0.0, t1), (t1, t2), (t2, Double.infinity)] {
-                let g = gts.map { $0.filter { $0.area >= lo && $0.area < hi } }
-                let n = g.reduce(0) { $0 + $1.count }
-                func recall(_ d: [[ScoredBox]]) -> Double? {
-                    n == 0 ? nil : DetectionMetrics.at(threshold: -Double.infinity, detections: d, groundTruth: g).recall
+                var n = 0, op = 0, any = 0
+                for (i, g) in gts.enumerated() {
+                    for (j, b) in g.enumerated() where b.area >= lo && b.area < hi {
+                        n += 1
+                        if hitOp[i][j] { op += 1 }
+                        if hitAny[i][j] { any += 1 }
+                    }
                 }
-                bins.append(SizeBin(area: [lo, hi.isFinite ? hi : -1], boxes: n, recallAtOperating: recall(ops), recallAnyScore: recall(cands)))
+                bins.append(SizeBin(area: [lo, hi.isFinite ? hi : -1], boxes: n,
+                                    recallAtOperating: n == 0 ? nil : Double(op) / Double(n),
+                                    recallAnyScore: n == 0 ? nil : Double(any) / Double(n)))
             }
         }
         let normal = ok.filter { $0.label == .normal }
@@ -49,6 +57,24 @@ extension EvalReport {
             tumourImages: ok.count - normal.count, tumourImagesWithADetection: ok.filter { $0.label != .normal && !$0.detections.isEmpty }.count,
             setting: "candidates above 0.001 after NMS at IoU 0.6 (at most 100 an image), one class, COCO 101-point AP at IoU 0.5; precision and recall of the boxes at the operating threshold (the pipeline's NMS)",
             inputs: inputs)
+    }
+
+    /// Which reference boxes the detections match, by DetectionMetrics.match's greedy rule
+    /// (best score first, the unused reference box of highest IoU >= 0.5; ties to the later box).
+    static func matchedReferences(_ detections: [[ScoredBox]], _ groundTruth: [[EvalBox]]) -> [[Bool]] {
+        zip(detections, groundTruth).map { dets, gts in
+            var used = [Bool](repeating: false, count: gts.count)
+            let order = dets.indices.sorted { dets[$0].score != dets[$1].score ? dets[$0].score > dets[$1].score : $0 < $1 }
+            for i in order {
+                var best = 0.5, bestJ = -1
+                for (j, g) in gts.enumerated() where !used[j] {
+                    let iou = dets[i].box.iou(g)
+                    if iou >= best { best = iou; bestJ = j }
+                }
+                if bestJ >= 0 { used[bestJ] = true }
+            }
+            return used
+        }
     }
 
     /// Top-label reliability, 15 equal bins on (0, 1]: [mean confidence, accuracy, count] per bin.

@@ -79,6 +79,15 @@ extension EvalReport {
     /// folder beside it, which then takes its place.
     public func write(to folder: URL) throws {
         let fm = FileManager.default
+        // Only an empty folder or an earlier report is replaced: --out must never take a user's data.
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: folder.path, isDirectory: &isDir) {
+            let entries = isDir.boolValue ? ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []) : ["(a file)"]
+            let isReport = entries.contains("report.json") || entries.contains("report.md")
+            guard entries.isEmpty || isReport else {
+                throw EvalSetError("\(folder.path): exists and is not a TumorBoard report (no report.json); choose another --out, nothing was written")
+            }
+        }
         let parent = folder.deletingLastPathComponent()
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let staging = parent.appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -104,11 +113,14 @@ extension EvalReport {
                 try fm.moveItem(at: folder, to: aside)
                 old = aside
             }
-            try fm.moveItem(at: staging, to: folder)
+            do { try fm.moveItem(at: staging, to: folder) } catch {
+                if let old { try? fm.moveItem(at: old, to: folder) }  // put the earlier report back
+                throw error
+            }
             if let old { try? fm.removeItem(at: old) }
         } catch {
             try? fm.removeItem(at: staging)
-            throw EvalSetError("\(folder.path): the report could not be written (\(error.localizedDescription)); nothing was left there")
+            throw EvalSetError("\(folder.path): the report could not be written (\(error.localizedDescription)); the earlier report, if any, is as it was")
         }
     }
 }

@@ -113,9 +113,15 @@ extension EvalReport {
                 r.classification.append(row(name: "image only: lesion encoder head (detector crop)", subset: [],
                                             inputs: set.inputs["image"] ?? "", y: y, probabilities: logits.map { softmax($0) },
                                             shown: lesionTemperature.map { t in logits.map { softmax($0, temperature: t) } }))
-            } else if tumour.allSatisfy({ $0.imageProbabilities != nil }) {
-                r.classification.append(row(name: "image only: the predictions file's probabilities", subset: [],
-                                            inputs: set.inputs["image"] ?? "", y: y, probabilities: tumour.map { $0.imageProbabilities! }, shown: nil))
+            } else {
+                // A predictions file: detect gives no probabilities where it found no lesion.
+                let scored = tumour.indices.filter { tumour[$0].imageProbabilities != nil }
+                if !scored.isEmpty {
+                    var inputs = set.inputs["image"] ?? ""
+                    if scored.count < tumour.count { inputs += "; \(tumour.count - scored.count) of \(tumour.count) tumour cases have no probabilities in the file (no lesion found) and are not in this row" }
+                    r.classification.append(row(name: "image only: the predictions file's probabilities", subset: [], inputs: inputs,
+                                                y: scored.map { y[$0] }, probabilities: scored.map { tumour[$0].imageProbabilities! }, shown: nil))
+                }
             }
             for mask in 1..<8 {
                 let names = (0..<3).filter { mask & (1 << $0) != 0 }.map { modalityNames[$0] }

@@ -233,7 +233,11 @@ public final class Browser {
             refilter()
             message = ("showing: \(filter.name)", false)
         case .runAll:
-            if let b = batch, !b.finished {
+            if case .start = batchCommand {
+                // Pressed again before the run was handed over: it never starts.
+                batchCommand = nil; batch = nil
+                message = ("run cancelled", false)
+            } else if let b = batch, !b.finished {
                 batchCommand = .cancel
                 message = ("cancelling the run after the current case", false)
             } else {
@@ -361,6 +365,8 @@ public final class Browser {
     }
 
     func passesFilter(_ id: String) -> Bool {
+        // The open case stays in the list while it is open, so n and p keep their place.
+        if id == caseView?.detail.summary.id { return true }
         let p = predictions[id]
         switch filter {
         case .all: return true
@@ -373,6 +379,7 @@ public final class Browser {
     /// Selects the case with this ID (clearing the search) and opens it.
     public func open(id: String) {
         query = ""
+        filter = .all
         refilter()
         // The dataset reader prefixes IDs (BTXRD-IMG000001): the bare image ID finds it too.
         guard let i = visible.firstIndex(where: { all[$0].id == id }) ?? visible.firstIndex(where: { all[$0].id.hasSuffix("-" + id) }) else {

@@ -61,6 +61,10 @@ final class CaseInputTests: XCTestCase {
         // The same file name with other pixels: another key.
         _ = try png("r.png", value: 91)
         XCTAssertNotEqual(try InputKey.of(r, modelHashes: models), key)
+        var recorded = r; recorded.radiographs[0].sha256 = String(repeating: "0", count: 64)
+        XCTAssertThrowsError(try InputKey.of(recorded, modelHashes: models), "a kept result is never read back for a changed file") {
+            XCTAssertTrue("\($0)".contains("the file changed"), "\($0)")
+        }
         var missing = r; missing.radiographs = [Radiograph(file: dir.appendingPathComponent("gone.png").path)]
         XCTAssertThrowsError(try InputKey.of(missing, modelHashes: models)) { XCTAssertTrue("\($0)".contains("gone.png"), "\($0)") }
     }

@@ -120,7 +120,8 @@ final class EvalTests: XCTestCase {
                                      models: [:], operatingThreshold: 0.325, lesionTemperature: 1, fusionTemperature: 1, wallSeconds: 0, source: "test")
         let out = dir.appendingPathComponent("r")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        try Data("old".utf8).write(to: out.appendingPathComponent("stale.txt"))
+        try Data("old".utf8).write(to: out.appendingPathComponent("report.md"))   // an earlier report...
+        try Data("old".utf8).write(to: out.appendingPathComponent("stale.txt"))   // ...with a file the new one lacks
         try report.write(to: out)
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
         XCTAssertFalse(files.contains("stale.txt"), "the old report is replaced whole: \(files)")
@@ -149,5 +150,33 @@ final class EvalTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), f)
         }
         XCTAssertTrue(log.contains { $0.contains("7/7 cases") }, "a progress line: \(log)")
+    }
+
+    func testOutNeverReplacesAFolderThatIsNotAReport() throws {
+        let data = try dataset([("IMG000001", "benign", [[2, 2, 20, 20]])])
+        let set = try EvalSet.load(path: data.path)
+        let o = CaseOutcome(id: "BTXRD-IMG000001", label: .benign, boxes: [[2, 2, 20, 20]], candidates: [], detections: [], present: [true, false, false])
+        let report = EvalReport.make(title: "t", set: set, outcomes: [o], leftOut: [], models: [:], operatingThreshold: 0.5,
+                                     lesionTemperature: nil, fusionTemperature: nil, wallSeconds: 0, source: "test")
+        // The dataset itself given as --out: refused, untouched.
+        XCTAssertThrowsError(try report.write(to: data)) { XCTAssertTrue("\($0)".contains("is not a TumorBoard report"), "\($0)") }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: data.appendingPathComponent("cases.csv").path))
+        // An empty folder and an earlier report are fine.
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        XCTAssertNoThrow(try report.write(to: empty))
+        XCTAssertNoThrow(try report.write(to: empty), "replacing its own report")
+    }
+
+    /// Recall by size matches once against all reference boxes: one detection covering a small
+    /// box inside a large one is a hit for one of them only.
+    func testRecallBySizeMatchesOnce() throws {
+        let big = [0.0, 0.0, 100.0, 100.0], small = [0.0, 0.0, 80.0, 80.0], tiny = [200.0, 200.0, 210.0, 210.0]
+        let o = CaseOutcome(id: "A", label: .benign, boxes: [big, small, tiny], candidates: [EvalDetection(box: [0, 0, 90, 90], score: 0.9)],
+                            detections: [EvalDetection(box: [0, 0, 90, 90], score: 0.9)], present: [true, false, false])
+        let d = try XCTUnwrap(EvalReport.detection([o], threshold: 0.5, inputs: ""))
+        let hits = d.recallBySize.map { ($0.recallAnyScore ?? 0) * Double($0.boxes) }.reduce(0, +)
+        XCTAssertEqual(hits, 1, accuracy: 1e-9, "one detection, one box: \(d.recallBySize)")
+        XCTAssertEqual(d.recall, 1.0 / 3.0, accuracy: 1e-12)
     }
 }

@@ -257,4 +257,25 @@ final class DiagnosisScreenTests: XCTestCase {
         press(c, .enter, .char("s"))
         XCTAssertEqual(c.message?.text, "this case has no slide")
     }
+
+    func testTheOpenCaseStaysInAFilteredListAndRTwiceNeverStartsARun() throws {
+        let b = try browser()
+        press(b, .char("F"), .char("F"), .char("F"), .char("F"), .char("F"))   // "not run"
+        XCTAssertEqual(b.filter, .notRun)
+        press(b, .down, .enter)
+        let opened = try XCTUnwrap(b.caseView?.detail.summary.id)
+        b.diagnosed(id: opened, .success(DiagnosisFixtures.result(opened, DiagnosisFixtures.findings())))
+        XCTAssertEqual(b.selectedSummary?.id, opened, "the open case keeps its place though it is no longer 'not run'")
+        press(b, .char("n"))
+        XCTAssertEqual(b.caseView?.detail.summary.id, b.all[b.visible[b.selected]].id)
+        XCTAssertNotEqual(b.caseView?.detail.summary.id, opened)
+        // Opening by ID (from the report) clears the filter.
+        b.open(id: opened)
+        XCTAssertEqual(b.filter, .all); XCTAssertEqual(b.caseView?.detail.summary.id, opened)
+        // R twice before the run is handed over: nothing starts, nothing is left waiting.
+        press(b, .escape, .char("R"), .char("R"))
+        XCTAssertNil(b.batchCommand); XCTAssertNil(b.batch)
+        press(b, .char("R"))
+        if case .start = b.batchCommand {} else { XCTFail("R starts a run again") }
+    }
 }
