@@ -247,7 +247,9 @@ final class EndToEndTests: XCTestCase {
                                           env: "TUMORBOARD_SAMPLES=\(samples.path) TUMORBOARD_STORE=\(store)", log: log),
                          width: 110, height: 34, timingLog: log)
         // The first load may hash the weights (a debug build, no digest cache): allow for it.
-        var s = t.wait(for: "Contributions to p(", timeout: 120)
+        // The sum line is the contributions' last row: once it is on screen, the rows above are too
+        // (capture-pane can catch a frame that ncurses is still writing).
+        var s = t.wait(for: "p(all) − p(none)", timeout: 120)
         XCTAssertTrue(s.contains("SAMPLE-03-OSTEOSARCOMA"))
         for cls in ["benign", "intermediate", "malignant"] {
             let line = s.split(separator: "\n").first { $0.contains("│  \(cls) ") || $0.contains("│ ▶\(cls) ") }
@@ -263,7 +265,7 @@ final class EndToEndTests: XCTestCase {
         t.keys("n", "n", "n")
         s = t.wait(for: "SAMPLE-06")
         let deadline = Date().addingTimeInterval(60)
-        while !(s.contains("SAMPLE-06") && s.contains("Contributions to p(")) && Date() < deadline { usleep(100_000); s = t.screen() }
+        while !(s.contains("SAMPLE-06") && s.contains("p(all) − p(none)")) && Date() < deadline { usleep(100_000); s = t.screen() }
         XCTAssertTrue(s.contains("SAMPLE-06") && s.contains("Contributions to p("), s)
         XCTAssertTrue(s.contains(try predicted(bin, sample: samples.appendingPathComponent("SAMPLE-06-MALIGNANT-NO-LABS"))),
                       "the answer on screen is SAMPLE-06's own:\n\(s)")
