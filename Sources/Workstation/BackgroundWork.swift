@@ -89,7 +89,4 @@ final class BackgroundWork<Message: Sendable>: Sendable {
     func run(on lane: Lane, _ job: @escaping @Sendable () -> Message?) {
         queue(lane).async { [wake] in if let m = job() { wake.post(m) } }
     }
-
-    /// Waits until everything queued on `lane` so far has run (tests).
-    func drain(_ lane: Lane) { queue(lane).sync {} }
 }
