@@ -52,3 +52,42 @@ public enum AtomicFile {
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
 }
+
+/// A folder of files published all or nothing (reports): the files are written into a new
+/// folder beside the target, fsynced, and that folder then takes the target's place; an earlier
+/// folder is moved aside first and put back if the swap fails. A reader sees the old folder or
+/// the whole new one, never a new file beside an old one.
+public enum AtomicFolder {
+    public static func replace(_ folder: URL, fill: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let folder = folder.standardizedFileURL
+        let parent = folder.deletingLastPathComponent()
+        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let staging = parent.appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try fm.createDirectory(at: staging, withIntermediateDirectories: false)
+        do {
+            try fill(staging)
+            // fsync the files before the rename makes them the folder.
+            for name in try fm.contentsOfDirectory(atPath: staging.path) {
+                let fd = open(staging.appendingPathComponent(name).path, O_RDONLY)
+                if fd >= 0 { _ = fsync(fd); close(fd) }
+            }
+            var old: URL?
+            if fm.fileExists(atPath: folder.path) {
+                let aside = parent.appendingPathComponent(".\(folder.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+                try fm.moveItem(at: folder, to: aside)
+                old = aside
+            }
+            do { try fm.moveItem(at: staging, to: folder) } catch {
+                if let old { try? fm.moveItem(at: old, to: folder) }  // put the earlier folder back
+                throw error
+            }
+            if let old { try? fm.removeItem(at: old) }
+            let fd = open(parent.path, O_RDONLY)
+            if fd >= 0 { _ = fsync(fd); close(fd) }
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+    }
+}

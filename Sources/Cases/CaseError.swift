@@ -21,6 +21,10 @@ public enum CaseError: Error, Sendable, Equatable, CustomStringConvertible {
     case caseNotFound(String)
     case duplicateCase(String)
     case writeFailed(file: String, reason: String)
+    /// The case changed since the editor read it (the per-case version check): nothing saved.
+    case conflict(caseID: String, by: String, at: String, action: String)
+    /// A signed case is read-only until it is reopened with a reason.
+    case signedOff(caseID: String, by: String, at: String)
 
     public var description: String {
         switch self {
@@ -38,6 +42,10 @@ public enum CaseError: Error, Sendable, Equatable, CustomStringConvertible {
         case .caseNotFound(let id): return "no case '\(id)' in the store"
         case .duplicateCase(let id): return "a case '\(id)' is already in the store"
         case .writeFailed(let file, let reason): return "\(file): could not write (\(reason)); nothing was changed"
+        case .conflict(let id, let by, let at, let action):
+            return "case \(id) was changed by \(by) at \(at) (\(action)) after you opened it; nothing was saved: look at the change, then try again"
+        case .signedOff(let id, let by, let at):
+            return "case \(id) is signed off by \(by) at \(at) and read-only; reopen it with a reason first (tumorboard review \(id) --reopen REASON)"
         }
     }
 }

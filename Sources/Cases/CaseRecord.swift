@@ -156,8 +156,14 @@ public struct AuditEntry: Sendable, Equatable {
     public var detail: String
 }
 
-/// The user for the audit trail: USER, then LOGNAME, then the numeric uid.
-public func currentUserName(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+/// The user for the audit trail: the operating system's login name for this process's user
+/// (the password database, which a user cannot set from the environment), else USER, then
+/// LOGNAME, then the numeric uid. `lookUp: false` reads the environment only (tests).
+public func currentUserName(environment: [String: String] = ProcessInfo.processInfo.environment, lookUp: Bool = true) -> String {
+    if lookUp, let pw = getpwuid(getuid()), let name = pw.pointee.pw_name {
+        let s = String(cString: name)
+        if !s.isEmpty { return s }
+    }
     for key in ["USER", "LOGNAME"] {
         if let v = environment[key], !v.isEmpty { return v }
     }

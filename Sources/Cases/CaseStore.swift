@@ -96,6 +96,11 @@ public final class CaseStore: Sendable {
         ALTER TABLE findings ADD COLUMN result TEXT;
         CREATE INDEX findings_input ON findings(case_id, input_key);
         """),
+        (4, "a version per case for the edit check; who entered each lab result", """
+        ALTER TABLE cases ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE labs ADD COLUMN entered_by TEXT;
+        ALTER TABLE labs ADD COLUMN entered_at TEXT;
+        """),
     ]
 
     public static var schemaVersion: Int { migrations.last!.version }
@@ -120,6 +125,13 @@ public final class CaseStore: Sendable {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw CaseError.store(file: file, problem: "cannot create its folder (\(error.localizedDescription))")
         }
+        let fm = FileManager.default
+        let existed = fm.fileExists(atPath: file)
+        if existed, let a = try? fm.attributesOfItem(atPath: file), (a[.size] as? NSNumber)?.intValue == 0,
+           let modified = a[.modificationDate] as? Date, Date().timeIntervalSince(modified) > Self.creationGrace {
+            // A store being created by another process right now is younger than this.
+            throw CaseError.store(file: file, problem: "an empty (0-byte) file, not a case store; remove it, or give another path")
+        }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
@@ -143,7 +155,20 @@ public final class CaseStore: Sendable {
             }
         }
         pool = opened!
+        if !existed { Self.restrictToOwnerAndGroup(file) }
         try migrate()
+    }
+
+    /// A 0-byte file older than this is refused (younger: another process is creating the store).
+    static let creationGrace: TimeInterval = 10
+
+    /// The store holds patient data: a new store and its WAL files are readable and writable by
+    /// the owner and the group only (mode 0660, whatever the umask); SQLite gives the WAL and
+    /// shared-memory files it creates later the mode of the database file.
+    static func restrictToOwnerAndGroup(_ file: String) {
+        for f in [file, file + "-wal", file + "-shm"] where FileManager.default.fileExists(atPath: f) {
+            _ = chmod(f, 0o660)
+        }
     }
 
     func fail(_ error: Error) -> Error {
@@ -212,10 +237,26 @@ public final class CaseStore: Sendable {
                        arguments: [caseID, at, user, action, detail])
     }
 
-    func touch(_ db: Database, _ caseID: String, at: String) throws {
-        try db.execute(sql: "UPDATE cases SET updated_at = ? WHERE id = ?", arguments: [at, caseID])
-        guard db.changesCount == 1 else { throw CaseError.caseNotFound(caseID) }
+    /// Every edit of a case goes through here, inside its transaction: the case must exist, must
+    /// still be at `expected` (the version the editor read; nil: whatever it is now), and must not
+    /// be signed off unless `whileSigned`; then its version goes up by one.
+    func touch(_ db: Database, _ caseID: String, at: String, expected: Int? = nil, whileSigned: Bool = false) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT version, signed_off_by, signed_off_at FROM cases WHERE id = ?",
+                                         arguments: [caseID]) else { throw CaseError.caseNotFound(caseID) }
+        let version: Int = row["version"]
+        if let expected, version != expected {
+            let last = try Row.fetchOne(db, sql: "SELECT user, at, action FROM audit WHERE case_id = ? AND action != ? ORDER BY id DESC LIMIT 1",
+                                        arguments: [caseID, Self.findingAction])
+            throw CaseError.conflict(caseID: caseID, by: last?["user"] ?? "someone", at: last?["at"] ?? "?", action: last?["action"] ?? "changed")
+        }
+        if !whileSigned, let by: String = row["signed_off_by"] {
+            throw CaseError.signedOff(caseID: caseID, by: by, at: row["signed_off_at"] ?? "?")
+        }
+        try db.execute(sql: "UPDATE cases SET updated_at = ?, version = version + 1 WHERE id = ?", arguments: [at, caseID])
     }
+
+    /// The audit action of a kept model result: not an edit, so it neither needs nor changes the version.
+    static let findingAction = "finding added"
 
     public enum IfExists: Sendable {
         /// Leave the stored case as it is.
@@ -267,9 +308,9 @@ public final class CaseStore: Sendable {
         try db.execute(sql: "INSERT INTO slides (case_id, slide_id, block, stain, path, sha256, entered_by, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        arguments: [id, s.slideID, s.block, s.stain, s.file, s.sha256, s.enteredBy, s.enteredAt])
     }
-    func insertLab(_ db: Database, _ id: String, _ l: LabResult) throws {
-        try db.execute(sql: "INSERT INTO labs (case_id, marker, value, unit, date) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [id, l.marker, l.value, l.unit, l.date])
+    func insertLab(_ db: Database, _ id: String, _ l: LabResult, by: String? = nil, at: String? = nil) throws {
+        try db.execute(sql: "INSERT INTO labs (case_id, marker, value, unit, date, entered_by, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [id, l.marker, l.value, l.unit, l.date, by, at])
     }
     func insertFinding(_ db: Database, _ id: String, _ f: Finding, inputKey: String? = nil, result: String? = nil) throws {
         try db.execute(sql: "INSERT INTO findings (case_id, created_at, models, probabilities, boxes, modalities, note, input_key, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -277,10 +318,10 @@ public final class CaseStore: Sendable {
                                    jsonText(f.modalities), f.note, inputKey, result])
     }
 
-    public func setClinicalNote(_ caseID: String, _ note: String?) throws {
+    public func setClinicalNote(_ caseID: String, _ note: String?, expectedVersion: Int? = nil) throws {
         try write { db in
             let now = timestampNow()
-            try touch(db, caseID, at: now)
+            try touch(db, caseID, at: now, expected: expectedVersion)
             try db.execute(sql: "UPDATE cases SET clinical_note = ? WHERE id = ?", arguments: [note, caseID])
             try audit(db, caseID, "clinical note edited", note ?? "(removed)", at: now)
         }
@@ -290,7 +331,7 @@ public final class CaseStore: Sendable {
     /// default to this store's user and now. A relative path is resolved inside the case's own
     /// folder (the one it was imported from) by the case-folder rules: `..`, or a link leading
     /// out of the folder, is refused. An absolute path (a scanner's file share) must exist.
-    public func addSlide(_ caseID: String, _ slide: SlideReference) throws {
+    public func addSlide(_ caseID: String, _ slide: SlideReference, expectedVersion: Int? = nil) throws {
         var s = slide
         let url: URL
         if s.file.hasPrefix("/") {
@@ -311,7 +352,10 @@ public final class CaseStore: Sendable {
         s.enteredBy = s.enteredBy ?? user
         s.enteredAt = s.enteredAt ?? now
         try write { db in
-            try touch(db, caseID, at: now)
+            try touch(db, caseID, at: now, expected: expectedVersion)
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM slides WHERE case_id = ? AND slide_id = ?", arguments: [caseID, s.slideID]) == true {
+                throw CaseError.manifest(file: caseID, field: "slide ID", problem: "'\(s.slideID)' is already a slide of this case")
+            }
             try insertSlide(db, caseID, s)
             try audit(db, caseID, "slide added", "\(s.slideID) \(s.stain ?? "") \(s.file) sha256 \(s.sha256 ?? "")", at: now)
         }
@@ -323,7 +367,7 @@ public final class CaseStore: Sendable {
         try write { db in
             let now = timestampNow()
             try touch(db, caseID, at: now)
-            try insertLab(db, caseID, lab)
+            try insertLab(db, caseID, lab, by: user, at: now)
             try audit(db, caseID, "lab added", "\(lab.marker) \(lab.value) \(lab.unit)" + (lab.date.map { " on \($0)" } ?? ""), at: now)
         }
     }
@@ -335,7 +379,7 @@ public final class CaseStore: Sendable {
         try write { db in
             let now = timestampNow()
             try touch(db, caseID, at: now)
-            for l in labs { try insertLab(db, caseID, l) }
+            for l in labs { try insertLab(db, caseID, l, by: user, at: now) }
             try audit(db, caseID, "labs added", labs.map { "\($0.marker) \($0.value) \($0.unit)" }.joined(separator: ", "), at: now)
         }
     }
@@ -343,12 +387,15 @@ public final class CaseStore: Sendable {
     /// Keeps a prediction with the models that produced it. `inputKey` (a digest of what the
     /// case held and of the model weights) and `result` (the whole diagnosis as JSON) let a later
     /// session reuse it while neither the case nor the models changed (`storedResult`).
+    /// A model result is not an edit: it is kept on a signed case too, and leaves the version as it is.
     public func addFinding(_ caseID: String, _ finding: Finding, inputKey: String? = nil, result: String? = nil) throws {
         try write { db in
             let now = timestampNow()
-            try touch(db, caseID, at: now)
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE id = ?", arguments: [caseID]) == true else {
+                throw CaseError.caseNotFound(caseID)
+            }
             try insertFinding(db, caseID, finding, inputKey: inputKey, result: result)
-            try audit(db, caseID, "finding added", jsonText(finding.models), at: now)
+            try audit(db, caseID, Self.findingAction, jsonText(finding.models), at: now)
         }
     }
 
@@ -362,22 +409,83 @@ public final class CaseStore: Sendable {
         } catch { throw fail(error) }
     }
 
-    public func setReviewNote(_ caseID: String, _ note: String?) throws {
+    public func setReviewNote(_ caseID: String, _ note: String?, expectedVersion: Int? = nil) throws {
+        let text = note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         try write { db in
             let now = timestampNow()
-            try touch(db, caseID, at: now)
-            try db.execute(sql: "UPDATE cases SET review_note = ? WHERE id = ?", arguments: [note, caseID])
-            try audit(db, caseID, "review note edited", note ?? "(removed)", at: now)
+            try touch(db, caseID, at: now, expected: expectedVersion)
+            try db.execute(sql: "UPDATE cases SET review_note = ? WHERE id = ?", arguments: [text, caseID])
+            try audit(db, caseID, "review note edited", text ?? "(removed)", at: now)
         }
     }
 
-    /// The reviewer (this store's user) signs the case off now.
-    public func signOff(_ caseID: String) throws {
+    /// The reviewer (this store's user) signs the case off now; from then on the case is
+    /// read-only until it is reopened with a reason.
+    public func signOff(_ caseID: String, expectedVersion: Int? = nil) throws {
         try write { db in
             let now = timestampNow()
-            try touch(db, caseID, at: now)
+            try touch(db, caseID, at: now, expected: expectedVersion)
             try db.execute(sql: "UPDATE cases SET signed_off_by = ?, signed_off_at = ? WHERE id = ?", arguments: [user, now, caseID])
             try audit(db, caseID, "signed off", "by \(user)", at: now)
+        }
+    }
+
+    /// Reopens a signed case for changes; the reason goes into the audit trail.
+    public func reopen(_ caseID: String, reason: String, expectedVersion: Int? = nil) throws {
+        let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !why.isEmpty else {
+            throw CaseError.manifest(file: caseID, field: "reason", problem: "reopening a signed case needs a reason (it goes into the audit trail)")
+        }
+        try write { db in
+            let now = timestampNow()
+            guard let row = try Row.fetchOne(db, sql: "SELECT signed_off_by, signed_off_at FROM cases WHERE id = ?", arguments: [caseID]) else {
+                throw CaseError.caseNotFound(caseID)
+            }
+            guard let by: String = row["signed_off_by"] else {
+                throw CaseError.manifest(file: caseID, field: "reopen", problem: "the case is not signed off, so there is nothing to reopen")
+            }
+            try touch(db, caseID, at: now, expected: expectedVersion, whileSigned: true)
+            try db.execute(sql: "UPDATE cases SET signed_off_by = NULL, signed_off_at = NULL WHERE id = ?", arguments: [caseID])
+            try audit(db, caseID, "reopened", "signed off by \(by) at \(row["signed_off_at"] ?? "?"); reason: \(why)", at: now)
+        }
+    }
+
+    /// Sets a lab result: the case's result for `lab.marker` on `lab.date` (the undated one when
+    /// `lab.date` is nil) is corrected when there is one, else the result is added. Refused,
+    /// naming the reason, for an unknown marker or unit, an impossible value, or when the
+    /// change would leave the case with two results the models could not choose between (the
+    /// rule of `panelForDiagnosis`). Returns what was done ("added" or "corrected ...").
+    @discardableResult
+    public func setLab(_ caseID: String, _ lab: LabResult, expectedVersion: Int? = nil, catalog: BiomarkerCatalog? = nil) throws -> String {
+        let c = try catalog ?? BiomarkerCatalog.bundled
+        try c.validate(lab)
+        if let d = lab.date, !ISODate.isValidDay(d) {
+            throw CaseError.manifest(file: caseID, field: "date", problem: "'\(d)' is not a date (YYYY-MM-DD)")
+        }
+        return try write { db in
+            let now = timestampNow()
+            try touch(db, caseID, at: now, expected: expectedVersion)
+            let rows = try Row.fetchAll(db, sql: "SELECT id, marker, value, unit, date FROM labs WHERE case_id = ? ORDER BY id", arguments: [caseID])
+            var labs = rows.map { LabResult(marker: $0["marker"], value: $0["value"], unit: $0["unit"], date: $0["date"]) }
+            let same = rows.indices.filter { labs[$0].marker == lab.marker && labs[$0].date == lab.date }
+            let done: String
+            if let k = same.first {
+                let old = labs[k]
+                labs[k] = lab
+                try db.execute(sql: "UPDATE labs SET value = ?, unit = ?, entered_by = ?, entered_at = ? WHERE id = ?",
+                               arguments: [lab.value, lab.unit, user, now, rows[k]["id"] as Int64])
+                done = "corrected \(lab.marker) \(old.value) \(old.unit) -> \(lab.value) \(lab.unit)" + (lab.date.map { " on \($0)" } ?? "")
+                try audit(db, caseID, "lab corrected", String(done.dropFirst("corrected ".count)), at: now)
+            } else {
+                labs.append(lab)
+                try insertLab(db, caseID, lab, by: user, at: now)
+                done = "added \(lab.marker) \(lab.value) \(lab.unit)" + (lab.date.map { " on \($0)" } ?? "")
+                try audit(db, caseID, "lab added", String(done.dropFirst("added ".count)), at: now)
+            }
+            do throws(LabError) { _ = try labs.panelForDiagnosis() } catch {
+                throw CaseError.lab(file: caseID, field: lab.marker, error)
+            }
+            return done
         }
     }
 
@@ -412,22 +520,84 @@ public final class CaseStore: Sendable {
         do { return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM cases") ?? 0 } } catch { throw fail(error) }
     }
 
+    /// The case's version: it goes up by one with every edit (not with kept model results).
+    /// An editor passes the version it read as `expectedVersion`; a save over a newer one is refused.
+    public func version(of id: String) throws -> Int {
+        do {
+            return try pool.read { db in
+                guard let v = try Int.fetchOne(db, sql: "SELECT version FROM cases WHERE id = ?", arguments: [id]) else {
+                    throw CaseError.caseNotFound(id)
+                }
+                return v
+            }
+        } catch { throw fail(error) }
+    }
+
+    /// Every case's version, by ID (what a workstation compares to see which cases changed).
+    public func versions() throws -> [String: Int] {
+        do {
+            return try pool.read { db in
+                var out: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT id, version FROM cases") { out[row["id"]] = row["version"] }
+                return out
+            }
+        } catch { throw fail(error) }
+    }
+
+    /// A number that changes whenever anything is written (every write adds an audit row):
+    /// cheap enough to poll every half second.
+    public func changeToken() throws -> Int64 {
+        do { return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM audit") ?? 0 } } catch { throw fail(error) }
+    }
+
     public func load(_ id: String) throws -> CaseRecord {
         let found = try records(where: "WHERE case_id = ?", caseWhere: "WHERE id = ?", arguments: [id])
-        guard let r = found.first else { throw CaseError.caseNotFound(id) }
+        if let problem = found.problems.first { throw CaseError.store(file: path, problem: problem) }
+        guard let r = found.records.first else { throw CaseError.caseNotFound(id) }
         return r
     }
 
-    /// Every stored case, ordered by ID, read in one snapshot (one query per table).
+    /// The case and its version, read in one snapshot.
+    public func loadVersioned(_ id: String) throws -> (record: CaseRecord, version: Int) {
+        let found = try records(where: "WHERE case_id = ?", caseWhere: "WHERE id = ?", arguments: [id])
+        if let problem = found.problems.first { throw CaseError.store(file: path, problem: problem) }
+        guard let r = found.records.first, let v = found.versions[id] else { throw CaseError.caseNotFound(id) }
+        return (r, v)
+    }
+
+    /// Every stored case, ordered by ID, read in one snapshot (one query per table). A case with
+    /// a row that cannot be read is refused (see `allRecordsReportingProblems`).
     public func allRecords() throws -> [CaseRecord] {
+        let found = try records(where: "", caseWhere: "", arguments: [])
+        if let problem = found.problems.first { throw CaseError.store(file: path, problem: problem) }
+        return found.records
+    }
+
+    /// Every case that can be read, with their versions, and one message per case left out
+    /// because a row of it is malformed (naming the case, the table, the row and the column),
+    /// so one bad row costs one case, not the store.
+    public func allRecordsReportingProblems() throws -> (records: [CaseRecord], versions: [String: Int], problems: [String]) {
         try records(where: "", caseWhere: "", arguments: [])
     }
 
-    func records(where filter: String, caseWhere: String, arguments: StatementArguments) throws -> [CaseRecord] {
+    func records(where filter: String, caseWhere: String, arguments: StatementArguments) throws
+        -> (records: [CaseRecord], versions: [String: Int], problems: [String]) {
         do {
             return try pool.read { db in
                 var order: [String] = []
                 var byID: [String: CaseRecord] = [:]
+                var versions: [String: Int] = [:]
+                var bad: [String: String] = [:]
+                func json<T: Decodable>(_ type: T.Type, _ row: Row, _ column: String, table: String, case id: String) -> T? {
+                    let text: String? = row[column]
+                    do { return try fromJSON(T.self, text ?? "null") } catch {
+                        if bad[id] == nil {
+                            let rowID: Int64? = row["id"]
+                            bad[id] = "case \(id): table \(table), row \(rowID.map(String.init) ?? "?"): column \(column) is not valid JSON of its kind; the case is left out until it is repaired"
+                        }
+                        return nil
+                    }
+                }
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM cases \(caseWhere) ORDER BY id", arguments: arguments) {
                     let id: String = row["id"]
                     var r = CaseRecord(id: id, age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),
@@ -438,10 +608,13 @@ public final class CaseStore: Sendable {
                     if note != nil || by != nil || at != nil { r.review = Review(note: note, signedOffBy: by, signedOffAt: at) }
                     order.append(id)
                     byID[id] = r
+                    versions[id] = row["version"]
                 }
                 for g in try Row.fetchAll(db, sql: "SELECT * FROM radiographs \(filter) ORDER BY case_id, position", arguments: arguments) {
-                    byID[g["case_id"]]?.radiographs.append(Radiograph(file: g["path"], view: g["view"], acquired: g["acquired"],
-                                                                      sha256: g["sha256"], boxes: try fromJSON([LesionBox].self, g["boxes"])))
+                    let id: String = g["case_id"]
+                    guard let boxes = json([LesionBox].self, g, "boxes", table: "radiographs", case: id) else { continue }
+                    byID[id]?.radiographs.append(Radiograph(file: g["path"], view: g["view"], acquired: g["acquired"],
+                                                            sha256: g["sha256"], boxes: boxes))
                 }
                 for s in try Row.fetchAll(db, sql: "SELECT * FROM slides \(filter) ORDER BY id", arguments: arguments) {
                     byID[s["case_id"]]?.slides.append(SlideReference(slideID: s["slide_id"], block: s["block"], stain: s["stain"],
@@ -452,13 +625,16 @@ public final class CaseStore: Sendable {
                     byID[l["case_id"]]?.labs.append(LabResult(marker: l["marker"], value: l["value"], unit: l["unit"], date: l["date"]))
                 }
                 for f in try Row.fetchAll(db, sql: "SELECT * FROM findings \(filter) ORDER BY id", arguments: arguments) {
-                    byID[f["case_id"]]?.findings.append(Finding(
-                        createdAt: f["created_at"], models: try fromJSON([String: String].self, f["models"]),
-                        probabilities: try fromJSON([String: Double].self, f["probabilities"]),
-                        boxes: try fromJSON([LesionBox].self, f["boxes"]),
-                        modalities: try fromJSON([String].self, f["modalities"]), note: f["note"]))
+                    let id: String = f["case_id"]
+                    guard let models = json([String: String].self, f, "models", table: "findings", case: id),
+                          let probabilities = json([String: Double].self, f, "probabilities", table: "findings", case: id),
+                          let boxes = json([LesionBox].self, f, "boxes", table: "findings", case: id),
+                          let modalities = json([String].self, f, "modalities", table: "findings", case: id) else { continue }
+                    byID[id]?.findings.append(Finding(createdAt: f["created_at"], models: models, probabilities: probabilities,
+                                                      boxes: boxes, modalities: modalities, note: f["note"]))
                 }
-                return order.compactMap { byID[$0] }
+                let good = order.filter { bad[$0] == nil }
+                return (good.compactMap { byID[$0] }, versions.filter { bad[$0.key] == nil }, order.compactMap { bad[$0] })
             }
         } catch { throw fail(error) }
     }

@@ -46,53 +46,9 @@ public enum CaseFiles {
 /// A loose lab panel file: a JSON list of {"marker", "value", "unit"[, "date"]}, or an object
 /// holding that list under "labs". Every marker and unit is checked against biomarkers.json.
 public enum LabFile {
+    /// The parsing lives in Cases (`LabPanelFile`), which `tumorboard import --labs` uses too.
     public static func read(_ path: String) throws -> [LabResult] {
-        let name = (path as NSString).lastPathComponent
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DiagnosisError.input("\(path): cannot be read (missing or not a file)")
-        }
-        guard let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
-            throw DiagnosisError.input("\(name): not JSON (expected a list of {\"marker\", \"value\", \"unit\"})")
-        }
-        let list: [Any]
-        if let l = root as? [Any] { list = l }
-        else if let o = root as? [String: Any], let l = o["labs"] as? [Any] { list = l }
-        else { throw DiagnosisError.input("\(name): not a lab panel (expected a JSON list of {\"marker\", \"value\", \"unit\"}, or an object with it under \"labs\")") }
-        let catalog: BiomarkerCatalog
-        do { catalog = try BiomarkerCatalog.bundled } catch { throw DiagnosisError.models("biomarkers.json: \(error)") }
-        var results: [LabResult] = []
-        for (i, item) in list.enumerated() {
-            func bad(_ field: String, _ what: String) -> Error { DiagnosisError.input("\(name): entry \(i), \(field): \(what)") }
-            guard let o = item as? [String: Any] else { throw bad("the entry", "expected an object {\"marker\", \"value\", \"unit\"}, got \(describe(item))") }
-            guard let marker = o["marker"] as? String else { throw bad("marker", "expected a text, got \(describe(o["marker"]))") }
-            // NSNumber also holds JSON true/false: refuse those as values.
-            guard let n = o["value"] as? NSNumber, !isBoolNumber(n) else {
-                throw bad("value", "expected a number, got \(describe(o["value"]))")
-            }
-            guard let unit = o["unit"] as? String else { throw bad("unit", "expected a text such as \"U/L\", got \(describe(o["unit"]))") }
-            var date: String?
-            if let d = o["date"], !(d is NSNull) {
-                guard let ds = d as? String, ISODate.isValidDay(ds) else { throw bad("date", "expected a calendar date YYYY-MM-DD, got \(describe(d))") }
-                date = ds
-            }
-            let r = LabResult(marker: marker, value: n.doubleValue, unit: unit, date: date)
-            do { try catalog.validate(r) } catch { throw DiagnosisError.input("\(name): entry \(i) (\(marker)): \(error)") }
-            results.append(r)
-        }
-        return results
-    }
-
-    static func describe(_ v: Any?) -> String {
-        switch v {
-        case nil: return "nothing (missing)"
-        case is NSNull: return "null"
-        case let s as String: return "the text \"\(s)\""
-        case let n as NSNumber where isBoolNumber(n): return n.boolValue ? "true" : "false"
-        case let n as NSNumber: return "\(n)"
-        case is [Any]: return "a list"
-        case is [String: Any]: return "an object"
-        default: return "\(type(of: v!))"
-        }
+        do { return try LabPanelFile.read(URL(fileURLWithPath: path)) } catch { throw DiagnosisError.input(error.description) }
     }
 }
 
@@ -102,7 +58,8 @@ public enum LabFile {
 /// retrained model gives a new key, so the case runs again.
 public enum InputKey {
     /// Bumped when `Findings` or the pipeline changes what a result means.
-    public static let resultFormat = 1
+    /// 2: `Findings.subsets` (tutor mode) added.
+    public static let resultFormat = 2
 
     public static func of(_ record: CaseRecord, modelHashes: [String: String]) throws -> String {
         var lines = ["tumorboard-findings \(resultFormat)"]

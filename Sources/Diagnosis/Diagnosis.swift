@@ -85,7 +85,8 @@ public struct Diagnosis: Sendable {
         let probabilities = full.probabilities
         let attention: [Float]? = full.attention
         let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
-        let contributions = try timed("shapley") { try ModalityShapley.values(fusion: fusion, features: features, present: present, target: predicted) }
+        let subsetTable = try timed("shapley") { try ModalityShapley.table(fusion: fusion, features: features, present: present) }
+        let contributions = ModalityShapley.values(table: subsetTable.mapValues { $0[predicted] }, players: ModalitySubset(present))
         let classGradient = try timed("gradcam") { try fusion.gradientOfLogit(predicted, withRespectToImageFeature: imageFeature, pass: full) }
         let cam = timed("gradcam") { GradCAM.map(featureMap: featureMap, gradient: classGradient) }
         let lesionBox = lb.boxToSource(x0: Double(cp.cx - cp.side / 2), y0: Double(cp.cy - cp.side / 2),
@@ -107,7 +108,8 @@ public struct Diagnosis: Sendable {
                              width: cam.width, height: cam.height, values: cam.values,
                              target: ModelSet.classes[predicted]),
             models: models.hashes,
-            timingsMs: timings)
+            timingsMs: timings,
+            subsets: Dictionary(uniqueKeysWithValues: subsetTable.map { (ModalitySubset(mask: $0.key).name, ClassProbabilities($0.value)) }))
     }
 }
 
@@ -144,27 +146,41 @@ extension Diagnosis {
 
 /// Exact Shapley values over the three modalities.
 public enum ModalityShapley {
-    /// Exact Shapley values of the present modalities for the predicted class's calibrated
-    /// probability: v(S) is the fusion output with only S present (8 passes at most, on the
-    /// cached features); absent modalities are no players and get nil.
-    public static func values(fusion: FusionHead, features: [Tensor?], present: [Bool], target: Int) throws -> [Float?] {
-        let players = (0..<3).filter { present[$0] }
-        var value: [Int: Float] = [:]
+    /// The fusion head's probabilities for every subset of the present modalities (8 passes at
+    /// most, on the cached features), keyed by subset mask.
+    public static func table(fusion: FusionHead, features: [Tensor?], present: [Bool]) throws -> [Int: [Float]] {
+        var out: [Int: [Float]] = [:]
         for mask in 0..<8 where (0..<3).allSatisfy({ mask & (1 << $0) == 0 || present[$0] }) {
-            let m = (0..<3).map { mask & (1 << $0) != 0 }
-            value[mask] = try fusion(features, present: m).probabilities[target]
+            out[mask] = try fusion(features, present: (0..<3).map { mask & (1 << $0) != 0 }).probabilities
         }
+        return out
+    }
+
+    /// Exact Shapley values of the present modalities for the predicted class's calibrated
+    /// probability: v(S) is the fusion output with only S present; absent modalities are no
+    /// players and get nil.
+    public static func values(fusion: FusionHead, features: [Tensor?], present: [Bool], target: Int) throws -> [Float?] {
+        let t = try table(fusion: fusion, features: features, present: present)
+        return values(table: t.mapValues { $0[target] }, players: ModalitySubset(present))
+    }
+
+    /// The same from a table of v(S) by subset mask (every subset of `players` must be in it;
+    /// a missing one counts as nil for its players): what tutor mode computes when modalities
+    /// are switched off, without running the fusion head again.
+    public static func values(table value: [Int: Float], players on: ModalitySubset) -> [Float?] {
+        let players = (0..<3).filter { on.contains($0) }
         let n = players.count
         func fact(_ k: Int) -> Float { k <= 1 ? 1 : Float((2...k).reduce(1, *)) }
         var phi: [Float?] = [nil, nil, nil]
-        for i in players {
+        player: for i in players {
             var s: Float = 0
             let others = players.filter { $0 != i }
             for subset in 0..<(1 << others.count) {
                 var mask = 0, size = 0
                 for (k, p) in others.enumerated() where subset & (1 << k) != 0 { mask |= 1 << p; size += 1 }
                 let weight = fact(size) * fact(n - size - 1) / fact(n)
-                s += weight * (value[mask | (1 << i)]! - value[mask]!)
+                guard let with = value[mask | (1 << i)], let without = value[mask] else { continue player }
+                s += weight * (with - without)
             }
             phi[i] = s
         }

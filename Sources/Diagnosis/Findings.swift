@@ -58,10 +58,29 @@ public struct Findings: Codable, Sendable {
     public var heatmap: Heatmap
     public var models: [String: String]
     public var timingsMs: [String: Double]
+    /// The fusion head's answer for every subset of the present modalities (the passes the
+    /// Shapley values are made of), keyed by `ModalitySubset.name` ("image+labs", "none", ...):
+    /// what tutor mode shows when a modality is switched off. nil in results kept before it existed.
+    public var subsets: [String: ClassProbabilities]?
 
     enum CodingKeys: String, CodingKey {
-        case width, height, detections, lesion, probabilities, predicted, present, contributions, attention, sentence, heatmap, models
+        case width, height, detections, lesion, probabilities, predicted, present, contributions, attention, sentence, heatmap, models, subsets
         case imageOnlyProbabilities = "image_only_probabilities", timingsMs = "timings_ms"
+    }
+}
+
+/// A subset of the three modalities (image, pathology, labs), as a bit mask: bit 0 image,
+/// bit 1 pathology, bit 2 labs.
+public struct ModalitySubset: Hashable, Sendable {
+    public static let names = ["image", "pathology", "labs"]
+    public var mask: Int
+    public init(mask: Int) { self.mask = mask & 7 }
+    public init(_ on: [Bool]) { mask = on.prefix(3).enumerated().reduce(0) { $0 | ($1.element ? 1 << $1.offset : 0) } }
+    public func contains(_ modality: Int) -> Bool { mask & (1 << modality) != 0 }
+    /// "image+pathology+labs", "image", "none".
+    public var name: String {
+        let parts = (0..<3).filter(contains).map { Self.names[$0] }
+        return parts.isEmpty ? "none" : parts.joined(separator: "+")
     }
 }
 

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 extension EvalReport {
@@ -88,38 +89,18 @@ extension EvalReport {
                 throw EvalSetError("\(folder.path): exists and is not a TumorBoard report (no report.json); choose another --out, nothing was written")
             }
         }
-        let parent = folder.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let staging = parent.appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try fm.createDirectory(at: staging, withIntermediateDirectories: false)
         do {
-            try Data(markdown.utf8).write(to: staging.appendingPathComponent("report.md"))
-            try json.write(to: staging.appendingPathComponent("report.json"))
-            if let d = detection, !d.prCurve.isEmpty { try Plots.prCurve(d).write(to: staging.appendingPathComponent("pr_curve.png")) }
-            if let h = headline {
-                try Plots.roc(h).write(to: staging.appendingPathComponent("roc.png"))
-                try Plots.reliability(h).write(to: staging.appendingPathComponent("reliability.png"))
-                try Plots.confusion(h).write(to: staging.appendingPathComponent("confusion.png"))
+            try AtomicFolder.replace(folder) { staging in
+                try Data(markdown.utf8).write(to: staging.appendingPathComponent("report.md"))
+                try json.write(to: staging.appendingPathComponent("report.json"))
+                if let d = detection, !d.prCurve.isEmpty { try Plots.prCurve(d).write(to: staging.appendingPathComponent("pr_curve.png")) }
+                if let h = headline {
+                    try Plots.roc(h).write(to: staging.appendingPathComponent("roc.png"))
+                    try Plots.reliability(h).write(to: staging.appendingPathComponent("reliability.png"))
+                    try Plots.confusion(h).write(to: staging.appendingPathComponent("confusion.png"))
+                }
             }
-            // fsync the files before the rename makes them the report.
-            for name in try fm.contentsOfDirectory(atPath: staging.path) {
-                let fd = open(staging.appendingPathComponent(name).path, O_RDONLY)
-                if fd >= 0 { fsync(fd); close(fd) }
-            }
-            var old: URL?
-            if fm.fileExists(atPath: folder.path) {
-                let aside = parent.appendingPathComponent(".\(folder.lastPathComponent).old-\(getpid())")
-                try? fm.removeItem(at: aside)
-                try fm.moveItem(at: folder, to: aside)
-                old = aside
-            }
-            do { try fm.moveItem(at: staging, to: folder) } catch {
-                if let old { try? fm.moveItem(at: old, to: folder) }  // put the earlier report back
-                throw error
-            }
-            if let old { try? fm.removeItem(at: old) }
         } catch {
-            try? fm.removeItem(at: staging)
             throw EvalSetError("\(folder.path): the report could not be written (\(error.localizedDescription)); the earlier report, if any, is as it was")
         }
     }

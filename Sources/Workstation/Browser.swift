@@ -72,6 +72,10 @@ public struct CaseViewState: Sendable {
     /// First row of the side panel shown (it scrolls by section).
     public var sideTop = 0
     public var slideView = ImageViewState(window: Window(center: 128, width: 256))
+    /// Tutor mode, when on.
+    public var tutor: TutorState?
+    /// The case's audit trail (store cases), oldest first, once read.
+    public var history: [AuditEntry]?
 }
 
 public enum SortKey: String, CaseIterable, Sendable { case id = "ID", age, label, site, boxes, malignant = "p(malignant)" }
@@ -119,8 +123,8 @@ public enum BatchCommand: Sendable, Equatable { case start([String]), cancel }
 public final class Browser {
     public let source: any CaseSource
     public private(set) var all: [CaseSummary]
-    /// What the search looks in, per case (lower case), built once.
-    private let haystacks: [String]
+    /// What the search looks in, per case (lower case), rebuilt when the cases change.
+    private var haystacks: [String]
     /// Indices into `all` that pass the search, in sort order.
     public private(set) var visible: [Int] = []
     public private(set) var selected = 0
@@ -161,6 +165,26 @@ public final class Browser {
     var returnToReport = false
     public private(set) var showTruth = true
 
+    /// The form open over the case view, if one is.
+    public private(set) var form: FormState?
+    /// Edits to save in the background (case, the version the form was opened on, the edit).
+    public var editRequests: [(id: String, version: Int?, edit: CaseEdit)] = []
+    /// Tutor mode's scratch copies to diagnose (never kept).
+    public var scratchRequests: [(id: String, record: CaseRecord)] = []
+    /// Case reports to write: the case and the findings on screen.
+    public var reportRequests: [(id: String, findings: Findings)] = []
+    /// Audit trails to read (store cases).
+    public var historyRequests: [String] = []
+    /// Imports to run into the store (the import screen), and the running one's progress.
+    public var importRequests: [ImportRequest] = []
+    public private(set) var importing: ImportProgress?
+    /// The paper's figures page (tutor mode), and where docs/results.json is.
+    public private(set) var showingFigures = false
+    var figures: Result<PaperFigures, CaseSourceError>?
+    var figuresTop = 0
+    public var resultsFile: URL?
+    let catalog: BiomarkerCatalog? = try? BiomarkerCatalog.bundled
+
     public init(source: any CaseSource, theme: Theme = .dark, themeFolder: String? = nil,
                 graphics: GraphicsChoice, message: (String, Bool)? = nil) {
         self.source = source
@@ -185,7 +209,9 @@ public final class Browser {
         if key == .resize { return }
         if showingHelp { showingHelp = false; return }
         if editingSearch { editSearch(key); return }
-        let context: KeyContext = caseView != nil ? .caseView : (showingReport ? .report : .list)
+        if form != nil { handleForm(key); return }
+        if showingFigures { handleFigures(key); return }
+        let context: KeyContext = caseView != nil ? (caseView?.tutor != nil ? .tutor : .caseView) : (showingReport ? .report : .list)
         guard let action = KeyMap.action(for: key, in: context) else {
             if case .char(let c) = key { message = ("'\(c)' does nothing here; ? shows the keys", false) }
             return
@@ -257,12 +283,206 @@ public final class Browser {
             guard let cv = caseView else { return }
             caseView?.diagnosis = .waiting
             diagnosisRequests.append((cv.detail.summary.id, true))
+        case .addSlide, .editLab, .editNote, .signOff: openForm(for: action)
+        case .importCases:
+            guard let store = source as? StoreSource else {
+                message = ("imports go into a case store: open one (tumorboard open STORE.sqlite), or run tumorboard import PATH", true)
+                return
+            }
+            guard importing == nil else { message = ("an import is running", false); return }
+            form = FormState.importCases(store: store.store.path)
+        case .writeReport:
+            guard let cv = caseView else { return }
+            guard source is StoreSource else { message = ("reports are of store cases: import the case (tumorboard import), then open the store", true); return }
+            guard let f = cv.diagnosis.result?.findings else { message = ("the report needs the diagnosis: wait for it (or r)", false); return }
+            reportRequests.append((cv.detail.summary.id, f))
+            message = ("writing the report of \(cv.detail.summary.id)…", false)
+        case .tutor:
+            guard var cv = caseView else { return }
+            cv.tutor = cv.tutor == nil ? TutorState() : nil
+            cv.sideTop = 0
+            caseView = cv
+            message = (caseView?.tutor != nil ? "tutor mode: 1 2 3 switch modalities, e changes a lab in a scratch copy, F the paper's figures, u leaves" : "tutor mode off", false)
+        case .toggleModality(let m):
+            guard var t = caseView?.tutor, let f = caseView?.diagnosis.result?.findings else { return }
+            let present = [f.present.image, f.present.pathology, f.present.labs][m] == true
+            guard present else { message = ("\(ModalitySubset.names[m]) is absent from this case", false); return }
+            t.on[m].toggle()
+            caseView?.tutor = t
+        case .scratchLab:
+            guard let cv = caseView else { return }
+            let labs = cv.tutor?.scratchLabs ?? cv.detail.record?.labs ?? []
+            form = FormState.lab(caseID: cv.detail.summary.id, version: nil, catalog: catalog, scratch: true,
+                                 prefill: (try? labs.panelForDiagnosis())?.first ?? labs.first)
+        case .paperFigures:
+            if figures == nil {
+                if let url = resultsFile { figures = Result { try PaperFigures.load(url) }.mapError { ($0 as? CaseSourceError) ?? CaseSourceError("\($0)") } }
+                else { figures = .failure(CaseSourceError("docs/results.json not found (it ships with the repository)")) }
+            }
+            showingFigures = true
+            figuresTop = 0
         default: adjustView(action)
         }
     }
 
     /// A line for the status bar.
     public func note(_ text: String, error: Bool) { message = (text, error) }
+
+    // MARK: workflows (forms, edits, live refresh)
+
+    /// Opens the form for a slide, a lab, the review note, or the sign-off (reopen when signed).
+    func openForm(for action: Action) {
+        guard let cv = caseView else { return }
+        let id = cv.detail.summary.id
+        guard let store = source as? StoreSource else {
+            message = ("edits go to the case store: import these cases (tumorboard import PATH), then open the store", true)
+            return
+        }
+        let version = store.version(id: id)
+        let review = cv.detail.record?.review
+        if action == .signOff, let by = review?.signedOffBy {
+            form = FormState.reopen(caseID: id, version: version, signedBy: by, at: review?.signedOffAt ?? "?")
+            return
+        }
+        if let by = review?.signedOffBy {
+            message = ("signed off by \(by) at \(review?.signedOffAt ?? "?"): read-only; S reopens it with a reason", true)
+            return
+        }
+        switch action {
+        case .addSlide: form = FormState.slide(caseID: id, version: version)
+        case .editLab:
+            let labs = cv.detail.record?.labs ?? []
+            form = FormState.lab(caseID: id, version: version, catalog: catalog, scratch: false, prefill: labs.last)
+        case .editNote: form = FormState.note(caseID: id, version: version, current: review?.note)
+        case .signOff: form = FormState.signOff(caseID: id, version: version, user: store.store.user)
+        default: break
+        }
+    }
+
+    func handleForm(_ key: Key) {
+        guard var f = form else { return }
+        if key == .escape { form = nil; message = ("not saved", false); return }
+        if f.saving { return }
+        guard f.handle(key, catalog: catalog) else { form = f; return }
+        if f.kind == .importCases {
+            guard let request = f.importRequest(directory: FileManager.default.currentDirectoryPath) else { form = f; return }
+            form = nil
+            importRequests.append(request)
+            importing = ImportProgress(done: 0, total: 0)
+            message = ("importing \(request.paths.joined(separator: " "))…", false)
+            return
+        }
+        guard let edit = f.edit(catalog: catalog, existingSlides: caseView?.detail.record?.slides ?? []) else { form = f; return }
+        if f.kind == .scratchLab {
+            guard case .lab(let lab) = edit, let cv = caseView, var record = cv.detail.record else { form = nil; return }
+            var labs = cv.tutor?.scratchLabs ?? record.labs
+            labs.removeAll { $0.marker == lab.marker }
+            labs.append(LabResult(marker: lab.marker, value: lab.value, unit: lab.unit))
+            record.labs = labs
+            var t = cv.tutor ?? TutorState()
+            t.scratchLabs = labs
+            t.scratch = .running
+            caseView?.tutor = t
+            scratchRequests.append((cv.detail.summary.id, record))
+            form = nil
+            message = ("scratch copy: \(lab.marker) \(DiagnosisPanel.formatValue(lab.value)) \(lab.unit); never saved", false)
+            return
+        }
+        f.saving = true
+        form = f
+        editRequests.append((f.caseID, f.version, edit))
+        message = ("saving the \(edit.name)…", false)
+    }
+
+    func handleFigures(_ key: Key) {
+        switch key {
+        case .escape, .char("F"), .char("q"), .backspace: showingFigures = false
+        case .down, .char("j"): figuresTop += 1
+        case .up, .char("k"): figuresTop = max(0, figuresTop - 1)
+        case .pageDown, .char(" "): figuresTop += 10
+        case .pageUp: figuresTop = max(0, figuresTop - 10)
+        default: break
+        }
+        if case .success(let f) = figures { figuresTop = min(figuresTop, max(0, f.rows.count - 5)) }
+    }
+
+    /// A save came back from the store.
+    public func edited(_ outcome: EditOutcome, changed: Set<String>?) {
+        if var f = form, f.caseID == outcome.caseID, f.saving {
+            if outcome.saved { form = nil } else { f.refused(outcome); form = f }
+        }
+        message = (outcome.saved ? outcome.message : outcome.message, !outcome.saved)
+        if let changed { casesChanged(changed, own: outcome.saved ? outcome.caseID : nil) }
+    }
+
+    /// The store changed (another workstation, or this one): the list, and the open case if it
+    /// is one of them, are brought up to date; a case whose inputs changed runs again.
+    public func casesChanged(_ ids: Set<String>, own: String? = nil) {
+        all = source.summaries()
+        haystacks = all.map { s in [s.id, s.label ?? "", s.subtype ?? "", s.site ?? "", s.ageSex].joined(separator: " ").lowercased() }
+        refilterKeepingSelection()
+        guard var cv = caseView, ids.contains(cv.detail.summary.id) else { return }
+        let id = cv.detail.summary.id
+        guard let detail = try? source.detail(id: id) else {
+            caseView = nil
+            form = nil
+            message = ("case \(id) is no longer in the store", true)
+            return
+        }
+        let before = cv.detail.record
+        cv.detail = detail
+        historyRequests.append(id)
+        let after = detail.record
+        if before?.slides.first?.file != after?.slides.first?.file {
+            cv.slide = nil; cv.slideError = nil
+            if cv.showingSlide, let url = detail.slideFile { loadRequests.append((id, url, true)) } else { cv.showingSlide = false }
+        }
+        let inputsChanged = before?.labs != after?.labs || before?.slides != after?.slides || before?.radiographs != after?.radiographs
+            || before?.age != after?.age || before?.sex != after?.sex
+        if inputsChanged {
+            cv.diagnosis = .waiting
+            if var t = cv.tutor { t.scratchLabs = nil; t.scratch = .waiting; cv.tutor = t }
+            diagnosisRequests.append((id, false))
+        }
+        caseView = cv
+        if own != id {
+            message = ("case \(id) was changed in the store" + (inputsChanged ? "; running it again" : ""), false)
+        } else if inputsChanged, let m = message {
+            message = (m.text + "; running the case again", m.error)
+        }
+    }
+
+    public func importProgressed(_ p: ImportProgress) {
+        importing = p
+        message = ("importing \(p.done)/\(p.total)…", false)
+    }
+
+    /// An import finished: the summary's counts in the status line (the new cases arrive by the
+    /// store's refresh, like anyone else's).
+    public func imported(_ result: Result<ImportReport, CaseSourceError>) {
+        importing = nil
+        switch result {
+        case .success(let r):
+            var text = "imported \(r.imported.count), already present \(r.alreadyStored.count), refused \(r.refused.count)"
+            if let first = r.refused.first { text += ": " + ImportReport.line(path: first.path, message: first.message) }
+            message = (text, !r.refused.isEmpty)
+        case .failure(let e): message = ("import: \(e)", true)
+        }
+    }
+
+    public func historyRead(id: String, _ trail: [AuditEntry]) {
+        guard caseView?.detail.summary.id == id else { return }
+        caseView?.history = trail
+    }
+
+    public func scratchDiagnosed(id: String, _ result: Result<CaseDiagnosisResult, CaseSourceError>) {
+        guard caseView?.detail.summary.id == id, var t = caseView?.tutor, t.scratchLabs != nil else { return }
+        switch result {
+        case .success(let r): t.scratch = .done(r)
+        case .failure(let e): t.scratch = .failed(e.description)
+        }
+        caseView?.tutor = t
+    }
 
     /// Sets the report shown with E (from `--report`).
     public func setReport(_ document: ReportDocument, show: Bool) {
@@ -397,6 +617,7 @@ public final class Browser {
             var view = ImageViewState(window: Window(center: 128, width: 256))
             view.showBoxes = caseView?.view.showBoxes ?? true
             caseView = CaseViewState(detail: detail, loaded: nil, error: nil, view: view)
+            if source is StoreSource { historyRequests.append(s.id) }
             if let url = detail.radiograph {
                 loadRequests.append((s.id, url, false))
                 diagnosisRequests.append((s.id, false))
@@ -558,6 +779,8 @@ public final class Browser {
         }
         if showingHelp {
             HelpScreen.draw(into: &screen, theme: theme)
+        } else if showingFigures, let f = figures {
+            PaperFigures.draw(f, top: figuresTop, theme: theme, into: &screen)
         } else if let cv = caseView {
             CaseViewScreen.draw(cv, browser: self, into: &screen)
         } else if showingReport, let r = report {
@@ -566,6 +789,7 @@ public final class Browser {
             pageSize = max(1, height - 6)
             CaseListScreen.draw(self, into: &screen)
         }
+        if let f = form, !showingHelp { FormScreen.draw(f, theme: theme, into: &screen) }
         StatusBar.draw(self, into: &screen)
         return screen
     }

@@ -92,7 +92,7 @@ public func openCaseSource(path: String) throws -> any CaseSource {
     let fm = FileManager.default
     var isDir: ObjCBool = false
     if fm.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, path.hasSuffix(".sqlite") {
-        return try RecordSource.store(at: path)
+        return try StoreSource(store: CaseStore(path: path))
     }
     guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
         throw CaseSourceError("\(path): no such folder. Put case folders there, or run: tumorboard open PATH")

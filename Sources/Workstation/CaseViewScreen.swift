@@ -81,7 +81,8 @@ enum CaseViewScreen {
         let t = b.theme
         s.frame(side, style: t[.border])
         let innerW = side.width - 3
-        let sections = DiagnosisPanel.sections(cv, browser: b, width: innerW)
+        let sections = cv.tutor.map { TutorPanel.sections(cv, tutor: $0, browser: b, width: innerW) }
+            ?? DiagnosisPanel.sections(cv, browser: b, width: innerW)
         // Lay the sections out as one column of rows; the panel shows rows from sideTop.
         var lines: [(DiagnosisPanel.Row, isHeader: Bool)] = []
         var starts: [Int] = []
@@ -101,7 +102,7 @@ enum CaseViewScreen {
         }
         let more = lines.count - top - rows
         let hintY = side.y + side.height - 2
-        let hint = more > 0 ? "▼ ] more (\(more) rows)  m heat  s slide  ?" : (top > 0 ? "▲ [ back  m heat  s slide  T truth  ?" : "m heat  s slide  T truth  r rerun  ?")
+        let hint = more > 0 ? "▼ ] more (\(more) rows)  m heat  s slide  ?" : (top > 0 ? "▲ [ back  m heat  s slide  T truth  ?" : "P slide  L lab  N note  S sign  u tutor  ?")
         s.put(hint, x: side.x + 2, y: hintY, style: t[.dim], maxWidth: innerW)
     }
 }

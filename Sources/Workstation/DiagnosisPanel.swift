@@ -45,6 +45,7 @@ enum DiagnosisPanel {
         var out: [Section] = []
         out.append(Section(title: "Diagnosis", rows: diagnosisRows(cv, browser: b, width: width)))
         if let r = cv.diagnosis.result { out.append(contributionSection(r.findings, theme: t, width: width)) }
+        out.append(Section(title: "Review", rows: reviewRows(cv.detail.record, theme: t, width: width)))
         out.append(Section(title: "Boxes", rows: boxRows(cv, browser: b)))
         out.append(Section(title: "Labs", rows: labRows(cv.detail.record, theme: t)))
         out.append(Section(title: "Sentence read by the text encoder", rows: sentenceRows(cv, theme: t, width: width)))
@@ -53,6 +54,12 @@ enum DiagnosisPanel {
             pieces([(fit(name, 9) + " ", t[.dim]), (value, name == "Label" ? t[Role.forLabel(value)] : t[.text])])
         }))
         out.append(Section(title: "Models and timings", rows: modelRows(cv, browser: b, width: width)))
+        if let h = cv.history {
+            out.append(Section(title: "History (audit trail)", rows: h.flatMap { e in
+                wrap("\(e.at.prefix(16).replacingOccurrences(of: "T", with: " ")) \(e.user): \(e.action)" + (e.detail.isEmpty ? "" : " · \(e.detail)"), width)
+                    .enumerated().map { k, line in text(k == 0 ? line : "  " + line, k == 0 ? t[.text] : t[.dim]) }
+            }))
+        }
         return out
     }
 
@@ -150,6 +157,21 @@ enum DiagnosisPanel {
         let sum = entries.compactMap { $0.1 }.reduce(0, +)
         rows.append(text("sum \(signed(Double(sum))) = p(all) − p(none)", t[.dim]))
         return Section(title: "Contributions to p(\(f.predicted))", rows: rows)
+    }
+
+    /// The radiologist's note and sign-off (a signed case is read-only).
+    static func reviewRows(_ record: CaseRecord?, theme t: Theme, width: Int) -> [Row] {
+        var rows: [Row] = []
+        if let by = record?.review?.signedOffBy {
+            rows.append(pieces([("✔ SIGNED OFF ", t[.normal]), ("by \(by) at \(record?.review?.signedOffAt ?? "?")", t[.text])]))
+            rows.append(text("read-only; S reopens it with a reason", t[.dim]))
+        } else {
+            rows.append(text("not signed off (N note, S sign off)", t[.dim]))
+        }
+        if let note = record?.review?.note {
+            rows += wrap("note: " + note, width).map { text($0, t[.text]) }
+        }
+        return rows
     }
 
     static func boxRows(_ cv: CaseViewState, browser b: Browser) -> [Row] {

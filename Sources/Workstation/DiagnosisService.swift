@@ -61,6 +61,19 @@ enum LoopMessage: Sendable {
     case known([KnownPrediction])
     case batch(BatchProgress)
     case signal(Int32)
+    /// Tutor mode: the scratch copy's diagnosis (never kept).
+    case scratchDiagnosed(id: String, Result<CaseDiagnosisResult, CaseSourceError>)
+    /// An edit was saved or refused; `changed`: the cases the store refresh found changed.
+    case edited(EditOutcome, changed: Set<String>?)
+    /// The import screen's import: progress, then the report (or why it did not start).
+    case importProgress(ImportProgress)
+    case imported(Result<ImportReport, CaseSourceError>, changed: Set<String>?)
+    /// A store case's audit trail, read for the side panel.
+    case history(id: String, [AuditEntry])
+    /// Another workstation (or this one) changed these cases in the store.
+    case storeChanged(Set<String>)
+    /// A case report was written (the folder) or not (why).
+    case reportWritten(id: String, Result<String, CaseSourceError>)
 }
 
 public struct KnownPrediction: Sendable, Equatable {
@@ -158,6 +171,22 @@ final class DiagnosisService: Sendable {
 
     func cancelAll() { work.cancel("all") }
 
+    /// Tutor mode: a scratch copy of a case (a lab value changed) through the models; the
+    /// result is shown, never kept, and a newer scratch request supersedes this one.
+    func diagnoseScratch(id: String, record: CaseRecord) {
+        work.request("scratch", on: .engine) { [self] _ in
+            guard let e = engine.current else { return .scratchDiagnosed(id: id, .failure(CaseSourceError("models not loaded yet"))) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            do {
+                let f = try e.run(DiagnosisInput(record: record))
+                return .scratchDiagnosed(id: id, .success(CaseDiagnosisResult(caseID: id, findings: f, kept: false,
+                                                                              milliseconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)))
+            } catch {
+                return .scratchDiagnosed(id: id, .failure(CaseSourceError("\(error)")))
+            }
+        }
+    }
+
     /// On the engine queue.
     private func diagnoseNow(id: String, rerun: Bool) -> Result<CaseDiagnosisResult, CaseSourceError> {
         guard let e = engine.current else {
@@ -169,14 +198,8 @@ final class DiagnosisService: Sendable {
         func ms() -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
         do {
             let record = try source.record(id: id)
-            let key = try InputKey.of(record, modelHashes: e.modelHashes)
-            if !rerun, let f = archive.lookup(caseID: id, key: key) {
-                return .success(CaseDiagnosisResult(caseID: id, findings: f, kept: true, milliseconds: ms()))
-            }
-            let findings = try e.run(DiagnosisInput(record: record))
-            var problem: String?
-            do { try archive.keep(findings, caseID: id, key: key) } catch { problem = "not kept: \(error)" }
-            return .success(CaseDiagnosisResult(caseID: id, findings: findings, kept: false, milliseconds: ms(), keepProblem: problem))
+            let r = try KeptDiagnosis.findings(for: record, modelHashes: e.modelHashes, archive: archive, rerun: rerun) { try e.run($0) }
+            return .success(CaseDiagnosisResult(caseID: id, findings: r.findings, kept: r.kept, milliseconds: ms(), keepProblem: r.keepProblem))
         } catch {
             return .failure(CaseSourceError("\(error)"))
         }

@@ -9,10 +9,12 @@ public enum Action: Sendable, Equatable {
     case toggleHeatmap, toggleTruth, toggleSlide, nextSection, previousSection, rerun
     case runAll, filterPrediction, triage
     case showReport, nextPlot, previousPlot, nextWrongCase, openWrongCase
+    case addSlide, editLab, editNote, signOff, writeReport, tutor
+    case toggleModality(Int), scratchLab, paperFigures, importCases
 }
 
 public enum KeyContext: String, Sendable, CaseIterable {
-    case global = "Everywhere", list = "Case list", caseView = "Case view", report = "Evaluation report"
+    case global = "Everywhere", list = "Case list", caseView = "Case view", tutor = "Tutor mode (case view)", report = "Evaluation report"
 }
 
 public struct Binding: Sendable {
@@ -47,6 +49,7 @@ public enum KeyMap {
         Binding(keys: chars("F"), names: "F", action: .filterPrediction, context: .list, help: "filter by predicted class"),
         Binding(keys: chars("R"), names: "R", action: .runAll, context: .list, help: "run all cases / cancel the run"),
         Binding(keys: chars("E"), names: "E", action: .showReport, context: .list, help: "the evaluation report (--report)"),
+        Binding(keys: chars("I"), names: "I", action: .importCases, context: .list, help: "import cases into the store"),
 
         Binding(keys: [.escape, .backspace], names: "Esc Bksp", action: .back, context: .caseView, help: "back to the case list"),
         Binding(keys: chars("n") + [.pageDown], names: "n PgDn", action: .nextCase, context: .caseView, help: "next case in the list"),
@@ -75,6 +78,19 @@ public enum KeyMap {
         Binding(keys: chars("]"), names: "]", action: .nextSection, context: .caseView, help: "side panel: next section"),
         Binding(keys: chars("["), names: "[", action: .previousSection, context: .caseView, help: "side panel: previous section"),
         Binding(keys: chars("r"), names: "r", action: .rerun, context: .caseView, help: "run the diagnosis again"),
+        Binding(keys: chars("P"), names: "P", action: .addSlide, context: .caseView, help: "add a slide reference"),
+        Binding(keys: chars("L"), names: "L", action: .editLab, context: .caseView, help: "add or correct a lab result"),
+        Binding(keys: chars("N"), names: "N", action: .editNote, context: .caseView, help: "the review note"),
+        Binding(keys: chars("S"), names: "S", action: .signOff, context: .caseView, help: "sign off / reopen if signed"),
+        Binding(keys: chars("x"), names: "x", action: .writeReport, context: .caseView, help: "write the case report"),
+        Binding(keys: chars("u"), names: "u", action: .tutor, context: .caseView, help: "tutor mode on / off"),
+
+        Binding(keys: chars("1"), names: "1", action: .toggleModality(0), context: .tutor, help: "image on / off"),
+        Binding(keys: chars("2"), names: "2", action: .toggleModality(1), context: .tutor, help: "pathology on / off"),
+        Binding(keys: chars("3"), names: "3", action: .toggleModality(2), context: .tutor, help: "labs on / off"),
+        Binding(keys: chars("e"), names: "e", action: .scratchLab, context: .tutor, help: "change a lab (scratch copy)"),
+        Binding(keys: chars("F"), names: "F", action: .paperFigures, context: .tutor, help: "paper's figures beside ours"),
+        Binding(keys: chars("u") + [.escape], names: "u Esc", action: .tutor, context: .tutor, help: "leave tutor mode"),
 
         Binding(keys: [.escape, .backspace] + chars("E"), names: "Esc E", action: .back, context: .report, help: "back to the case list"),
         Binding(keys: [.up] + chars("k"), names: "↑ k", action: .up, context: .report, help: "scroll up"),
@@ -89,7 +105,10 @@ public enum KeyMap {
 
     /// The action for `key` in `context` (a context's own bindings win over global ones).
     public static func action(for key: Key, in context: KeyContext) -> Action? {
-        bindings.first { $0.context == context && $0.keys.contains(key) }?.action
+        // Tutor mode is the case view with a few keys of its own.
+        if context == .tutor, let a = bindings.first(where: { $0.context == .tutor && $0.keys.contains(key) })?.action { return a }
+        let context = context == .tutor ? .caseView : context
+        return bindings.first { $0.context == context && $0.keys.contains(key) }?.action
             ?? bindings.first { $0.context == .global && $0.keys.contains(key) }?.action
     }
 }

@@ -16,6 +16,8 @@ public struct WorkstationOptions {
     public var modelsDirectory: URL?
     /// An evaluation report folder to show (E), opened at start unless a case is.
     public var report: URL?
+    /// docs/results.json (tutor mode's page of the paper's figures beside ours).
+    public var resultsFile: URL?
 
     public init(source: any CaseSource, themeFolder: String?, initialCase: String? = nil, modelsDirectory: URL? = nil,
                 report: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -71,6 +73,7 @@ public enum Workstation {
             do { browser.setReport(try ReportDocument.load(folder), show: options.initialCase == nil) }
             catch { browser.note("\(error)", error: true) }
         }
+        browser.resultsFile = options.resultsFile
         if let id = options.initialCase { browser.open(id: id) }
         let session = WorkstationSession(browser: browser, archive: findingsArchive(for: options.source, environment: env))
         let wake = session.wake
@@ -122,6 +125,7 @@ public enum Workstation {
             let imageIDs = browser.loadRequests.filter { !$0.slide }.map(\.id)
             for id in imageIDs { openTime[id] = DispatchTime.now().uptimeNanoseconds }
             if let id = session.submit() { diagnosisTime[id] = DispatchTime.now().uptimeNanoseconds }
+            session.tick()
 
             var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
             _ = poll(&fds, 2, 100)

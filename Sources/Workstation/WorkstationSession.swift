@@ -1,3 +1,4 @@
+import Cases
 import Diagnosis
 import Dispatch
 import Foundation
@@ -56,7 +57,84 @@ final class WorkstationSession {
         case nil: break
         }
         browser.batchCommand = nil
+        if let store = browser.source as? StoreSource {
+            for req in browser.editRequests {
+                work.run(on: .store) {
+                    let outcome = store.store.apply(req.edit, to: req.id, expectedVersion: req.version)
+                    return .edited(outcome, changed: (try? store.refresh()) ?? nil)
+                }
+            }
+        }
+        browser.editRequests.removeAll()
+        if let store = browser.source as? StoreSource {
+            for id in browser.historyRequests {
+                work.request("history", on: .store) { _ in
+                    .history(id: id, (try? store.store.auditTrail(id)) ?? [])
+                }
+            }
+        }
+        browser.historyRequests.removeAll()
+        if let store = browser.source as? StoreSource {
+            for req in browser.importRequests {
+                work.run(on: .store) { [wake] in
+                    var last: UInt64 = 0
+                    let result: Result<ImportReport, CaseSourceError>
+                    do {
+                        result = .success(try Importer(storePath: store.store.path, user: store.store.user).run(req) { p in
+                            let now = DispatchTime.now().uptimeNanoseconds
+                            if now - last > 100_000_000 || p.done == p.total { last = now; wake.post(.importProgress(p)) }
+                        })
+                    } catch { result = .failure(CaseSourceError("\(error)")) }
+                    return .imported(result, changed: (try? store.refresh()) ?? nil)
+                }
+            }
+        }
+        browser.importRequests.removeAll()
+        if let store = browser.source as? StoreSource {
+            let folder = reportsFolder
+            for req in browser.reportRequests {
+                work.run(on: .store) {
+                    do {
+                        let record = try store.store.load(req.id)
+                        let report = CaseReport(record: record, findings: req.findings, audit: try store.store.auditTrail(req.id))
+                        let files = try report.write(to: folder.appendingPathComponent(req.id))
+                        return .reportWritten(id: req.id, .success(files.report.deletingLastPathComponent().path))
+                    } catch {
+                        return .reportWritten(id: req.id, .failure(CaseSourceError("\(error)")))
+                    }
+                }
+            }
+        }
+        browser.reportRequests.removeAll()
+        for req in browser.scratchRequests { service.diagnoseScratch(id: req.id, record: req.record) }
+        browser.scratchRequests.removeAll()
         return newest?.id
+    }
+
+    /// Where `x` writes case reports: TUMORBOARD_REPORTS, else ~/tumorboard-reports (one folder a case).
+    var reportsFolder: URL = {
+        let env = ProcessInfo.processInfo.environment
+        if let r = env["TUMORBOARD_REPORTS"], !r.isEmpty { return URL(fileURLWithPath: r) }
+        return URL(fileURLWithPath: env["HOME"] ?? NSHomeDirectory()).appendingPathComponent("tumorboard-reports")
+    }()
+
+    private var lastRefresh: UInt64 = 0
+    /// How often the store is asked whether anything changed (one cheap query).
+    static let refreshIntervalNs: UInt64 = 500_000_000
+
+    /// Called from the loop: every half second, a store source looks for changes made by
+    /// other workstations (in the background; a change comes back as a message).
+    func tick(now: UInt64 = DispatchTime.now().uptimeNanoseconds) {
+        guard let store = browser.source as? StoreSource, now - lastRefresh >= Self.refreshIntervalNs else { return }
+        lastRefresh = now
+        work.request("refresh", on: .store) { _ in
+            do {
+                guard let changed = try store.refresh() else { return nil }
+                return .storeChanged(changed)
+            } catch {
+                return .edited(EditOutcome(caseID: "", saved: false, message: "the store could not be read: \(error)"), changed: nil)
+            }
+        }
     }
 
     /// Applies one message from the background work to the browser.
@@ -78,6 +156,26 @@ final class WorkstationSession {
             browser.imageLoaded(id: id, slide: slide, result.mapError { $0 as any Error })
             if !slide { return .imageShown(id: id) }
         case .signal(let s): return .signal(s)
+        case .scratchDiagnosed(let id, let result): browser.scratchDiagnosed(id: id, result)
+        case .history(let id, let trail): browser.historyRead(id: id, trail)
+        case .importProgress(let p): browser.importProgressed(p)
+        case .imported(let result, let changed):
+            browser.imported(result)
+            if let changed {
+                browser.casesChanged(changed)
+                service.scanKept(ids: Array(changed))
+            }
+        case .edited(let outcome, let changed):
+            browser.edited(outcome, changed: changed)
+            if let changed { service.scanKept(ids: Array(changed)) }
+        case .storeChanged(let changed):
+            browser.casesChanged(changed)
+            service.scanKept(ids: Array(changed))
+        case .reportWritten(let id, let result):
+            switch result {
+            case .success(let folder): browser.note("report of \(id) written to \(folder)", error: false)
+            case .failure(let e): browser.note("report of \(id) not written: \(e)", error: true)
+            }
         }
         return nil
     }

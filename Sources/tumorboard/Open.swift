@@ -65,9 +65,11 @@ struct Open: ParsableCommand {
             return
         }
         do {
-            if let signal = try Workstation.run(WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"),
-                                                                       initialCase: `case`, modelsDirectory: Open.modelsDirectory(models),
-                                                                       report: report.map { URL(fileURLWithPath: $0) })) {
+            var options = WorkstationOptions(source: source, themeFolder: Open.repositoryFolder("themes"),
+                                             initialCase: `case`, modelsDirectory: Open.modelsDirectory(models),
+                                             report: report.map { URL(fileURLWithPath: $0) })
+            options.resultsFile = Open.repositoryFolder("docs").map { URL(fileURLWithPath: $0).appendingPathComponent("results.json") }
+            if let signal = try Workstation.run(options) {
                 // The terminal is restored; exit as the shell expects after a signal.
                 throw ExitCode(128 + signal)
             }

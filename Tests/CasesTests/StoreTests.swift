@@ -11,8 +11,11 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(CaseStore.defaultPath(environment: ["TUMORBOARD_STORE": "/x/y.sqlite", "HOME": "/h"]), "/x/y.sqlite")
         XCTAssertEqual(CaseStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]), "/d/tumorboard/cases.sqlite")
         XCTAssertEqual(CaseStore.defaultPath(environment: ["HOME": "/h"]), "/h/.local/share/tumorboard/cases.sqlite")
-        XCTAssertEqual(currentUserName(environment: ["LOGNAME": "ana"]), "ana")
-        XCTAssertEqual(currentUserName(environment: ["USER": "bo", "LOGNAME": "ana"]), "bo")
+        XCTAssertEqual(currentUserName(environment: ["LOGNAME": "ana"], lookUp: false), "ana")
+        XCTAssertEqual(currentUserName(environment: ["USER": "bo", "LOGNAME": "ana"], lookUp: false), "bo")
+        // The login comes from the password database, not from a USER anyone can set.
+        let login = String(cString: getpwuid(getuid()).pointee.pw_name)
+        XCTAssertEqual(currentUserName(environment: ["USER": "someone-else"]), login)
     }
 
     func testCreatesWALStoreAtCurrentSchemaAndRefusesNewerSchema() throws {
@@ -136,13 +139,15 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(c.radiographs[0].view, "frontal")
         XCTAssertNil(try s.load("BTXRD-IMG000002").subtype)
 
-        // A bad row refuses the whole dataset and writes nothing.
+        // A bad row is reported (file and line) and left out; the other rows go in, each case in its own transaction.
         try "image_id,label,subtype,age,sex,center,site,region,view\nIMG000003,malignant,osteosarcoma,14,M,1,femur,lower limb,frontal\nIMG000004,benign,,ten,F,2,,upper limb,lateral\n"
             .write(to: ds.appendingPathComponent("cases.csv"), atomically: true, encoding: .utf8)
         try writePNG(ds.appendingPathComponent("images/IMG000003.png"))
         try writePNG(ds.appendingPathComponent("images/IMG000004.png"))
-        assertThrowsMessage({ _ = try s.importDataset(ds) }, contains: ["cases.csv", "line 3", "age 'ten'"])
-        XCTAssertEqual(try s.count(), 2)
+        let partial = try s.importDataset(ds)
+        XCTAssertEqual(partial.imported, ["BTXRD-IMG000003"])
+        XCTAssertTrue(partial.refused.first?.message.contains("line 3: age 'ten'") == true, partial.summary)
+        XCTAssertEqual(try s.count(), 3)
         try Data([0x69, 0x6d, 0xff, 0x0a]).write(to: ds.appendingPathComponent("cases.csv"))
         assertThrowsMessage({ _ = try s.importDataset(ds) }, contains: ["cases.csv", "not UTF-8", "offset 2"])
     }

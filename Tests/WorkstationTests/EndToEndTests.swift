@@ -100,6 +100,10 @@ final class EndToEndTests: XCTestCase {
     /// A shell line (which outlives a Ctrl-C: trap) that marks the screen, runs the program, then prints its exit status and the
     /// terminal modes that a crashed curses program leaves off (icanon, echo).
     func wrapped(_ bin: String, _ args: String, env: String = "", log: String) -> String {
+        Self.wrapped(bin, args, env: env, log: log)
+    }
+
+    static func wrapped(_ bin: String, _ args: String, env: String = "", log: String) -> String {
         "sh -c 'trap true INT; echo BEFORE-TUMORBOARD; TUMORBOARD_FINDINGS_CACHE=\(EndToEndTests.findingsCache) \(env) TUMORBOARD_TIMING=\(log) \(bin) \(args); echo EXITED $?; "
             + "stty -a | tr \" ;\" \"\\n\\n\" | grep -E \"^-?(icanon|echo|isig)$\" | tr \"\\n\" \" \"; echo STTY-DONE; sleep 300'"
     }

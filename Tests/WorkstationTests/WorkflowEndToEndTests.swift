@@ -1,0 +1,136 @@
+import Foundation
+import XCTest
+
+/// The workflows in the real program, in tmux: the slide form (an invalid ID, then a valid
+/// entry and the case running again with pathology present), sign-off and read-only, tutor
+/// mode switching a modality off, and two workstations on one store seeing each other's sign-off.
+final class WorkflowEndToEndTests: XCTestCase {
+    typealias Tmux = EndToEndTests.Tmux
+
+    var samples: URL { Fixtures.repositoryRoot.appendingPathComponent("samples") }
+
+    func prerequisites() throws -> String {
+        guard EndToEndTests.tmuxPath != nil else { throw XCTSkip("tmux is not installed: end-to-end UI tests skipped (scripts/setup --test installs it)") }
+        guard let bin = EndToEndTests.binary else { throw XCTSkip("the tumorboard executable is not built next to the tests: run swift build first") }
+        guard FileManager.default.fileExists(atPath: samples.appendingPathComponent("SAMPLE-05-BONE-CYST-NO-SLIDE/case.json").path) else {
+            throw XCTSkip("samples/ is missing")
+        }
+        return bin
+    }
+
+    /// A fresh store in a temporary folder with the bundled samples imported (as `tumorboard`
+    /// with no arguments does), removed at the end.
+    func sampleStore(_ bin: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-wf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("cases.sqlite").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        p.arguments = ["import", samples.path, "--store", store]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "tumorboard import samples/")
+        return store
+    }
+
+    func line(_ screen: String, containing needle: String) -> String {
+        screen.split(separator: "\n").first { $0.contains(needle) }.map(String.init) ?? ""
+    }
+
+    /// Waits until `condition` holds for the screen; fails with the screen when it does not.
+    @discardableResult
+    func wait(_ t: Tmux, timeout: Double = 30, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+              until condition: (String) -> Bool) -> String {
+        let end = Date().addingTimeInterval(timeout)
+        var s = t.screen()
+        while !condition(s) && Date() < end { usleep(50_000); s = t.screen() }
+        XCTAssertTrue(condition(s), "\(what); the screen shows:\n\(s)", file: file, line: line)
+        return s
+    }
+
+    func testSlideFormSignOffAndTutorMode() throws {
+        let bin = try prerequisites()
+        let store = try sampleStore(bin)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-workflow.log").path
+        let slide = samples.appendingPathComponent("SAMPLE-03-OSTEOSARCOMA/slide-A1.jpg").path
+        let t = try Tmux(command: EndToEndTests.wrapped(bin, "open \(store) --case SAMPLE-05-BONE-CYST-NO-SLIDE",
+                                                          env: "TUMORBOARD_SLIDE_ROOTS=\(samples.path)", log: log),
+                         width: 120, height: 44, timingLog: log)
+        var s = t.wait(for: "p(all) − p(none)", timeout: 120)
+        XCTAssertTrue(s.contains("absent (no slide)"), s)
+
+        // The slide form: an invalid ID is refused beside the field.
+        t.keys("P")
+        t.wait(for: "Add a slide reference to SAMPLE-05")
+        t.text("bad id!")
+        t.keys("Enter")
+        s = t.wait(for: "✗ 1-40 letters")
+        // Then a valid entry: ID, block, the stain list, the file.
+        for _ in 0..<7 { t.keys("BSpace") }
+        t.text("S26-0001")
+        t.keys("Tab"); t.text("A1")
+        t.keys("Tab", "Tab"); t.text(slide)
+        t.keys("Enter")
+        t.wait(for: "slide S26-0001 saved")
+        // The case runs again, now with the pathology slide present.
+        s = wait(t, timeout: 120, "pathology contribution after the slide was saved") { screen in
+            self.line(screen, containing: "│ pathology ").range(of: #"[+-]0\.\d{3}"#, options: .regularExpression) != nil
+                && screen.contains("p(all) − p(none)")
+        }
+        XCTAssertFalse(s.contains("absent (no slide)"), s)
+        XCTAssertTrue(s.contains("Slides") || s.contains("slide"), s)
+
+        // Sign off; the case is then read-only.
+        t.keys("S")
+        t.wait(for: "Sign off SAMPLE-05-BONE-CYST-NO-SLIDE as")
+        t.keys("Enter")
+        t.wait(for: "SIGNED OFF")
+        t.keys("L")
+        t.wait(for: "read-only; S reopens it")
+
+        // Tutor mode: switching the pathology off changes the answer's source at once.
+        t.keys("u")
+        s = t.wait(for: "Tutor: 1 2 3")
+        XCTAssertTrue(s.contains("from: image+pathology+labs"), s)
+        t.keys("2")
+        s = t.wait(for: "from: image+labs")
+        XCTAssertTrue(s.contains("□ pathology"), s)
+        XCTAssertTrue(line(s, containing: "│ pathology ").contains("switched off"), s)
+        t.keys("2")
+        t.wait(for: "from: image+pathology+labs")
+        t.keys("q")
+        s = t.wait(for: "STTY-DONE")
+        XCTAssertTrue(s.contains("EXITED 0"), s)
+    }
+
+    func testTwoWorkstationsOnOneStoreSeeEachOthersSignOff() throws {
+        let bin = try prerequisites()
+        let store = try sampleStore(bin)
+        let logA = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-wf-a.log").path
+        let logB = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-wf-b.log").path
+        let a = try Tmux(command: EndToEndTests.wrapped(bin, "open \(store) --case SAMPLE-01-OSTEOCHONDROMA", log: logA),
+                         width: 120, height: 40, timingLog: logA)
+        let b = try Tmux(command: EndToEndTests.wrapped(bin, "open \(store)", log: logB), width: 120, height: 40, timingLog: logB)
+        a.wait(for: "p(all) − p(none)", timeout: 120)
+        // The list's ID column is cut to its width.
+        var s = b.wait(for: "SAMPLE-01-OSTEOC")
+        XCTAssertFalse(line(s, containing: "SAMPLE-01-OSTEOC").contains("signed"), s)
+        a.keys("S")
+        a.wait(for: "Sign off SAMPLE-01")
+        a.keys("Enter")
+        a.wait(for: "SIGNED OFF")
+        // B pressed nothing: its list shows the sign-off within two seconds.
+        let t0 = Date()
+        s = wait(b, timeout: 10, "the other workstation's list shows the sign-off") { screen in
+            self.line(screen, containing: "SAMPLE-01-OSTEOC").contains("signed")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 2.0, "seen within 2 s")
+        for t in [a, b] {
+            t.keys("q")
+            XCTAssertTrue(t.wait(for: "STTY-DONE").contains("EXITED 0"))
+        }
+    }
+}
