@@ -544,10 +544,17 @@ public final class CaseStore: Sendable {
         } catch { throw fail(error) }
     }
 
-    /// A number that changes whenever anything is written (every write adds an audit row):
-    /// cheap enough to poll every half second.
+    /// A number that changes whenever a case is created, replaced or edited (every such write
+    /// adds an audit row; kept model results are left out, so another workstation's "run all"
+    /// does not make everyone re-read the store): the newest such row, found by walking the
+    /// audit table back from its end, cheap enough to poll every half second.
     public func changeToken() throws -> Int64 {
-        do { return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM audit") ?? 0 } } catch { throw fail(error) }
+        do {
+            return try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT id FROM audit WHERE action != ? ORDER BY id DESC LIMIT 1",
+                                   arguments: [Self.findingAction]) ?? 0
+            }
+        } catch { throw fail(error) }
     }
 
     public func load(_ id: String) throws -> CaseRecord {

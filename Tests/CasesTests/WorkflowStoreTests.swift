@@ -32,10 +32,14 @@ final class WorkflowStoreTests: XCTestCase {
         try ana.setReviewNote("C1", "ana's note", expectedVersion: try ana.version(of: "C1"))
         XCTAssertEqual(try bo.load("C1").review?.note, "ana's note")
         // Kept model results are not edits: they leave the version alone.
-        let v = try ana.version(of: "C1")
+        let v = try ana.version(of: "C1"), token = try ana.changeToken()
         try ana.addFinding("C1", Finding(createdAt: "2026-01-05T10:00:00Z", models: ["d": "1"], probabilities: ["benign": 1]))
         XCTAssertEqual(try ana.version(of: "C1"), v)
-        XCTAssertEqual(try ana.versions()["C1"], v)
+        // ... nor the token other workstations poll; an edit does.
+        XCTAssertEqual(try bo.changeToken(), token)
+        try bo.setReviewNote("C1", "again")
+        XCTAssertGreaterThan(try ana.changeToken(), token)
+        XCTAssertEqual(try ana.versions()["C1"], v + 1)
     }
 
     func testASignedCaseIsReadOnlyUntilReopenedWithAReason() throws {
