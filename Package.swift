@@ -42,12 +42,15 @@ let package = Package(
         // `tumorboard eval`: datasets, the pipeline over them, mAP@0.5, precision/recall/F1, ROC AUC,
         // calibration, the ablation, the report (Markdown, JSON, PNG plots).
         .target(name: "Evaluation", dependencies: ["Diagnosis", "Cases", "Imaging", "AtomicFiles"]),
+        // The hospital's PACS over DICOMweb: QIDO-RS search, WADO-RS retrieve, import through Cases'
+        // one import path. UI-free: the command line and the workstation's PACS screen call it.
+        .target(name: "PACS", dependencies: ["Cases", "AtomicFiles"]),
         // The terminal UI: capability probe, screens, panes, themes, key map.
         // Depends on Diagnosis for findings and the models it runs in the background; never on Engine.
-        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "Evaluation", "CNcurses", "CSixel"]),
+        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "Evaluation", "PACS", "CNcurses", "CSixel"]),
 
         .executableTarget(name: "tumorboard", dependencies: [
-            "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation", "Evaluation",
+            "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation", "Evaluation", "PACS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,8 +60,9 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
-        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis", "Evaluation"]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis", "Evaluation", "PACS"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Diagnosis", "Cases", "Imaging", "TestSupport"]),
+        .testTarget(name: "PACSTests", dependencies: ["PACS", "Cases", "Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

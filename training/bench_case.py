@@ -113,7 +113,7 @@ class Runners:
         top = boxes[0, :4].numpy() if len(boxes) else None
         _, f_img, _ = pl.lesion(lb, top)
         _, f_path, _ = pl.pathology(case["tile"])
-        emb = pl.text.encode([labs.clinical_sentence(case["panel"], case["age"], case["sex"])])
+        emb = pl.text.encode([labs.clinical_text(case["panel"], case["age"], case["sex"], None)])
         feats = [f_img, f_path, emb]
         out = pl.fus(feats, torch.ones(1, 3))
         for bits in range(8):
@@ -143,7 +143,7 @@ class Runners:
         f_img, _ = self.les.run(None, {"crop": c})
         t = np.asarray(case["tile"], np.float32).reshape(128, 2, 128, 2, 3).mean((1, 3)).round()
         (f_path,) = self.path.run(None, {"slide": (t.transpose(2, 0, 1)[None] / 255.0).astype(np.float32)})
-        toks = pl.text.tok.encode(labs.clinical_sentence(case["panel"], case["age"], case["sex"]))
+        toks = pl.text.tok.encode(labs.clinical_text(case["panel"], case["age"], case["sex"], None))
         ids = np.asarray([toks], np.int64)
         (emb,) = self.bert.run(None, {"ids": ids, "mask": np.ones_like(ids)})
         feed = {"f0": f_img.astype(np.float32), "f1": f_path.astype(np.float32), "f2": emb.astype(np.float32)}

@@ -1,6 +1,6 @@
 """Fit temperatures on val (NLL) and store them as a scalar tensor `temperature` in the shipped files:
 lesion encoder (image-only head, detector crops) and fusion head (all modalities present).
-python training/calibrate.py"""
+python training/calibrate.py [lesion_encoder] [fusion_head]     (both when none is named)"""
 import json, sys
 from pathlib import Path
 import numpy as np
@@ -22,8 +22,13 @@ def store(name, T):
 
 @torch.no_grad()
 def main():
+    torch.set_num_threads(common.threads())
     F = np.load(common.OUT / "features.npz"); va = F["split"] == "val"; y = F["y"][va]
-    store("lesion_encoder", metrics.fit_temperature(F["img_logits_det"][va], y))
+    names = sys.argv[1:] or ["lesion_encoder", "fusion_head"]
+    if "lesion_encoder" in names:
+        store("lesion_encoder", metrics.fit_temperature(F["img_logits_det"][va], y))
+    if "fusion_head" not in names:
+        return
     fus = export.load("fusion")
     lg = fus([torch.from_numpy(F["img_det"][va]), torch.from_numpy(F["path"][va]), torch.from_numpy(F["text"][va])],
              torch.ones(int(va.sum()), 3)).numpy()

@@ -14,6 +14,11 @@ LABELS = ["normal", "benign", "intermediate", "malignant"]
 TUMOUR_CLASSES = ["benign", "intermediate", "malignant"]
 
 
+def threads():
+    """torch threads for the training scripts: $TORCH_THREADS, else 2 (what run_all.sh and the cards assume)."""
+    return int(os.environ.get("TORCH_THREADS", "2"))
+
+
 def seed_all(seed=0):
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
 

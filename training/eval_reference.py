@@ -1,7 +1,7 @@
 """The PyTorch peer of `tumorboard eval`: the same models (models/*.safetensors), the same split,
 the same work per case (read the PNG, detector once with the evaluation's candidates and the
 operating boxes, the lesion crop and encoder, the generated slide tile and the pathology encoder,
-the clinical sentence and MiniLM, the fusion head for the seven subsets), one case at a time on
+the clinical text (context and lab sentence) and MiniLM, the fusion head for the seven subsets), one case at a time on
 2 threads; then the headline figures with training/metrics.py. Prints its wall time beside them,
 so the two can be timed back to back (docs/evaluation.md).
 
@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cohort, common, crops, metrics, yolo  # noqa: E402
 from pipeline import DET_IOU, LETTERBOX, Pipeline, letterbox, to_grey  # noqa: E402
 from train_fusion import SUBSETS, mask_of  # noqa: E402
+from features import row_text  # noqa: E402
 
 CLASSES = common.TUMOUR_CLASSES
 
@@ -27,7 +28,7 @@ def main(argv=None):
     ap.add_argument("--split", default="test")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(common.threads())
     data = common.BTXRD
     rows = {r["image_id"]: r for r in cohort.load_manifest()}
     cases = list(csvrows(data / "cases.csv"))
@@ -54,8 +55,9 @@ def main(argv=None):
         if r["has_slide"]:
             _, feats[1], _ = pl.pathology(np.asarray(Image.open(a.slides / f"{i}.png").convert("RGB")))
             present[1] = 1
-        if r["sentence"]:
-            feats[2] = pl.text.encode([r["sentence"]]); present[2] = 1
+        text = row_text(r)  # the REAL context (age, sex, site; none recorded for normal images) then the GENERATED lab sentence
+        if text:
+            feats[2] = pl.text.encode([text]); present[2] = 1
         if label[i] != "normal":
             y.append(CLASSES.index(label[i])); img_lg.append(lg.numpy()[0])
             sub = [pl.fus(feats, torch.from_numpy(mask_of(s, 1) * np.array(present, np.float32))).numpy()[0] for s in SUBSETS]

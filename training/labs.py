@@ -240,6 +240,79 @@ def clinical_sentence(panel: dict, age: int, sex: str) -> str:
     return " ".join(phrases)
 
 
+# --------------------------------------------------------------------------- clinical context (REAL in BTXRD)
+
+_ASCII_SPACE = " \t\n\r"
+
+
+def _ascii_lower(s: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+
+
+def site_parts(site: str | None) -> list[str]:
+    """The anatomical site(s) as the sentence names them: split on ";", each part stripped of ASCII
+    spaces/tabs/newlines, ASCII letters lowercased (others verbatim), "-" -> " ", empty parts and
+    repeats (after these steps) dropped, first occurrence order kept. None -> []."""
+    out: list[str] = []
+    for p in (site or "").split(";"):
+        p = _ascii_lower(p.strip(_ASCII_SPACE)).replace("-", " ")
+        if p and p not in out:
+            out.append(p)
+    return out
+
+
+def context_sentence(age: int | None, sex: str | None, site: str | None) -> str:
+    """The patient's clinical context (age, sex, site: REAL in BTXRD) as one sentence; "" when none
+    of the three is known. Deterministic; the Swift twin (ClinicalSentence.context) follows it
+    byte for byte (training/vectors/lab_sentences.json, "context_vectors").
+
+    1. Who: age A and sex known: "{Art} {A}-year-old male" / "{Art} {A}-year-old female"; age only:
+       "{Art} {A}-year-old patient"; sex only: "A male patient" / "A female patient"; neither:
+       "A patient". A = age as a decimal integer (whole years >= 0; else LabError); Art = "An"
+       when the decimal A starts with "8" or A is 11 or 18 (eight, eleven, eighteen, eighty...),
+       else "A". Sex "M"/"F" (else LabError).
+    2. Where: parts = site_parts(site). None: nothing. One: " with a lesion of the {p1}";
+       two: " with a lesion of the {p1} and {p2}"; n >= 3: " with a lesion of the {p1}, ...,
+       {p(n-1)} and {pn}".
+    3. "{who}{where}." -- unless age, sex and parts are all absent: "".
+
+    Example: 15, "M", "tibia;fibula;femur" -> "A 15-year-old male with a lesion of the tibia, fibula and femur."
+    The site is used only for tumour images (the classifier); BTXRD records none for normal images.
+    """
+    if sex is not None and sex not in ("M", "F"):
+        raise LabError(f"sex must be 'M' or 'F', got {sex!r}")
+    if age is not None and (isinstance(age, bool) or int(age) != age or age < 0):
+        raise LabError(f"age must be a whole number of years >= 0, got {age!r}")
+    parts = site_parts(site)
+    if age is None and sex is None and not parts:
+        return ""
+    word = {"M": "male", "F": "female"}.get(sex)
+    if age is not None:
+        a = int(age)
+        article = "An" if str(a).startswith("8") or a in (11, 18) else "A"
+        who = f"{article} {a}-year-old {word or 'patient'}"
+    else:
+        who = f"A {word} patient" if word else "A patient"
+    where = ""
+    if parts:
+        names = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        where = f" with a lesion of the {names}"
+    return f"{who}{where}."
+
+
+def clinical_text(panel: dict | None, age: int | None, sex: str | None, site: str | None) -> str | None:
+    """What the text encoder reads: the context sentence, then (when a panel is given) the lab
+    sentence of ``clinical_sentence``, joined by one space; None when neither exists (the text
+    modality is then absent). A panel needs age and sex (the reference ranges depend on both):
+    LabError otherwise. An empty panel ({}) counts as no labs (as in the Swift pipeline)."""
+    ctx = context_sentence(age, sex, site)
+    if panel and (age is None or sex is None):
+        raise LabError("labs need the patient's age and sex (the reference ranges depend on both)")
+    labs_text = clinical_sentence(panel, age, sex) if panel else None
+    parts = [t for t in (ctx, labs_text) if t]
+    return " ".join(parts) if parts else None
+
+
 def branches(panel: dict, age: int, sex: str) -> set[str]:
     """The rule branches of ``clinical_sentence`` a panel exercises (for test coverage)."""
     age = _check_patient(age, sex)

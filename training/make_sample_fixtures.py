@@ -5,7 +5,8 @@ by training/make_samples.py); no image is stored, only the answers.
 
 Each input is prepared as the Swift program defines it: a 16-bit PNG maps v -> (v*255 + 32767) // 65535;
 a DICOM radiograph is pydicom's default rendering (apply_modality_lut, apply_voi_lut, MONOCHROME1
-inverted, 0..255; training/fixtures_dicom.py); labs -> the newest result per marker -> labs.clinical_sentence.
+inverted, 0..255; training/fixtures_dicom.py); labs -> the newest result per marker -> labs.clinical_text with the
+case's age, sex and site (the context sentence, then the lab sentence; the text is present without labs too).
 
     python training/make_sample_fixtures.py
 """
@@ -47,7 +48,7 @@ def radiograph(path: Path) -> np.ndarray:
 
 @torch.no_grad()
 def main():
-    torch.set_num_threads(2)
+    torch.set_num_threads(common.threads())
     pl = Pipeline(text=True)
     T_fus = float(pl.fus.extra.get("temperature", 1.0)); T_img = float(pl.les.extra.get("temperature", 1.0))
     answers = {}
@@ -63,20 +64,24 @@ def main():
             tile = np.asarray(Image.open(case / c["slides"][0]["file"]).convert("RGB"))
             _, feats[1], _ = pl.pathology(tile)
             present[1] = 1.0
-        sentence = None
+        age, sex = c.get("age"), c.get("sex")
+        if age is None or sex is None:  # from the DICOM radiograph's patient tags, as the Swift reader does
+            rf = case / c["radiographs"][0]["file"]
+            if rf.suffix.lower() == ".dcm":
+                import pydicom
+                ds = pydicom.dcmread(rf)
+                age = age if age is not None else int(str(ds.PatientAge).rstrip("Y"))
+                sex = sex or str(ds.PatientSex)
+        panel = None
         if c.get("labs"):
             newest = {}
             for r in c["labs"]:
                 if r["marker"] not in newest or (r.get("date") or "") > (newest[r["marker"]].get("date") or ""):
                     newest[r["marker"]] = r
             panel = {m: {"value": r["value"], "unit": r["unit"]} for m, r in newest.items()}
-            age, sex = c.get("age"), c.get("sex")
-            if age is None or sex is None:  # from the DICOM radiograph's patient tags, as the Swift reader does
-                import pydicom
-                ds = pydicom.dcmread(case / c["radiographs"][0]["file"])
-                age = age if age is not None else int(str(ds.PatientAge).rstrip("Y"))
-                sex = sex or str(ds.PatientSex)
-            sentence = L.clinical_sentence(panel, int(age), sex)
+        # the clinical text: context (age, sex, site of case.json) then the lab sentence; absent when neither
+        sentence = L.clinical_text(panel, None if age is None else int(age), sex, c.get("site"))
+        if sentence is not None:
             feats[2] = pl.text.encode([sentence]); present[2] = 1.0
         logits = pl.fus(feats, torch.tensor([present]))[0]
         p = torch.softmax(logits / T_fus, 0).tolist(); q = torch.softmax(lg_img[0] / T_img, 0).tolist()

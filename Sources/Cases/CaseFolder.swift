@@ -66,6 +66,12 @@ public enum CaseFolder {
         guard let root = object as? [String: Any] else {
             throw .manifest(file: file, field: "(file)", problem: "expected a JSON object at the top level")
         }
+        // The parser keeps the last of two equal keys without a word: a manifest saying two
+        // things (two labels, two sha256) is refused, naming the key.
+        if let duplicate = JSONDuplicateKeys.first(in: text) {
+            throw .manifest(file: file, field: duplicate.field,
+                            problem: "the key \"\(duplicate.key)\" appears twice in the same object (a JSON reader would silently keep the last); keep one")
+        }
         let r = Fields(root, file: file, path: "")
         for key in root.keys.sorted() where !topLevelKeys.contains(key) {
             throw .manifest(file: file, field: key, problem: "unknown field; known: \(topLevelKeys.sorted().joined(separator: ", "))")

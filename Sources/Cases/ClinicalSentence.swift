@@ -2,8 +2,9 @@ import Foundation
 
 /// The clinical sentence for the abnormal values of a lab panel (the paper's LLM step), built
 /// by the deterministic rules of training/labs.py `clinical_sentence` (its docstring is the
-/// specification; training/vectors/lab_sentences.json the test vectors). Byte-for-byte equal
-/// to the Python output.
+/// specification; training/vectors/lab_sentences.json the test vectors), and the clinical
+/// context sentence (age, sex, site; `context_sentence`) that precedes it in the text the
+/// models read (`clinical_text`). Byte-for-byte equal to the Python output.
 public enum ClinicalSentence {
     static let severityWords: [LabFlag: [LabSeverity: String]] = [
         .high: [.mild: "slightly raised", .moderate: "raised", .marked: "markedly raised"],
@@ -30,6 +31,59 @@ public enum ClinicalSentence {
             phrases.insert("\(countWords[findings.count] ?? String(findings.count)) abnormal blood biomarkers.", at: 0)
         }
         return phrases.joined(separator: " ")
+    }
+
+    /// The anatomical site(s) as the context sentence names them (training/labs.py `site_parts`):
+    /// split on ";", each part trimmed of ASCII space, tab, CR and LF, ASCII letters lowercased
+    /// (other characters verbatim), "-" -> " ", empty parts and repeats dropped, first order kept.
+    public static func siteParts(_ site: String?) -> [String] {
+        guard let site else { return [] }
+        let space: Set<Unicode.Scalar> = [" ", "\t", "\n", "\r"]
+        var out: [String] = []
+        for raw in site.unicodeScalars.split(separator: ";", omittingEmptySubsequences: false) {
+            var scalars = Array(raw)
+            while let f = scalars.first, space.contains(f) { scalars.removeFirst() }
+            while let l = scalars.last, space.contains(l) { scalars.removeLast() }
+            var view = String.UnicodeScalarView()
+            for c in scalars {
+                if c.value >= 0x41 && c.value <= 0x5A { view.append(Unicode.Scalar(c.value + 32)!) }
+                else if c == "-" { view.append(" ") }
+                else { view.append(c) }
+            }
+            // Repeats compared scalar by scalar (as Python compares), not by Swift's canonical equivalence.
+            let part = String(view)
+            if !part.isEmpty && !out.contains(where: { $0.unicodeScalars.elementsEqual(part.unicodeScalars) }) { out.append(part) }
+        }
+        return out
+    }
+
+    /// The patient's clinical context (age, sex, site) as one sentence, "" when none is known
+    /// (training/labs.py `context_sentence`, byte for byte; vectors: "context_vectors" of
+    /// training/vectors/lab_sentences.json). "A 15-year-old male with a lesion of the femur."
+    public static func context(age: Int?, sex: Sex?, site: String?) throws(LabError) -> String {
+        if let age, age < 0 { throw .invalidAge(age) }
+        let parts = siteParts(site)
+        if age == nil && sex == nil && parts.isEmpty { return "" }
+        let word = sex.map { $0 == .male ? "male" : "female" }
+        let who: String
+        if let age {
+            // "An" before eight, eleven, eighteen, eighty...: the decimal age starts with 8, or is 11 or 18.
+            let article = String(age).hasPrefix("8") || age == 11 || age == 18 ? "An" : "A"
+            who = "\(article) \(age)-year-old \(word ?? "patient")"
+        }
+        else { who = word.map { "A \($0) patient" } ?? "A patient" }
+        var names = ""
+        if parts.count == 1 { names = parts[0] }
+        else if parts.count >= 2 { names = parts.dropLast().joined(separator: ", ") + " and " + parts[parts.count - 1] }
+        return who + (parts.isEmpty ? "" : " with a lesion of the \(names)") + "."
+    }
+
+    /// What the text encoder reads (training/labs.py `clinical_text`): the context sentence, then
+    /// the lab sentence (`text(panel:...)` of a non-empty panel, which needs age and sex), joined by
+    /// one space; nil when neither exists (the text modality is then absent).
+    public static func clinicalText(context: String, labs: String?) -> String? {
+        let parts = [context, labs ?? ""].filter { !$0.isEmpty }
+        return parts.isEmpty ? nil : parts.joined(separator: " ")
     }
 
     /// The phrase for one abnormal result.

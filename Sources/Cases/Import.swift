@@ -534,7 +534,14 @@ public enum LabPanelFile {
         let name = name ?? url.lastPathComponent
         let fm = FileManager.default
         let type = (try? fm.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType
-        guard type == .typeRegular, let data = fm.contents(atPath: url.path) else {
+        guard type == .typeRegular else {
+            throw LabFileError(file: url.path, problem: "cannot be read (missing or not a file)")
+        }
+        // An empty file is refused before it is read (Foundation leaks a page reading one).
+        if ((try? fm.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue == 0 {
+            throw LabFileError(file: name, problem: "empty file (expected a JSON list of {\"marker\", \"value\", \"unit\"})")
+        }
+        guard let data = fm.contents(atPath: url.path) else {
             throw LabFileError(file: url.path, problem: "cannot be read (missing or not a file)")
         }
         guard data.count <= maxBytes else {
@@ -542,6 +549,10 @@ public enum LabPanelFile {
         }
         guard let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw LabFileError(file: name, problem: "not JSON (expected a list of {\"marker\", \"value\", \"unit\"})")
+        }
+        // A file saying two things ({"value": 1, "value": 9}) is refused, as case.json is.
+        if let duplicate = data.withUnsafeBytes({ JSONDuplicateKeys.first(in: $0.bindMemory(to: UInt8.self)) }) {
+            throw LabFileError(file: name, problem: "field '\(duplicate.field)': the key \"\(duplicate.key)\" appears twice; keep one")
         }
         let list: [Any]
         if let l = root as? [Any] { list = l }
@@ -818,4 +829,64 @@ extension CaseRecord {
                           radiographs: [Radiograph(file: url.standardizedFileURL.path, view: d.viewPosition,
                                                    acquired: acquired, sha256: sha)])
     }
+}
+
+// MARK: - One study's DICOM files as one case (a PACS retrieve)
+
+extension Importer {
+    /// Imports the DICOM files of one study (a PACS retrieve) as one case, one radiograph per
+    /// file, in one transaction, after the checks of `tumorboard import FILE.dcm` on each file
+    /// (`ImportRun.dicomRecord`: it decodes for display, takes age, sex, site, view and date
+    /// from the tags, never the name). The case ID is `caseID`, else the files' PatientID, which
+    /// must be a case ID and the same in every file. A case already stored is left as it is.
+    /// `origin` names the study in the report; `provenance` is kept with the case. Throws only
+    /// when the request or the store cannot be used (nothing imported).
+    public func runStudy(_ files: [URL], caseID: String?, origin: String, provenance: String) throws(ImportError) -> ImportReport {
+        if let id = caseID, !CaseFolder.isValidCaseID(id) {
+            throw .usage("--case-id '\(id)' is not a case ID: 1-64 of A-Z a-z 0-9 . _ -, not starting with '.' (a pseudonym, never a name)")
+        }
+        let store = try Self.openChecked(storePath, user: user)
+        return Self.importStudy(files, into: store, caseID: caseID, origin: origin, provenance: provenance)
+    }
+
+    /// As `runStudy`, into a store already opened with `openChecked`.
+    public static func importStudy(_ files: [URL], into store: CaseStore, caseID: String?, origin: String,
+                                   provenance: String) -> ImportReport {
+        var run = ImportRun(store: store)
+        run.report.storePath = store.path
+        guard !files.isEmpty else {
+            run.refuse(origin, "\(origin): no DICOM file to import")
+            return run.report
+        }
+        var records: [CaseRecord] = []
+        for file in files {
+            do { records.append(try ImportRun.dicomRecord(file, ImportRequest(paths: [file.path], caseID: caseID))) } catch {
+                // One bad image refuses the study: a case is all or nothing.
+                run.refuse(origin, "\(origin): \(ImportReport.line(path: file.path, message: "\(error)"))")
+                return run.report
+            }
+        }
+        // Patient tags are compared, never repeated in a message.
+        guard Set(records.map(\.id)).count == 1 else {
+            run.refuse(origin, "\(origin): the files carry different PatientIDs; a case is one patient (give --case-id only when they are one person)")
+            return run.report
+        }
+        guard Set(records.compactMap(\.age)).count <= 1, Set(records.compactMap(\.sex)).count <= 1 else {
+            run.refuse(origin, "\(origin): the files' patient tags disagree on age or sex; correct them on the PACS, then import again")
+            return run.report
+        }
+        var record = records[0]
+        record.age = records.lazy.compactMap(\.age).first
+        record.sex = records.lazy.compactMap(\.sex).first
+        record.site = records.lazy.compactMap(\.site).first
+        record.provenance = provenance
+        record.radiographs = records.flatMap(\.radiographs)
+        run.commit(record, origin: origin, source: origin)
+        return run.report
+    }
+}
+
+extension CaseStore {
+    /// True when a case with this ID is stored.
+    public func containsCase(_ id: String) throws -> Bool { try holds(id) }
 }

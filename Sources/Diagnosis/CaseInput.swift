@@ -4,7 +4,8 @@ import Imaging
 
 extension DiagnosisInput {
     /// The case as the models see it: its first radiograph, its first slide, the latest result
-    /// per marker of its labs, its age and sex. One path for `predict`, the workstation and eval.
+    /// per marker of its labs, its age, sex and site (the clinical context the text encoder
+    /// reads). One path for `predict`, the workstation and eval.
     public init(record: CaseRecord) throws {
         guard let r = record.radiographs.first else {
             throw DiagnosisError.input("\(record.id): the case has no radiograph")
@@ -17,7 +18,7 @@ extension DiagnosisInput {
         let slide = try record.slides.first.map { try CaseFolder.decodeSlide(URL(fileURLWithPath: $0.file), field: "slides[0].file") }
         let labs: [LabResult]
         do { labs = try record.labs.panelForDiagnosis() } catch { throw DiagnosisError.input("\(record.id): labs: \(error)") }
-        self.init(radiograph: radiograph, slide: slide, labs: labs.isEmpty ? nil : labs, age: record.age, sex: record.sex)
+        self.init(radiograph: radiograph, slide: slide, labs: labs.isEmpty ? nil : labs, age: record.age, sex: record.sex, site: record.site)
     }
 }
 
@@ -53,13 +54,14 @@ public enum LabFile {
 }
 
 /// What a kept result is valid for: a digest of everything the diagnosis reads from the case
-/// (the bytes of its radiograph and slide, its latest labs, age and sex) and of the model
+/// (the bytes of its radiograph and slide, its latest labs, age, sex and site) and of the model
 /// weights. The same key means the same answer; a changed image, a new slide or lab, or a
 /// retrained model gives a new key, so the case runs again.
 public enum InputKey {
     /// Bumped when `Findings` or the pipeline changes what a result means.
     /// 2: `Findings.subsets` (tutor mode) added.
-    public static let resultFormat = 2
+    /// 3: the clinical context (age, sex, site) is read by the text encoder (issue 15).
+    public static let resultFormat = 3
 
     public static func of(_ record: CaseRecord, modelHashes: [String: String]) throws -> String {
         var lines = ["tumorboard-findings \(resultFormat)"]
@@ -75,6 +77,8 @@ public enum InputKey {
         do { panel = try record.labs.panelForDiagnosis() } catch { throw DiagnosisError.input("\(record.id): labs: \(error)") }
         for l in panel { lines.append("lab \(l.marker) \(l.value) \(l.unit)") }
         lines.append("age \(record.age.map(String.init) ?? "-") sex \(record.sex?.rawValue ?? "-")")
+        // The site as the context sentence reads it (case and spacing that do not change the text do not change the key).
+        lines.append("site \(ClinicalSentence.siteParts(record.site).joined(separator: ";"))")
         return SHA256Digest.hex(Data(lines.joined(separator: "\n").utf8))
     }
 }

@@ -11,11 +11,17 @@ public struct DiagnosisInput: Sendable {
     public var slide: Image?
     /// nil: no blood tests. An empty panel counts as none.
     public var labs: [LabResult]?
+    /// The clinical context (REAL in BTXRD): with the site, it becomes the context sentence the
+    /// text encoder reads before the lab sentence, so the text modality is present whenever any of
+    /// age, sex or site is known, labs or not. It only shapes the benign / intermediate / malignant
+    /// answer; the detector alone decides lesion or no lesion (it never sees these).
     public var age: Int?
     public var sex: Sex?
+    /// Anatomical site(s), free text as in BTXRD ("femur", "tibia;fibula").
+    public var site: String?
 
-    public init(radiograph: Image, slide: Image? = nil, labs: [LabResult]? = nil, age: Int? = nil, sex: Sex? = nil) {
-        self.radiograph = radiograph; self.slide = slide; self.labs = labs; self.age = age; self.sex = sex
+    public init(radiograph: Image, slide: Image? = nil, labs: [LabResult]? = nil, age: Int? = nil, sex: Sex? = nil, site: String? = nil) {
+        self.radiograph = radiograph; self.slide = slide; self.labs = labs; self.age = age; self.sex = sex; self.site = site
     }
 }
 
@@ -72,15 +78,16 @@ public struct Diagnosis: Sendable {
         let imageLogits = try timed("lesion_encoder") { try models.lesionHead(imageFeature).scalars }
         let imageOnly = FusionHead.softmax(imageLogits, temperature: models.lesionTemperature)
 
+        // No fusion head, no fused answer: never report the image-only one in its place. Checked
+        // before the other encoders run (a missing text encoder is the lesser news).
+        guard let fusion = models.fusion else {
+            throw DiagnosisError.models("\(models.directory.appendingPathComponent("fusion_head.safetensors").path): missing (train with training/run_all.sh); without it there is no fused answer (tumorboard detect gives the radiograph-only one)")
+        }
         let (slideFeature, textFeature, sentence) = try otherFeatures(input) { stage, body in try timed(stage, body) }
         let features: [Tensor?] = [imageFeature, slideFeature, textFeature]
         let present = features.map { $0 != nil }
 
         // Fusion, the 8 subset passes, exact Shapley values, Grad-CAM.
-        // No fusion head, no fused answer: never report the image-only one in its place.
-        guard let fusion = models.fusion else {
-            throw DiagnosisError.models("\(models.directory.appendingPathComponent("fusion_head.safetensors").path): missing (train with training/run_all.sh); without it there is no fused answer (tumorboard detect gives the radiograph-only one)")
-        }
         let full = try timed("fusion") { try fusion(features) }
         let probabilities = full.probabilities
         let attention: [Float]? = full.attention
@@ -114,8 +121,10 @@ public struct Diagnosis: Sendable {
 }
 
 extension Diagnosis {
-    /// The slide's and the labs' feature vectors (nil when absent) and the sentence the text
-    /// encoder read. `timed(stage, body)` wraps each encoder (for the timings).
+    /// The slide's and the clinical text's feature vectors (nil when absent) and the text the
+    /// encoder read: the context sentence (age, sex, site) then the lab sentence
+    /// (`ClinicalSentence.clinicalText`, training/labs.py `clinical_text`). `timed(stage, body)`
+    /// wraps each encoder (for the timings).
     func otherFeatures(_ input: DiagnosisInput,
                        timed: (String, () throws -> Tensor) throws -> Tensor = { try $1() }) throws -> (Tensor?, Tensor?, String?) {
         var slideFeature: Tensor?
@@ -125,21 +134,24 @@ extension Diagnosis {
             }
             slideFeature = try timed("pathology_encoder") { try enc.features(Preprocessing.slideTensor(slide)) }
         }
-        var sentence: String?
-        var textFeature: Tensor?
+        var labSentence: String?
         if let labs = input.labs, !labs.isEmpty {
             guard let age = input.age, let sex = input.sex else {
                 throw DiagnosisError.input("labs need the patient's age and sex (the reference ranges depend on both)")
             }
-            guard let tok = models.tokenizer, let bert = models.textEncoder else {
-                throw DiagnosisError.models("labs were given but the text encoder is missing from \(models.directory.path)/text (run scripts/fetch-text-encoder)")
-            }
-            let s: String
-            do { s = try ClinicalSentence.text(panel: labs.panelForDiagnosis(), age: age, sex: sex, catalog: catalog) }
+            do { labSentence = try ClinicalSentence.text(panel: labs.panelForDiagnosis(), age: age, sex: sex, catalog: catalog) }
             catch { throw DiagnosisError.input("labs: \(error)") }
-            sentence = s
-            textFeature = try timed("text_encoder") { try bert.embed(ids: tok.encode(s)) }
         }
+        let context: String
+        do { context = try ClinicalSentence.context(age: input.age, sex: input.sex, site: input.site) }
+        catch { throw DiagnosisError.input("clinical context: \(error)") }
+        guard let sentence = ClinicalSentence.clinicalText(context: context, labs: labSentence) else {
+            return (slideFeature, nil, nil)
+        }
+        guard let tok = models.tokenizer, let bert = models.textEncoder else {
+            throw DiagnosisError.models("\(labSentence != nil ? "labs were" : "the clinical context (age, sex, site) was") given but the text encoder is missing from \(models.directory.path)/text (run scripts/fetch-text-encoder)")
+        }
+        let textFeature = try timed("text_encoder") { try bert.embed(ids: tok.encode(sentence)) }
         return (slideFeature, textFeature, sentence)
     }
 }

@@ -7,6 +7,17 @@ public struct EvalBox: Sendable, Equatable {
 
     public var area: Double { (x1 - x0) * (y1 - y0) }
 
+    /// Finite corners, x0 <= x1 and y0 <= y1 (an inverted box has a negative area, and every
+    /// IoU with it is meaningless).
+    func check(_ metric: String, _ which: String) throws(MetricsError) {
+        guard x0.isFinite, y0.isFinite, x1.isFinite, y1.isFinite else {
+            throw MetricsError(.notFinite, metric, "\(which): box [\(x0), \(y0), \(x1), \(y1)] is not finite")
+        }
+        guard x0 <= x1, y0 <= y1 else {
+            throw MetricsError(.invalidBox, metric, "\(which): box [\(x0), \(y0), \(x1), \(y1)] has x1 < x0 or y1 < y0")
+        }
+    }
+
     public func iou(_ o: EvalBox) -> Double {
         let w = max(0, min(x1, o.x1) - max(x0, o.x0)), h = max(0, min(y1, o.y1) - max(y0, o.y0))
         let inter = w * h
@@ -28,13 +39,29 @@ public struct ScoredBox: Sendable, Equatable {
 public enum DetectionMetrics {
     public struct Matches: Sendable {
         /// Every detection's score and whether it matched, in image order, then descending score.
-        public var scores: [Double]
-        public var truePositive: [Bool]
-        public var groundTruthCount: Int
+        /// Made only by `match` (scores and flags of equal length, every score finite).
+        public internal(set) var scores: [Double]
+        public internal(set) var truePositive: [Bool]
+        public internal(set) var groundTruthCount: Int
     }
 
-    public static func match(detections: [[ScoredBox]], groundTruth: [[EvalBox]], iouThreshold: Double = 0.5) -> Matches {
-        precondition(detections.count == groundTruth.count, "one detection list per image")
+    /// Throws a `MetricsError` (never traps) when the lists do not pair up (one detection list
+    /// per image), a score is not finite, or a box is not finite with x0 <= x1, y0 <= y1.
+    public static func match(detections: [[ScoredBox]], groundTruth: [[EvalBox]], iouThreshold: Double = 0.5) throws(MetricsError) -> Matches {
+        let metric = "detection matching"
+        guard detections.count == groundTruth.count else {
+            throw MetricsError(.lengthMismatch, metric, "\(detections.count) images with detections but \(groundTruth.count) with reference boxes")
+        }
+        guard iouThreshold.isFinite, (0...1).contains(iouThreshold) else {
+            throw MetricsError(.invalidArgument, metric, "IoU threshold \(iouThreshold); it must be in 0-1")
+        }
+        for (i, dets) in detections.enumerated() {
+            for (k, d) in dets.enumerated() {
+                guard d.score.isFinite else { throw MetricsError(.notFinite, metric, "image \(i), detection \(k): score \(d.score)") }
+                try d.box.check(metric, "image \(i), detection \(k)")
+            }
+            for (k, g) in groundTruth[i].enumerated() { try g.check(metric, "image \(i), reference box \(k)") }
+        }
         var m = Matches(scores: [], truePositive: [], groundTruthCount: 0)
         for (dets, gts) in zip(detections, groundTruth) {
             m.groundTruthCount += gts.count
@@ -81,8 +108,8 @@ public enum DetectionMetrics {
     }
 
     /// mAP@0.5 for one class.
-    public static func map50(detections: [[ScoredBox]], groundTruth: [[EvalBox]]) -> Double? {
-        averagePrecision101(match(detections: detections, groundTruth: groundTruth, iouThreshold: 0.5))
+    public static func map50(detections: [[ScoredBox]], groundTruth: [[EvalBox]]) throws(MetricsError) -> Double? {
+        averagePrecision101(try match(detections: detections, groundTruth: groundTruth, iouThreshold: 0.5))
     }
 
     public struct AtThreshold: Sendable, Equatable {
@@ -91,8 +118,10 @@ public enum DetectionMetrics {
     }
 
     /// Recall and precision counting only detections scoring at least `threshold`.
-    public static func at(threshold: Double, detections: [[ScoredBox]], groundTruth: [[EvalBox]], iouThreshold: Double = 0.5) -> AtThreshold {
-        let m = match(detections: detections.map { $0.filter { $0.score >= threshold } }, groundTruth: groundTruth, iouThreshold: iouThreshold)
+    /// `threshold` may be -infinity (every detection counts), never NaN.
+    public static func at(threshold: Double, detections: [[ScoredBox]], groundTruth: [[EvalBox]], iouThreshold: Double = 0.5) throws(MetricsError) -> AtThreshold {
+        guard !threshold.isNaN else { throw MetricsError(.invalidArgument, "detection at a threshold", "the score threshold is NaN") }
+        let m = try match(detections: detections.map { $0.filter { $0.score >= threshold } }, groundTruth: groundTruth, iouThreshold: iouThreshold)
         let tp = m.truePositive.filter { $0 }.count, fp = m.truePositive.count - tp
         return AtThreshold(recall: Double(tp) / Double(max(m.groundTruthCount, 1)), precision: Double(tp) / Double(max(tp + fp, 1)),
                            truePositives: tp, falsePositives: fp, groundTruthCount: m.groundTruthCount)

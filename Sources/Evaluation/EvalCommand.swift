@@ -46,7 +46,7 @@ public struct EvalCommand {
         if let predictions {
             let (outcomes, leftOut) = try EvalRunner.score(set, predictions: predictions, threshold: threshold)
             for l in leftOut.prefix(5) { log("eval: left out: \(l)") }
-            let report = EvalReport.make(title: set.title, set: set, outcomes: outcomes, leftOut: leftOut,
+            let report = try EvalReport.make(title: set.title, set: set, outcomes: outcomes, leftOut: leftOut,
                                          models: ["predictions": predictions.lastPathComponent], operatingThreshold: threshold,
                                          lesionTemperature: nil, fusionTemperature: nil, wallSeconds: seconds(since: t0),
                                          source: "the predictions in \(predictions.lastPathComponent)")
@@ -74,7 +74,7 @@ public struct EvalCommand {
             log(String(format: "eval: %d/%d cases · %.1f cases/s · %.0f s left", done, total, rate, Double(total - done) / max(rate, 1e-9)))
         }, shouldStop: { flag.isStopped })
         if stopped { return .stopped(done: outcomes.count, total: total) }
-        let report = EvalReport.make(title: set.title, set: set, outcomes: outcomes, leftOut: [], models: models.hashes,
+        let report = try EvalReport.make(title: set.title, set: set, outcomes: outcomes, leftOut: [], models: models.hashes,
                                      operatingThreshold: Double(models.detector.scoreThreshold),
                                      lesionTemperature: Double(models.lesionTemperature),
                                      fusionTemperature: models.fusion.map { Double($0.temperature) },

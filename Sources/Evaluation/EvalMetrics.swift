@@ -2,19 +2,34 @@ import Cases
 import Foundation
 
 extension EvalReport {
-    static func evalBoxes(_ b: [[Double]]) -> [EvalBox] { b.map { EvalBox($0[0], $0[1], $0[2], $0[3]) } }
-    static func scored(_ d: [EvalDetection]) -> [ScoredBox] { d.map { ScoredBox(EvalBox($0.box[0], $0.box[1], $0.box[2], $0.box[3]), score: $0.score) } }
+    /// A case's boxes, each [x0, y0, x1, y1]; another length is an error naming the case.
+    static func evalBoxes(_ b: [[Double]], caseID: String, what: String = "reference box") throws(MetricsError) -> [EvalBox] {
+        var out: [EvalBox] = []
+        for (k, v) in b.enumerated() {
+            guard v.count == 4 else { throw MetricsError(.invalidBox, "detection", "\(caseID): \(what) \(k) has \(v.count) numbers, not [x0, y0, x1, y1]") }
+            out.append(EvalBox(v[0], v[1], v[2], v[3]))
+        }
+        return out
+    }
+
+    static func scored(_ d: [EvalDetection], caseID: String) throws(MetricsError) -> [ScoredBox] {
+        let boxes = try evalBoxes(d.map(\.box), caseID: caseID, what: "detection")
+        return zip(boxes, d).map { ScoredBox($0, score: $1.score) }
+    }
 
     /// Detection over every image (normal ones included: their detections are false positives).
-    static func detection(_ ok: [CaseOutcome], threshold: Double?, inputs: String) -> Detection? {
+    static func detection(_ ok: [CaseOutcome], threshold: Double?, inputs: String) throws(MetricsError) -> Detection? {
         guard !ok.isEmpty else { return nil }
-        let gts = ok.map { evalBoxes($0.boxes) }
-        let cands = ok.map { scored($0.candidates) }
-        let ops = ok.map { scored($0.detections) }
-        let m = DetectionMetrics.match(detections: cands, groundTruth: gts)
+        var gts: [[EvalBox]] = [], cands: [[ScoredBox]] = [], ops: [[ScoredBox]] = []
+        for o in ok {
+            gts.append(try evalBoxes(o.boxes, caseID: o.id))
+            cands.append(try scored(o.candidates, caseID: o.id))
+            ops.append(try scored(o.detections, caseID: o.id))
+        }
+        let m = try DetectionMetrics.match(detections: cands, groundTruth: gts)
         let tumour = ok.indices.filter { ok[$0].label != .normal }
-        let mT = DetectionMetrics.match(detections: tumour.map { cands[$0] }, groundTruth: tumour.map { gts[$0] })
-        let atOp = DetectionMetrics.at(threshold: threshold ?? -Double.infinity, detections: ops, groundTruth: gts)
+        let mT = try DetectionMetrics.match(detections: tumour.map { cands[$0] }, groundTruth: tumour.map { gts[$0] })
+        let atOp = try DetectionMetrics.at(threshold: threshold ?? -Double.infinity, detections: ops, groundTruth: gts)
         // The precision-recall curve down the candidates' scores (at most about 200 points).
         let order = m.scores.indices.sorted { m.scores[$0] > m.scores[$1] }
         var curve: [[Double]] = [], tp = 0
@@ -78,7 +93,9 @@ extension EvalReport {
     }
 
     /// Top-label reliability, 15 equal bins on (0, 1]: [mean confidence, accuracy, count] per bin.
-    static func reliability(_ y: [Int], _ p: [[Double]], bins: Int = 15) -> [[Double]] {
+    static func reliability(_ y: [Int], _ p: [[Double]], bins: Int = 15) throws(MetricsError) -> [[Double]] {
+        guard bins >= 1 else { throw MetricsError(.invalidArgument, "reliability", "\(bins) bins; at least 1") }
+        try MetricsError.check(labels: y, rows: p, classes: nil, metric: "reliability", probabilities: true)
         var out = [[Double]](repeating: [0, 0, 0], count: bins)
         for (t, q) in zip(y, p) {
             let k = q.indices.max { q[$0] < q[$1] } ?? 0
@@ -90,7 +107,11 @@ extension EvalReport {
     }
 
     /// ROC points (false positive rate, true positive rate), ties taken together.
-    static func roc(positive: [Bool], scores: [Double]) -> [[Double]] {
+    static func roc(positive: [Bool], scores: [Double]) throws(MetricsError) -> [[Double]] {
+        guard positive.count == scores.count else {
+            throw MetricsError(.lengthMismatch, "ROC curve", "\(positive.count) labels but \(scores.count) scores")
+        }
+        if let i = scores.firstIndex(where: { !$0.isFinite }) { throw MetricsError(.notFinite, "ROC curve", "score \(i) is \(scores[i])") }
         let P = positive.filter { $0 }.count, N = positive.count - P
         guard P > 0, N > 0 else { return [] }
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
@@ -109,7 +130,7 @@ extension EvalReport {
 
     /// The tumour cases the fullest model got most wrong (lowest probability of the truth, as
     /// shown), and the normal images with the most confident false detection.
-    static func mostWrong(_ ok: [CaseOutcome], fusionTemperature: Double?, lesionTemperature: Double?, count: Int = 10) -> [Miss] {
+    static func mostWrong(_ ok: [CaseOutcome], fusionTemperature: Double?, lesionTemperature: Double?, count: Int = 10) throws(MetricsError) -> [Miss] {
         var misses: [Miss] = []
         for o in ok where o.label != .normal {
             let p: [Double]
@@ -117,8 +138,10 @@ extension EvalReport {
             else if let z = o.imageLogits { p = softmax(z, temperature: lesionTemperature ?? 1) }
             else if let q = o.imageProbabilities { p = q }
             else { continue }
-            let t = DiagnosisLabel.tumourClasses.firstIndex(of: o.label)!
-            let k = p.indices.max { p[$0] < p[$1] }!
+            guard p.count == classes.count, p.allSatisfy(\.isFinite) else {
+                throw MetricsError(.rowLength, "most wrong cases", "\(o.id): \(p.count) probabilities \(p), expected \(classes.count) finite ones")
+            }
+            guard let t = DiagnosisLabel.tumourClasses.firstIndex(of: o.label), let k = p.indices.max(by: { p[$0] < p[$1] }) else { continue }
             guard k != t else { continue }
             misses.append(Miss(id: o.id, truth: o.label.rawValue, predicted: classes[k], probabilityOfTruth: p[t],
                                lesionFound: !o.detections.isEmpty,
@@ -129,7 +152,7 @@ extension EvalReport {
         let alarms = ok.filter { $0.label == .normal && !$0.detections.isEmpty }
             .sorted { ($0.detections.first?.score ?? 0) > ($1.detections.first?.score ?? 0) }
         for o in alarms.prefix(max(3, count / 3)) {
-            out.append(Miss(id: o.id, truth: "normal", predicted: "lesion \(String(format: "%.2f", o.detections[0].score))",
+            out.append(Miss(id: o.id, truth: "normal", predicted: "lesion \(String(format: "%.2f", o.detections.first?.score ?? 0))",
                             probabilityOfTruth: 0, lesionFound: true, note: "a lesion found on a normal radiograph"))
         }
         return out

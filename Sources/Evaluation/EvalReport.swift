@@ -95,14 +95,14 @@ extension EvalReport {
     /// temperatures (the probabilities the workstation shows), for the shown calibration.
     public static func make(title: String, set: EvalSet, outcomes: [CaseOutcome], leftOut: [String], models: [String: String],
                             operatingThreshold: Double?, lesionTemperature: Double?, fusionTemperature: Double?,
-                            wallSeconds: Double, source: String) -> EvalReport {
+                            wallSeconds: Double, source: String) throws(MetricsError) -> EvalReport {
         let ok = outcomes.filter { $0.error == nil }
         var r = EvalReport(title: title, split: set.split, inputs: set.inputs,
                            paper: ["detection_map50": PaperFigures.detectionMAP50, "macro_precision": PaperFigures.macroPrecision,
                                    "macro_f1": PaperFigures.macroF1, "macro_auc": PaperFigures.macroAUC],
                            cases: ok.count, casesWithErrors: outcomes.compactMap { o in o.error.map { "\(o.id): \($0)" } },
                            leftOut: set.leftOut + leftOut, models: models, wallSeconds: wallSeconds, source: source,
-                           detection: detection(ok, threshold: operatingThreshold, inputs: set.inputs["image"] ?? ""),
+                           detection: try detection(ok, threshold: operatingThreshold, inputs: set.inputs["image"] ?? ""),
                            classification: [], mostWrong: [])
         // Classification on the tumour cases (the classifier knows only tumour classes).
         let tumour = ok.filter { $0.label != .normal }
@@ -110,7 +110,7 @@ extension EvalReport {
         if !tumour.isEmpty {
             if tumour.allSatisfy({ $0.imageLogits != nil }) {
                 let logits = tumour.map { $0.imageLogits! }
-                r.classification.append(row(name: "image only: lesion encoder head (detector crop)", subset: [],
+                r.classification.append(try row(name: "image only: lesion encoder head (detector crop)", subset: [],
                                             inputs: set.inputs["image"] ?? "", y: y, probabilities: logits.map { softmax($0) },
                                             shown: lesionTemperature.map { t in logits.map { softmax($0, temperature: t) } }))
             } else {
@@ -119,7 +119,7 @@ extension EvalReport {
                 if !scored.isEmpty {
                     var inputs = set.inputs["image"] ?? ""
                     if scored.count < tumour.count { inputs += "; \(tumour.count - scored.count) of \(tumour.count) tumour cases have no probabilities in the file (no lesion found) and are not in this row" }
-                    r.classification.append(row(name: "image only: the predictions file's probabilities", subset: [], inputs: inputs,
+                    r.classification.append(try row(name: "image only: the predictions file's probabilities", subset: [], inputs: inputs,
                                                 y: scored.map { y[$0] }, probabilities: scored.map { tumour[$0].imageProbabilities! }, shown: nil))
                 }
             }
@@ -134,23 +134,25 @@ extension EvalReport {
                 var inputs = names.map { set.inputs[$0] ?? "" }.joined(separator: "; ")
                 if scored.count < tumour.count { inputs += "; \(tumour.count - scored.count) of \(tumour.count) cases have none of these modalities and are not in this row" }
                 if lacking > 0 { inputs += "; \(lacking) cases lack one of them and are scored without it" }
-                r.classification.append(row(name: "fusion: " + names.joined(separator: " + "), subset: names, inputs: inputs,
+                r.classification.append(try row(name: "fusion: " + names.joined(separator: " + "), subset: names, inputs: inputs,
                                             y: scored.map { y[$0] }, probabilities: logits.map { softmax($0) },
                                             shown: fusionTemperature.map { t in logits.map { softmax($0, temperature: t) } }))
             }
         }
-        r.mostWrong = mostWrong(ok, fusionTemperature: fusionTemperature, lesionTemperature: lesionTemperature)
+        r.mostWrong = try mostWrong(ok, fusionTemperature: fusionTemperature, lesionTemperature: lesionTemperature)
         return r
     }
 
-    static func row(name: String, subset: [String], inputs: String, y: [Int], probabilities p: [[Double]], shown: [[Double]]?) -> Classification {
-        let c = ClassificationReport(labels: y, probabilities: p, classes: 3)
+    static func row(name: String, subset: [String], inputs: String, y: [Int], probabilities p: [[Double]], shown: [[Double]]?) throws(MetricsError) -> Classification {
+        let c = try ClassificationReport(labels: y, probabilities: p, classes: 3)
         let s = shown ?? p
+        let ece = try Calibration.expectedCalibrationError(labels: y, probabilities: p, bins: 15)
+        let eceShown = try shown.map { (q) throws(MetricsError) in try Calibration.expectedCalibrationError(labels: y, probabilities: q, bins: 15) }
+        var rocs: [[[Double]]] = []
+        for k in 0..<3 { rocs.append(try roc(positive: y.map { $0 == k }, scores: p.map { $0[k] })) }
         return Classification(name: name, subset: subset, inputs: inputs, cases: y.count, precision: c.precision, recall: c.recall,
                               f1: c.f1, auc: c.auc, macroPrecision: c.macroPrecision, macroRecall: c.macroRecall, macroF1: c.macroF1,
                               macroAUC: c.macroAUC, accuracy: c.accuracy, confusion: c.confusion,
-                              ece15: Calibration.expectedCalibrationError(labels: y, probabilities: p, bins: 15),
-                              ece15Shown: shown.map { Calibration.expectedCalibrationError(labels: y, probabilities: $0, bins: 15) },
-                              reliability: reliability(y, s), roc: (0..<3).map { k in roc(positive: y.map { $0 == k }, scores: p.map { $0[k] }) })
+                              ece15: ece, ece15Shown: eceShown, reliability: try reliability(y, s), roc: rocs)
     }
 }

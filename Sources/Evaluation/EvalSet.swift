@@ -140,7 +140,10 @@ public struct EvalSet: Sendable {
             cases: cases, leftOut: leftOut,
             inputs: ["image": "radiographs REAL (\(folder.lastPathComponent))",
                      "pathology": withSlides > 0 ? "slide tiles GENERATED (procedural, seeds of the cohort manifest\(manifestNote))" : "absent (no slide tiles given)",
-                     "labs": withLabs > 0 ? "lab panels GENERATED (cohort generator\(manifestNote)); sentences by the rules, encoded by MiniLM" : "absent (no cohort manifest)"],
+                     // The text modality: the patient's real age, sex and site (the dataset's), then the labs.
+                     "labs": "clinical text: age, sex and site REAL (\(folder.lastPathComponent))"
+                        + (withLabs > 0 ? " + lab panels GENERATED (cohort generator\(manifestNote)); sentences by the rules, encoded by MiniLM"
+                                        : "; no lab panels (no cohort manifest)")],
             split: wanted)
     }
 

@@ -67,7 +67,11 @@ public struct ImageDecoder: Sendable {
         let limit = maxPixels
         let result = data.withUnsafeBytes { raw in
             Result { () throws(ImagingError) -> Image in
-                try Self.decode(raw, format: format, name: name, maxPixels: limit)
+                let image = try Self.decode(raw, format: format, name: name, maxPixels: limit)
+                // libjpeg ignores EXIF; a camera or phone JPEG stored sideways is shown upright
+                // by every viewer (and Pillow's exif_transpose), so the models must see it so too.
+                guard format == .jpeg, let o = Self.exifOrientation(raw) else { return image }
+                return Self.oriented(image, exifOrientation: o)
             }
         }
         return try result.get()
@@ -191,5 +195,115 @@ public struct ImageDecoder: Sendable {
         }
         try check(status)
         return Image(unchecked: width, height, colour, .eightBit(samples))
+    }
+}
+
+// MARK: - EXIF orientation (JPEG)
+
+extension ImageDecoder {
+    /// The EXIF Orientation tag (0x0112) of a JPEG: 1-8, or nil when there is none, or a value
+    /// outside 1-8 (viewers and Pillow's `ImageOps.exif_transpose` leave those images as stored).
+    /// Reads the first APP1 "Exif" segment before the first scan, as Pillow does; every offset is
+    /// checked against the data, so any bytes are safe here.
+    public static func exifOrientation(_ data: Data) -> Int? {
+        data.withUnsafeBytes { exifOrientation($0) }
+    }
+
+    static func exifOrientation(_ raw: UnsafeRawBufferPointer) -> Int? {
+        let b = raw.bindMemory(to: UInt8.self)
+        let n = b.count
+        guard n >= 4, b[0] == 0xFF, b[1] == 0xD8 else { return nil }
+        var i = 2
+        while i + 4 <= n {
+            guard b[i] == 0xFF else { return nil }
+            let marker = b[i + 1]
+            if marker == 0xFF { i += 1; continue }                                   // fill byte
+            if marker == 0x01 || marker == 0xD8 || (0xD0...0xD7).contains(marker) { i += 2; continue }
+            if marker == 0xDA || marker == 0xD9 { return nil }                       // scan or end: no Exif
+            let length = Int(b[i + 2]) << 8 | Int(b[i + 3])
+            guard length >= 2, i + 2 + length <= n else { return nil }
+            let start = i + 4, end = i + 2 + length
+            if marker == 0xE1, end - start >= 6,
+               b[start] == 0x45, b[start + 1] == 0x78, b[start + 2] == 0x69, b[start + 3] == 0x66,  // "Exif"
+               b[start + 4] == 0, b[start + 5] == 0 {
+                return tiffOrientation(b, from: start + 6, to: end)
+            }
+            i = end
+        }
+        return nil
+    }
+
+    /// Orientation from the TIFF structure in an Exif segment: IFD0's tag 0x0112, SHORT or LONG.
+    static func tiffOrientation(_ b: UnsafeBufferPointer<UInt8>, from s: Int, to e: Int) -> Int? {
+        guard e - s >= 8 else { return nil }
+        let little: Bool
+        if b[s] == 0x49, b[s + 1] == 0x49 { little = true }        // "II"
+        else if b[s] == 0x4D, b[s + 1] == 0x4D { little = false }  // "MM"
+        else { return nil }
+        func u16(_ at: Int) -> Int? {
+            guard at >= s, at + 2 <= e else { return nil }
+            return little ? Int(b[at]) | Int(b[at + 1]) << 8 : Int(b[at]) << 8 | Int(b[at + 1])
+        }
+        func u32(_ at: Int) -> Int? {
+            guard let lo = u16(little ? at : at + 2), let hi = u16(little ? at + 2 : at) else { return nil }
+            return hi << 16 | lo
+        }
+        guard u16(s + 2) == 42, let ifd = u32(s + 4), ifd <= e - s, let count = u16(s + ifd) else { return nil }
+        for k in 0..<count {
+            let entry = s + ifd + 2 + 12 * k
+            guard entry + 12 <= e, let tag = u16(entry) else { return nil }
+            guard tag == 0x0112 else { continue }
+            let value: Int?
+            switch u16(entry + 2) {
+            case 3: value = u16(entry + 8)   // SHORT
+            case 4: value = u32(entry + 8)   // LONG
+            default: value = nil
+            }
+            guard let v = value, (1...8).contains(v) else { return nil }
+            return v
+        }
+        return nil
+    }
+
+    /// The image as EXIF orientation `o` says to show it (Pillow's exif_transpose): 2 mirror,
+    /// 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise, 7 transverse, 8 rotate 90
+    /// anticlockwise; 5-8 swap width and height. Other values return the image unchanged.
+    public static func oriented(_ image: Image, exifOrientation o: Int) -> Image {
+        guard (2...8).contains(o) else { return image }
+        let w = image.width, h = image.height, c = image.channels
+        let swaps = o >= 5
+        let ow = swaps ? h : w, oh = swaps ? w : h
+        // Source pixel of output pixel (x, y).
+        func source(_ x: Int, _ y: Int) -> Int {
+            let (sx, sy): (Int, Int)
+            switch o {
+            case 2: (sx, sy) = (w - 1 - x, y)
+            case 3: (sx, sy) = (w - 1 - x, h - 1 - y)
+            case 4: (sx, sy) = (x, h - 1 - y)
+            case 5: (sx, sy) = (y, x)
+            case 6: (sx, sy) = (y, h - 1 - x)
+            case 7: (sx, sy) = (w - 1 - y, h - 1 - x)
+            default: (sx, sy) = (w - 1 - y, x)
+            }
+            return sy * w + sx
+        }
+        func remap<T>(_ v: [T]) -> [T] {
+            [T](unsafeUninitializedCapacity: v.count) { out, initialised in
+                v.withUnsafeBufferPointer { src in
+                    var k = 0
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            let p = source(x, y) * c
+                            for ch in 0..<c { out.initializeElement(at: k, to: src[p + ch]); k += 1 }
+                        }
+                    }
+                }
+                initialised = v.count
+            }
+        }
+        switch image.samples {
+        case .eightBit(let v): return Image(unchecked: ow, oh, image.colour, .eightBit(remap(v)))
+        case .sixteenBit(let v): return Image(unchecked: ow, oh, image.colour, .sixteenBit(remap(v)))
+        }
     }
 }

@@ -15,7 +15,14 @@ public struct Weights: Sendable {
     public init(tensors: [String: Tensor], name: String = "in-memory weights", prefix: String = "") {
         source = .memory(tensors, name: name); self.prefix = prefix
     }
-    public init(path: String, prefix: String = "") throws { try self.init(SafeTensors(path: path), prefix: prefix) }
+    /// Reads a checkpoint, refusing one with a NaN or infinite weight (named by tensor): every
+    /// model the program loads comes through here (ModelSet), so a damaged file is an error at
+    /// start, never a network that silently answers nothing.
+    public init(path: String, prefix: String = "") throws {
+        let file = try SafeTensors(path: path)
+        try file.checkFinite()
+        self.init(file, prefix: prefix)
+    }
 
     private init(source: Source, prefix: String) { self.source = source; self.prefix = prefix }
 

@@ -14,12 +14,12 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     var current: Value { withLock { $0 } }
 }
 
-/// All the workstation's background work in one small type: four serial queues (image
-/// decoding; the engine, one case at a time; a scan of kept results; the case store), latest-wins requests per
+/// All the workstation's background work in one small type: five serial queues (image
+/// decoding; the engine, one case at a time; a scan of kept results; the case store; the PACS), latest-wins requests per
 /// channel, cancellable batches that let single requests in between their items, and results
 /// posted to the main loop through `WakeUp`. Nothing here touches the terminal.
 final class BackgroundWork<Message: Sendable>: Sendable {
-    enum Lane: Sendable { case decode, engine, scan, store }
+    enum Lane: Sendable { case decode, engine, scan, store, network }
 
     let wake: WakeUp<Message>
     private let decodeQueue = DispatchQueue(label: "tumorboard.decode", qos: .userInitiated)
@@ -27,6 +27,8 @@ final class BackgroundWork<Message: Sendable>: Sendable {
     private let scanQueue = DispatchQueue(label: "tumorboard.scan", qos: .utility)
     /// Case-store reads and writes (edits, live refresh, reports): never behind a long scan.
     private let storeQueue = DispatchQueue(label: "tumorboard.store", qos: .userInitiated)
+    /// PACS requests (seconds each, bounded by their timeouts): never in front of the store.
+    private let networkQueue = DispatchQueue(label: "tumorboard.network", qos: .userInitiated)
     /// The newest ticket of each channel: a job whose ticket is older has been superseded.
     private let tickets = Locked<[String: UInt64]>([:])
 
@@ -38,6 +40,7 @@ final class BackgroundWork<Message: Sendable>: Sendable {
         case .engine: engineQueue
         case .scan: scanQueue
         case .store: storeQueue
+        case .network: networkQueue
         }
     }
 

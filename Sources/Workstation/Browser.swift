@@ -1,6 +1,7 @@
 import Cases
 import Diagnosis
 import Foundation
+import PACS
 import Imaging
 
 /// A decoded radiograph with the statistics the window presets need.
@@ -177,6 +178,13 @@ public final class Browser {
     public var historyRequests: [String] = []
     /// Imports to run into the store (the import screen), and the running one's progress.
     public var importRequests: [ImportRequest] = []
+    /// The PACS screen, when open; its searches and imports to run, and a cancel.
+    public private(set) var pacs: PACSView?
+    public var pacsSearchRequests: [(server: PACSServer, query: StudyQuery)] = []
+    public var pacsImportRequests: [(server: PACSServer, study: String)] = []
+    public var pacsCancel = false
+    /// Where the PACS servers come from (tests point it elsewhere).
+    public var pacsEnvironment = ProcessInfo.processInfo.environment
     public private(set) var importing: ImportProgress?
     /// The paper's figures page (tutor mode), and where docs/results.json is.
     public private(set) var showingFigures = false
@@ -210,6 +218,7 @@ public final class Browser {
         if showingHelp { showingHelp = false; return }
         if editingSearch { editSearch(key); return }
         if form != nil { handleForm(key); return }
+        if pacs != nil { handlePACS(key); return }
         if showingFigures { handleFigures(key); return }
         let context: KeyContext = caseView != nil ? (caseView?.tutor != nil ? .tutor : .caseView) : (showingReport ? .report : .list)
         guard let action = KeyMap.action(for: key, in: context) else {
@@ -284,6 +293,10 @@ public final class Browser {
             caseView?.diagnosis = .waiting
             diagnosisRequests.append((cv.detail.summary.id, true))
         case .addSlide, .editLab, .editNote, .signOff: openForm(for: action)
+        case .pacs:
+            let v = PACSView.load(environment: pacsEnvironment)
+            pacs = v
+            if !v.servers.isEmpty { form = FormState.pacsSearch(v) }
         case .importCases:
             guard let store = source as? StoreSource else {
                 message = ("imports go into a case store: open one (tumorboard open STORE.sqlite), or run tumorboard import PATH", true)
@@ -302,11 +315,11 @@ public final class Browser {
             cv.tutor = cv.tutor == nil ? TutorState() : nil
             cv.sideTop = 0
             caseView = cv
-            message = (caseView?.tutor != nil ? "tutor mode: 1 2 3 switch modalities, e changes a lab in a scratch copy, F the paper's figures, u leaves" : "tutor mode off", false)
+            message = (caseView?.tutor != nil ? "tutor mode: 1 2 3 switch image, pathology, text; e changes a lab in a scratch copy; F the paper's figures; u leaves" : "tutor mode off", false)
         case .toggleModality(let m):
             guard var t = caseView?.tutor, let f = caseView?.diagnosis.result?.findings else { return }
             let present = [f.present.image, f.present.pathology, f.present.labs][m] == true
-            guard present else { message = ("\(ModalitySubset.names[m]) is absent from this case", false); return }
+            guard present else { message = ("\(TutorPanel.names[m]) is absent from this case", false); return }
             t.on[m].toggle()
             caseView?.tutor = t
         case .scratchLab:
@@ -364,6 +377,15 @@ public final class Browser {
         if key == .escape { form = nil; message = ("not saved", false); return }
         if f.saving { return }
         guard f.handle(key, catalog: catalog) else { form = f; return }
+        if f.kind == .pacsSearch, var v = pacs {
+            guard let (server, query) = f.pacsQuery(servers: v.servers) else { form = f; return }
+            form = nil
+            v.server = server
+            v.searching = true
+            pacs = v
+            pacsSearchRequests.append((server, query))
+            return
+        }
         if f.kind == .importCases {
             guard let request = f.importRequest(directory: FileManager.default.currentDirectoryPath) else { form = f; return }
             form = nil
@@ -449,6 +471,83 @@ public final class Browser {
             message = ("case \(id) was changed in the store" + (inputsChanged ? "; running it again" : ""), false)
         } else if inputsChanged, let m = message {
             message = (m.text + "; running the case again", m.error)
+        }
+    }
+
+    func handlePACS(_ key: Key) {
+        guard var v = pacs else { return }
+        switch key {
+        case .escape, .backspace:
+            if v.importRunning {
+                pacsCancel = true
+                v.status = "cancelling the retrieve…"
+            } else { pacs = nil; return }
+        case .up, .char("k"): v.selected = max(0, v.selected - 1)
+        case .down, .char("j"): v.selected = min(max(0, v.results.count - 1), v.selected + 1)
+        case .char("/"):
+            guard !v.servers.isEmpty else { return }
+            form = FormState.pacsSearch(v)
+        case .char("?"): showingHelp = true
+        case .char("q"): quit = true
+        case .enter:
+            guard !v.importRunning, v.results.indices.contains(v.selected), let server = v.server else { return }
+            guard source is StoreSource else {
+                v.status = "imports go into a case store: open one (tumorboard open STORE.sqlite)"
+                v.statusIsError = true
+                break
+            }
+            let study = v.results[v.selected].studyInstanceUID
+            v.importRunning = true
+            v.importing = nil
+            v.importingStudy = study
+            pacsImportRequests.append((server, study))
+        default: break
+        }
+        let rows = 20
+        if v.selected < v.top { v.top = v.selected } else if v.selected >= v.top + rows { v.top = v.selected - rows + 1 }
+        pacs = v
+    }
+
+    public func pacsFound(_ result: Result<[StudySummary], CaseSourceError>) {
+        guard var v = pacs else { return }
+        v.searching = false
+        switch result {
+        case .success(let studies):
+            v.results = studies; v.selected = 0; v.top = 0
+            v.status = "\(studies.count) stud\(studies.count == 1 ? "y" : "ies"); Enter imports the chosen one"
+            v.statusIsError = false
+        case .failure(let e): v.status = e.description; v.statusIsError = true
+        }
+        pacs = v
+    }
+
+    public func pacsProgressed(_ p: PACSImportProgress) {
+        guard pacs?.importRunning == true else { return }
+        pacs?.importing = p
+    }
+
+    /// An import from the PACS ended: the case opens when there is one.
+    public func pacsImported(_ result: Result<PACSImportReport, CaseSourceError>) {
+        guard var v = pacs else { return }
+        v.importing = nil
+        v.importRunning = false
+        v.importingStudy = nil
+        pacsCancel = false
+        switch result {
+        case .success(let r):
+            v.status = r.summaryLines.first ?? "done"
+            v.statusIsError = !r.importReport.refused.isEmpty
+            pacs = v
+            if let id = r.caseID ?? r.importReport.imported.first, all.contains(where: { $0.id == id }),
+               r.importReport.refused.isEmpty {
+                pacs = nil
+                open(id: id)
+                message = (r.summaryLines.first ?? "imported", false)
+            }
+        case .failure(let e):
+            v.status = e.description
+            v.statusIsError = true
+            pacs = v
         }
     }
 
@@ -779,6 +878,8 @@ public final class Browser {
         }
         if showingHelp {
             HelpScreen.draw(into: &screen, theme: theme)
+        } else if let v = pacs {
+            PACSScreen.draw(v, theme: theme, into: &screen)
         } else if showingFigures, let f = figures {
             PaperFigures.draw(f, top: figuresTop, theme: theme, into: &screen)
         } else if let cv = caseView {

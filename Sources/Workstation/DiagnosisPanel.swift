@@ -136,7 +136,8 @@ enum DiagnosisPanel {
         let c = f.contributions, p = f.present
         let entries: [(String, Float?, Bool?, String)] = [
             ("image", c.image, p.image, "no radiograph"), ("pathology", c.pathology, p.pathology, "no slide"),
-            ("labs", c.labs, p.labs, "no blood tests"),
+            // The text encoder's input: the patient's age, sex and site, then the abnormal labs.
+            ("text", c.labs, p.labs, "no age, sex, site or labs"),
         ]
         let scale = max(0.05, entries.compactMap { $0.1 }.map { abs(Double($0)) }.max() ?? 0)
         let labelW = 10, valueW = 7
@@ -228,7 +229,7 @@ enum DiagnosisPanel {
 
     static func sentenceRows(_ cv: CaseViewState, theme t: Theme, width: Int) -> [Row] {
         guard let f = cv.diagnosis.result?.findings else { return [text("not run yet", t[.dim])] }
-        guard let sentence = f.sentence else { return [text("none: no blood tests", t[.dim])] }
+        guard let sentence = f.sentence else { return [text("none: no age, sex, site or labs", t[.dim])] }
         return wrap("“\(sentence)”", width).map { text($0, t[.text]) }
     }
 

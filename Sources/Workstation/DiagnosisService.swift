@@ -2,6 +2,7 @@ import Cases
 import Diagnosis
 import Dispatch
 import Foundation
+import PACS
 
 /// What the models are doing: for the status bar and the case view.
 public enum ModelsState: Sendable, Equatable {
@@ -68,6 +69,10 @@ enum LoopMessage: Sendable {
     /// The import screen's import: progress, then the report (or why it did not start).
     case importProgress(ImportProgress)
     case imported(Result<ImportReport, CaseSourceError>, changed: Set<String>?)
+    /// The PACS screen: a search's studies, an import's progress and its end.
+    case pacsFound(Result<[StudySummary], CaseSourceError>)
+    case pacsProgress(PACSImportProgress)
+    case pacsImported(Result<PACSImportReport, CaseSourceError>, changed: Set<String>?)
     /// A store case's audit trail, read for the side panel.
     case history(id: String, [AuditEntry])
     /// Another workstation (or this one) changed these cases in the store.

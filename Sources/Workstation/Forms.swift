@@ -12,6 +12,8 @@ public struct FormState: Sendable {
         case scratchLab
         /// Cases into the store (the case list's import screen).
         case importCases
+        /// The PACS screen's search.
+        case pacsSearch
     }
 
     public struct Field: Sendable {
@@ -142,7 +144,7 @@ public struct FormState: Sendable {
             guard !value(0).trimmingCharacters(in: .whitespaces).isEmpty else { fields[0].problem = "required"; return nil }
             return .reopen(reason: value(0))
         case .signOff: return .signOff
-        case .importCases: return nil
+        case .importCases, .pacsSearch: return nil
         }
     }
 

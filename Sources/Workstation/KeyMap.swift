@@ -10,7 +10,7 @@ public enum Action: Sendable, Equatable {
     case runAll, filterPrediction, triage
     case showReport, nextPlot, previousPlot, nextWrongCase, openWrongCase
     case addSlide, editLab, editNote, signOff, writeReport, tutor
-    case toggleModality(Int), scratchLab, paperFigures, importCases
+    case toggleModality(Int), scratchLab, paperFigures, importCases, pacs
 }
 
 public enum KeyContext: String, Sendable, CaseIterable {
@@ -50,6 +50,7 @@ public enum KeyMap {
         Binding(keys: chars("R"), names: "R", action: .runAll, context: .list, help: "run all cases / cancel the run"),
         Binding(keys: chars("E"), names: "E", action: .showReport, context: .list, help: "the evaluation report (--report)"),
         Binding(keys: chars("I"), names: "I", action: .importCases, context: .list, help: "import cases into the store"),
+        Binding(keys: chars("P"), names: "P", action: .pacs, context: .list, help: "the PACS: search, import"),
 
         Binding(keys: [.escape, .backspace], names: "Esc Bksp", action: .back, context: .caseView, help: "back to the case list"),
         Binding(keys: chars("n") + [.pageDown], names: "n PgDn", action: .nextCase, context: .caseView, help: "next case in the list"),
@@ -87,7 +88,7 @@ public enum KeyMap {
 
         Binding(keys: chars("1"), names: "1", action: .toggleModality(0), context: .tutor, help: "image on / off"),
         Binding(keys: chars("2"), names: "2", action: .toggleModality(1), context: .tutor, help: "pathology on / off"),
-        Binding(keys: chars("3"), names: "3", action: .toggleModality(2), context: .tutor, help: "labs on / off"),
+        Binding(keys: chars("3"), names: "3", action: .toggleModality(2), context: .tutor, help: "clinical text on / off"),
         Binding(keys: chars("e"), names: "e", action: .scratchLab, context: .tutor, help: "change a lab (scratch copy)"),
         Binding(keys: chars("F"), names: "F", action: .paperFigures, context: .tutor, help: "paper's figures beside ours"),
         Binding(keys: chars("u") + [.escape], names: "u Esc", action: .tutor, context: .tutor, help: "leave tutor mode"),

@@ -52,7 +52,7 @@ public struct TutorView: Sendable, Equatable {
             contributions = [nil, nil, nil]
         }
         var alone: [(String, ClassProbabilities?)] = []
-        for m in 0..<3 where present[m] { alone.append(("\(ModalitySubset.names[m]) alone", table[ModalitySubset.names[m]])) }
+        for m in 0..<3 where present[m] { alone.append(("\(TutorPanel.names[m]) alone", table[ModalitySubset.names[m]])) }
         alone.append(("all fused", table[ModalitySubset(present).name]))
         self.alone = alone
     }
@@ -60,6 +60,14 @@ public struct TutorView: Sendable, Equatable {
 
 enum TutorPanel {
     typealias Row = DiagnosisPanel.Row
+
+    /// What the screen calls the modalities: the third is the clinical text the text encoder
+    /// reads (age, sex and site, then the abnormal labs), not the labs alone.
+    static let names = ["image", "pathology", "text"]
+    static func name(_ subset: ModalitySubset) -> String {
+        let parts = (0..<3).filter(subset.contains).map { names[$0] }
+        return parts.isEmpty ? "none" : parts.joined(separator: "+")
+    }
 
     /// The tutor's sections, in place of the diagnosis sections.
     static func sections(_ cv: CaseViewState, tutor: TutorState, browser b: Browser, width: Int) -> [DiagnosisPanel.Section] {
@@ -83,14 +91,14 @@ enum TutorPanel {
             for m in 0..<3 where cx < x + w {
                 let mark = !present[m] ? "·" : (tutor.on[m] ? "■" : "□")
                 let style = !present[m] ? t[.dim] : (tutor.on[m] ? t[.key] : t[.dim])
-                cx += s.put("\(m + 1) \(mark) \(ModalitySubset.names[m])\(present[m] ? "" : " (absent)")  ", x: cx, y: y, style: style, maxWidth: x + w - cx)
+                cx += s.put("\(m + 1) \(mark) \(names[m])\(present[m] ? "" : " (absent)")  ", x: cx, y: y, style: style, maxWidth: x + w - cx)
             }
         }
         if scratch { rows.append(DiagnosisPanel.text("SCRATCH COPY: changed labs, not saved", t[.error])) }
         if let p = v.probabilities, let predicted = v.predicted {
             rows.append(DiagnosisPanel.pieces([("▶ \(predicted.rawValue.uppercased()) ", t[Role.forLabel(predicted)]),
                                                (DiagnosisPanel.percent(p.values[DiagnosisLabel.tumourClasses.firstIndex(of: predicted) ?? 0]).trimmingCharacters(in: .whitespaces), t[.text]),
-                                               ("  from: \(v.subset.name)", t[.dim])]))
+                                               ("  from: \(name(v.subset))", t[.dim])]))
             let labelW = 14, pctW = 7
             let barW = max(3, width - labelW - pctW)
             for (k, c) in DiagnosisLabel.tumourClasses.enumerated() {
@@ -111,7 +119,7 @@ enum TutorPanel {
             let scale = max(0.05, v.contributions.compactMap { $0 }.map { abs(Double($0)) }.max() ?? 0)
             let labelW = 10, valueW = 7, barW = max(3, width - 10 - 7 - 1)
             for m in 0..<3 {
-                let name = ModalitySubset.names[m]
+                let name = names[m]
                 if let c = v.contributions[m] {
                     crows.append { s, x, y, w in
                         s.put(fit(name, labelW), x: x, y: y, style: t[.text], maxWidth: w)

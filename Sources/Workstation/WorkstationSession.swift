@@ -2,6 +2,7 @@ import Cases
 import Diagnosis
 import Dispatch
 import Foundation
+import PACS
 
 /// The browser joined to its background work, with no terminal: `Workstation.run` drives it
 /// from its poll loop, and tests drive it the same way. Main thread only.
@@ -106,6 +107,7 @@ final class WorkstationSession {
             }
         }
         browser.reportRequests.removeAll()
+        submitPACS()
         for req in browser.scratchRequests { service.diagnoseScratch(id: req.id, record: req.record) }
         browser.scratchRequests.removeAll()
         return newest?.id
@@ -117,6 +119,42 @@ final class WorkstationSession {
         if let r = env["TUMORBOARD_REPORTS"], !r.isEmpty { return URL(fileURLWithPath: r) }
         return URL(fileURLWithPath: env["HOME"] ?? NSHomeDirectory()).appendingPathComponent("tumorboard-reports")
     }()
+
+    /// The PACS screen's searches and imports, on the network queue (latest wins; Esc cancels
+    /// an import until its store transaction starts).
+    func submitPACS() {
+        for req in browser.pacsSearchRequests {
+            work.request("pacs-search", on: .network) { isCurrent in
+                do {
+                    let client = try DICOMwebClient(server: req.server)
+                    return .pacsFound(.success(try client.searchStudies(req.query, isCancelled: { !isCurrent() })))
+                } catch { return .pacsFound(.failure(CaseSourceError("\(error)"))) }
+            }
+        }
+        browser.pacsSearchRequests.removeAll()
+        if browser.pacsCancel { work.cancel("pacs-import") }
+        guard let store = browser.source as? StoreSource else { browser.pacsImportRequests.removeAll(); return }
+        for req in browser.pacsImportRequests {
+            work.request("pacs-import", on: .network) { [wake] isCurrent in
+                let result: Result<PACSImportReport, CaseSourceError>
+                do {
+                    let client = try DICOMwebClient(server: req.server)
+                    let last = Locked<UInt64>(0)
+                    result = .success(try PACSStudyImport(client: client, storePath: store.store.path, user: store.store.user)
+                        .run(study: req.study, progress: { p in
+                            let now = DispatchTime.now().uptimeNanoseconds
+                            if last.withLock({ t in
+                                guard now - t > 100_000_000 else { return false }
+                                t = now
+                                return true
+                            }) { wake.post(.pacsProgress(p)) }
+                        }, isCancelled: { !isCurrent() }))
+                } catch { result = .failure(CaseSourceError("\(error)")) }
+                return .pacsImported(result, changed: (try? store.refresh()) ?? nil)
+            }
+        }
+        browser.pacsImportRequests.removeAll()
+    }
 
     private var lastRefresh: UInt64 = 0
     /// How often the store is asked whether anything changed (one cheap query).
@@ -159,6 +197,14 @@ final class WorkstationSession {
         case .scratchDiagnosed(let id, let result): browser.scratchDiagnosed(id: id, result)
         case .history(let id, let trail): browser.historyRead(id: id, trail)
         case .importProgress(let p): browser.importProgressed(p)
+        case .pacsFound(let result): browser.pacsFound(result)
+        case .pacsProgress(let p): browser.pacsProgressed(p)
+        case .pacsImported(let result, let changed):
+            if let changed {
+                browser.casesChanged(changed)
+                service.scanKept(ids: Array(changed))
+            }
+            browser.pacsImported(result)
         case .imported(let result, let changed):
             browser.imported(result)
             if let changed {

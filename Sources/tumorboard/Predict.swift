@@ -9,9 +9,11 @@ struct Predict: ParsableCommand {
         abstract: "Diagnose one case: class probabilities, modality contributions, detections, heatmap (JSON).",
         discussion: """
         Either a case folder (--case, docs/case-format.md) or loose files (--image, with optional \
-        --slide, --labs, --age, --sex). Labs: a JSON list of {"marker", "value", "unit"} (or an \
-        object with such a list under "labs"). Output schema: docs/cli.md. Research software, \
-        not a medical device.
+        --slide, --labs, --age, --sex, --site). Labs: a JSON list of {"marker", "value", "unit"} (or an \
+        object with such a list under "labs"). Age, sex and site are the clinical context: the text \
+        encoder reads them as a sentence ("A 15-year-old male with a lesion of the femur.") before \
+        the lab sentence, for the benign / intermediate / malignant answer only (the detector never \
+        sees them). Output schema: docs/cli.md. Research software, not a medical device.
         """)
 
     @Option(help: "A case folder (with case.json).") var `case`: String?
@@ -37,8 +39,8 @@ struct Predict: ParsableCommand {
     func makeInput() throws -> DiagnosisInput {
         if let folder = `case` {
             guard !folder.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--case needs a folder, got an empty path") }
-            guard files.image == nil, files.slide == nil, files.labs == nil else {
-                throw ValidationError("--case and --image/--slide/--labs exclude each other")
+            guard files.image == nil, files.slide == nil, files.labs == nil, files.age == nil, files.sex == nil, files.site == nil else {
+                throw ValidationError("--case and --image/--slide/--labs/--age/--sex/--site exclude each other (the case folder carries them)")
             }
             return try DiagnosisInput(record: CaseFolder.read(URL(fileURLWithPath: folder), verification: .existence))
         }
@@ -51,8 +53,9 @@ struct LooseFiles: ParsableArguments {
     @Option(help: "A radiograph (PNG, JPEG or uncompressed DICOM).") var image: String?
     @Option(help: "A pathology slide image (PNG or JPEG).") var slide: String?
     @Option(help: "A lab panel (JSON).") var labs: String?
-    @Option(help: "Age in years (needed with labs).") var age: Int?
-    @Option(help: "Sex: F or M (needed with labs).") var sex: String?
+    @Option(help: "Age in years (clinical context; needed with labs).") var age: Int?
+    @Option(help: "Sex: F or M (clinical context; needed with labs).") var sex: String?
+    @Option(help: "Anatomical site(s) of the lesion, e.g. femur, or tibia;fibula (clinical context).") var site: String?
     @Option(help: "The models folder (default: $TUMORBOARD_MODELS, else models/ of this checkout).") var models: String?
 
     func input() throws -> DiagnosisInput {
@@ -64,6 +67,7 @@ struct LooseFiles: ParsableArguments {
             return s
         }
         let panel = try labs.map { try LabFile.read($0) }
-        return DiagnosisInput(radiograph: radiograph, slide: slideImage, labs: panel, age: age, sex: sexValue)
+        if let age, age < 0 { throw ValidationError("--age must be a whole number of years >= 0, got \(age)") }
+        return DiagnosisInput(radiograph: radiograph, slide: slideImage, labs: panel, age: age, sex: sexValue, site: site)
     }
 }

@@ -85,6 +85,51 @@ final class LabTests: XCTestCase {
         XCTAssertEqual(failures, 0)
     }
 
+    /// Every "context_vectors" entry (labs.context_sentence and labs.clinical_text), byte for byte.
+    func testClinicalContextMatchesEveryPythonVector() throws {
+        let c = try catalog()
+        let url = repoRoot.appendingPathComponent("training/vectors/lab_sentences.json")
+        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let vectors = try XCTUnwrap(root["context_vectors"] as? [[String: Any]], "no context_vectors: python training/tests/test_labs.py --write")
+        XCTAssertGreaterThan(vectors.count, 30)
+        var failures = 0, withLabs = 0, withoutText = 0
+        for v in vectors {
+            let age = (v["age"] as? NSNumber)?.intValue
+            let sex = (v["sex"] as? String).map { Sex(rawValue: $0)! }
+            let site = v["site"] as? String
+            let context = try ClinicalSentence.context(age: age, sex: sex, site: site)
+            var labs: String?
+            if let panel = v["panel"] as? [String: [String: Any]], !panel.isEmpty {
+                let results = panel.map { key, entry in
+                    LabResult(marker: key, value: (entry["value"] as! NSNumber).doubleValue, unit: entry["unit"] as! String)
+                }
+                labs = try ClinicalSentence.text(panel: results, age: try XCTUnwrap(age), sex: try XCTUnwrap(sex), catalog: c)
+                withLabs += 1
+            }
+            let text = ClinicalSentence.clinicalText(context: context, labs: labs)
+            if text == nil { withoutText += 1 }
+            // Scalar by scalar (byte for byte in UTF-8), not by Swift's canonical equivalence.
+            func same(_ a: String?, _ b: String?) -> Bool { a.map { Array($0.utf8) } == b.map { Array($0.utf8) } }
+            if !same(context, v["context"] as? String) || !same(text, v["text"] as? String) {
+                failures += 1
+                XCTFail("\(v["id"]!): got\n  \(context)\n  \(text ?? "nil")\nwant\n  \(v["context"]!)\n  \(v["text"] ?? "nil")")
+            }
+        }
+        XCTAssertEqual(failures, 0)
+        XCTAssertGreaterThan(withLabs, 3); XCTAssertGreaterThan(withoutText, 0)
+    }
+
+    func testContextSentenceWrittenByHand() throws {
+        XCTAssertEqual(try ClinicalSentence.context(age: 15, sex: .male, site: "femur"), "A 15-year-old male with a lesion of the femur.")
+        XCTAssertEqual(try ClinicalSentence.context(age: 18, sex: .female, site: " Tibia ;fibula;knee-joint"),
+                       "An 18-year-old female with a lesion of the tibia, fibula and knee joint.")
+        XCTAssertEqual(try ClinicalSentence.context(age: nil, sex: nil, site: ";"), "")
+        XCTAssertNil(ClinicalSentence.clinicalText(context: "", labs: nil))
+        XCTAssertEqual(ClinicalSentence.clinicalText(context: "A male patient.", labs: "No abnormal blood biomarkers."),
+                       "A male patient. No abnormal blood biomarkers.")
+        XCTAssertThrowsError(try ClinicalSentence.context(age: -1, sex: .male, site: nil)) { XCTAssertEqual($0 as? LabError, .invalidAge(-1)) }
+    }
+
     func testSentenceSpecialCases() throws {
         let c = try catalog()
         XCTAssertEqual(try ClinicalSentence.text(panel: [], age: 10, sex: .female, catalog: c), "No blood biomarkers available.")

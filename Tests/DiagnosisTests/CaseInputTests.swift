@@ -37,6 +37,9 @@ final class CaseInputTests: XCTestCase {
         XCTAssertNil(input.slide)
         var none = try record(); none.labs = []
         XCTAssertNil(try DiagnosisInput(record: none).labs, "no labs is absent, not an empty panel")
+        XCTAssertNil(input.site)
+        var sited = try record(); sited.site = "tibia;fibula"
+        XCTAssertEqual(try DiagnosisInput(record: sited).site, "tibia;fibula", "the site reaches the clinical context")
         var bare = try record(); bare.radiographs = []
         XCTAssertThrowsError(try DiagnosisInput(record: bare)) { XCTAssertTrue("\($0)".contains("K1: the case has no radiograph")) }
     }
@@ -55,6 +58,13 @@ final class CaseInputTests: XCTestCase {
         XCTAssertEqual(try InputKey.of(older, modelHashes: models), key, "an older result the model does not read")
         var age = r; age.age = 16
         XCTAssertNotEqual(try InputKey.of(age, modelHashes: models), key)
+        var site = r; site.site = "femur"
+        let siteKey = try InputKey.of(site, modelHashes: models)
+        XCTAssertNotEqual(siteKey, key, "the site is in the clinical context the text encoder reads")
+        site.site = " Femur "
+        XCTAssertEqual(try InputKey.of(site, modelHashes: models), siteKey, "the same context sentence, the same key")
+        site.site = "tibia"
+        XCTAssertNotEqual(try InputKey.of(site, modelHashes: models), siteKey)
         XCTAssertNotEqual(try InputKey.of(r, modelHashes: models.merging(["detector.safetensors": "cc"]) { $1 }), key)
         var slide = r; slide.slides = [SlideReference(slideID: "S1", file: try png("s.png", value: 10))]
         XCTAssertNotEqual(try InputKey.of(slide, modelHashes: models), key)
@@ -135,6 +145,18 @@ final class CaseInputTests: XCTestCase {
         XCTAssertThrowsError(try diagnosis.run(input)) { e in
             XCTAssertTrue("\(e)".contains("fusion_head.safetensors: missing (train with training/run_all.sh)"), "\(e)")
         }
+        // With the fusion head but no text encoder: age and sex are clinical context the text encoder
+        // reads, so the case is refused naming it (not diagnosed with the context silently dropped).
+        try FileManager.default.createSymbolicLink(at: models.appendingPathComponent("fusion_head.safetensors"),
+                                                   withDestinationURL: repo.appendingPathComponent("models/fusion_head.safetensors"))
+        let withHead = try Diagnosis(models: ModelSet(directory: models))
+        XCTAssertThrowsError(try withHead.run(input)) { e in
+            XCTAssertTrue("\(e)".contains("the clinical context (age, sex, site) was given but the text encoder is missing"), "\(e)")
+        }
+        var anonymous = noLabs; anonymous.age = nil; anonymous.sex = nil
+        let f = try withHead.run(try DiagnosisInput(record: anonymous))
+        XCTAssertEqual(f.present.labs, false, "no context and no labs: no text, and no text encoder needed")
+        XCTAssertNil(f.sentence)
         XCTAssertNoThrow(try diagnosis.detect(input.radiograph), "detect needs no fusion head")
 
         // The lesion encoder without fc.*: refused when the models load, by name.

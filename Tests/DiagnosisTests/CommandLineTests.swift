@@ -80,6 +80,9 @@ final class CommandLineTests: XCTestCase {
             ("huge.json", #"[{"marker": "alp", "value": 1e308, "unit": "U/L"}]"#, ["entry 0 (alp)", "under 1000000"]),
             ("duplicate.json", #"[{"marker": "alp", "value": 300, "unit": "U/L"}, {"marker": "alp", "value": 900, "unit": "U/L"}]"#,
              ["alp: 2 results and no single newest date"]),
+            ("duplicate-key.json", #"[{"marker": "alp", "value": 300, "value": 900, "unit": "U/L"}]"#,
+             ["duplicate-key.json", "[0].value", "appears twice"]),
+            ("empty.json", "", ["empty.json", "empty file"]),
         ]
         for (name, text, expect) in cases {
             let url = dir.appendingPathComponent(name)
@@ -170,5 +173,36 @@ final class CommandLineTests: XCTestCase {
         let r = try run(["predict", "--case", "", "--json"])
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertTrue(r.stderr.contains("--case needs a folder"), r.stderr)
+        let both = try run(["predict", "--case", dir.path, "--site", "femur", "--json"])
+        XCTAssertEqual(both.status, 64, both.stderr)
+        XCTAssertTrue(both.stderr.contains("the case folder carries them"), both.stderr)
+        let negative = try run(["predict", "--image", image.path, "--age=-3", "--json"])
+        XCTAssertEqual(negative.status, 64, negative.stderr)
+        XCTAssertTrue(negative.stderr.contains("--age must be a whole number of years >= 0"), negative.stderr)
+    }
+
+    /// `predict --image --age --sex --site` without labs: the context sentence is the text the
+    /// encoder reads, and the text modality is present (issue 15).
+    func testPredictReadsTheClinicalContext() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: repo.appendingPathComponent("models/fusion_head.safetensors").path),
+              FileManager.default.fileExists(atPath: repo.appendingPathComponent("models/text/all-MiniLM-L6-v2/model.safetensors").path) else {
+            throw XCTSkip("no fusion head or text encoder in models/")
+        }
+        let image = dir.appendingPathComponent("r.png")
+        try Image(width: 64, height: 48, colour: .grey, pixels: (0..<3072).map { UInt8(($0 * 7) % 251) }).writePNG(to: image)
+        func findings(_ extra: [String]) throws -> [String: Any] {
+            let r = try run(["predict", "--image", image.path] + extra + ["--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        }
+        let with = try findings(["--age", "18", "--sex", "M", "--site", "Tibia;knee-joint"])
+        XCTAssertEqual(with["sentence"] as? String, "An 18-year-old male with a lesion of the tibia and knee joint.")
+        XCTAssertEqual((with["present"] as? [String: Any])?["labs"] as? Bool, true)
+        let without = try findings([])
+        XCTAssertTrue(without["sentence"] == nil || without["sentence"] is NSNull, "no context, no labs: no text")
+        XCTAssertEqual((without["present"] as? [String: Any])?["labs"] as? Bool, false)
+        let other = try findings(["--age", "18", "--sex", "M", "--site", "humerus"])
+        XCTAssertNotEqual((other["probabilities"] as? [String: Double]), (with["probabilities"] as? [String: Double]), "the site changes the answer")
     }
 }

@@ -17,6 +17,9 @@ final class PipelineTests: XCTestCase {
         struct Case: Decodable {
             let key: String, image_id: String, label: String, has_slide: Bool, sentence: String, num_boxes: Int
             let age: Int, sex: String
+            /// The REAL BTXRD site (none for normal images); `context` the context sentence alone,
+            /// `sentence` the whole clinical text (context, then the generated lab sentence).
+            let site: String?, context: String, lab_sentence: String
         }
         let cases: [Case]
     }
@@ -179,9 +182,10 @@ final class PipelineTests: XCTestCase {
             let row = try XCTUnwrap(manifest[c.image_id], "\(c.image_id) not in the manifest")
             let input = DiagnosisInput(radiograph: try radiograph(c.image_id),
                                        slide: c.has_slide ? try slideImage(st, c.key) : nil,
-                                       labs: row.labs, age: c.age, sex: Sex(rawValue: c.sex))
+                                       labs: row.labs, age: c.age, sex: Sex(rawValue: c.sex), site: c.site)
             let f = try diagnosis.run(input)
             XCTAssertEqual(f.sentence, c.sentence, "\(c.key) sentence")
+            XCTAssertTrue(c.sentence.hasPrefix(c.context + " ") && c.sentence.hasSuffix(c.lab_sentence), "\(c.key): context, then labs")
             close(f.probabilities.values.map(Float.init), try st.tensor("\(c.key).probabilities").scalars, "\(c.key) probabilities")
             XCTAssertEqual(f.present.pathology, c.has_slide)
             let total = [f.contributions.image, f.contributions.pathology, f.contributions.labs].compactMap { $0 }.reduce(0, +)
@@ -191,6 +195,27 @@ final class PipelineTests: XCTestCase {
             let none = FusionHead.softmax(Array(subsets[0..<3]), temperature: models.fusion!.temperature)[predicted]
             XCTAssertEqual(total, full[predicted] - none, accuracy: 2e-3, "\(c.key): Shapley values add up to the gain")
         }
+    }
+}
+
+extension PipelineTests {
+    /// The same cases without labs (`predict --image F --age N --sex S --site X`): the text
+    /// modality is the REAL context sentence alone, present, and the answer agrees with PyTorch's.
+    func testContextWithoutLabsAgreesWithPyTorch() throws {
+        let (st, meta, models) = try load()
+        let diagnosis = try Diagnosis(models: models)
+        var sited = 0
+        for c in meta.cases {
+            let input = DiagnosisInput(radiograph: try radiograph(c.image_id), slide: c.has_slide ? try slideImage(st, c.key) : nil,
+                                       labs: nil, age: c.age, sex: Sex(rawValue: c.sex), site: c.site)
+            let f = try diagnosis.run(input)
+            XCTAssertEqual(f.sentence, c.context, "\(c.key) context sentence")
+            XCTAssertEqual(f.present.labs, true, "\(c.key): the context makes the text modality present")
+            close(f.probabilities.values.map(Float.init), try st.tensor("\(c.key).context_probabilities").scalars, "\(c.key) probabilities, context only")
+            if c.site != nil { sited += 1; XCTAssertTrue(c.context.contains(" with a lesion of the "), c.context) }
+            if c.label == "normal" { XCTAssertNil(c.site, "BTXRD records no site for normal images") }
+        }
+        XCTAssertEqual(sited, meta.cases.filter { $0.label != "normal" }.count, "every tumour case has its site")
     }
 }
 

@@ -100,7 +100,7 @@ final class EvalTests: XCTestCase {
         XCTAssertFalse(stopped)
         let bad = try XCTUnwrap(outcomes.first { $0.id == "BTXRD-IMG000005" }?.error)
         XCTAssertTrue(bad.contains("IMG000005.png") || bad.contains("PNG"), bad)
-        let report = EvalReport.make(title: "t", set: set, outcomes: outcomes, leftOut: [], models: diagnosis.models.hashes,
+        let report = try EvalReport.make(title: "t", set: set, outcomes: outcomes, leftOut: [], models: diagnosis.models.hashes,
                                      operatingThreshold: 0.325, lesionTemperature: 1, fusionTemperature: 1, wallSeconds: 0, source: "test")
         XCTAssertEqual(report.cases, 2)
         XCTAssertTrue(report.casesWithErrors.first?.hasPrefix("BTXRD-IMG000005: ") == true)
@@ -116,7 +116,7 @@ final class EvalTests: XCTestCase {
         let (outcomes, stopped) = EvalRunner.run(set, diagnosis: diagnosis, shouldStop: { asked += 1; return asked > 1 })
         XCTAssertTrue(stopped); XCTAssertEqual(outcomes.count, 1)
 
-        let report = EvalReport.make(title: "t", set: set, outcomes: EvalRunner.run(set, diagnosis: diagnosis).outcomes, leftOut: [],
+        let report = try EvalReport.make(title: "t", set: set, outcomes: EvalRunner.run(set, diagnosis: diagnosis).outcomes, leftOut: [],
                                      models: [:], operatingThreshold: 0.325, lesionTemperature: 1, fusionTemperature: 1, wallSeconds: 0, source: "test")
         let out = dir.appendingPathComponent("r")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -156,7 +156,7 @@ final class EvalTests: XCTestCase {
         let data = try dataset([("IMG000001", "benign", [[2, 2, 20, 20]])])
         let set = try EvalSet.load(path: data.path)
         let o = CaseOutcome(id: "BTXRD-IMG000001", label: .benign, boxes: [[2, 2, 20, 20]], candidates: [], detections: [], present: [true, false, false])
-        let report = EvalReport.make(title: "t", set: set, outcomes: [o], leftOut: [], models: [:], operatingThreshold: 0.5,
+        let report = try EvalReport.make(title: "t", set: set, outcomes: [o], leftOut: [], models: [:], operatingThreshold: 0.5,
                                      lesionTemperature: nil, fusionTemperature: nil, wallSeconds: 0, source: "test")
         // The dataset itself given as --out: refused, untouched.
         XCTAssertThrowsError(try report.write(to: data)) { XCTAssertTrue("\($0)".contains("is not a TumorBoard report"), "\($0)") }
@@ -174,7 +174,7 @@ final class EvalTests: XCTestCase {
         let big = [0.0, 0.0, 100.0, 100.0], small = [0.0, 0.0, 80.0, 80.0], tiny = [200.0, 200.0, 210.0, 210.0]
         let o = CaseOutcome(id: "A", label: .benign, boxes: [big, small, tiny], candidates: [EvalDetection(box: [0, 0, 90, 90], score: 0.9)],
                             detections: [EvalDetection(box: [0, 0, 90, 90], score: 0.9)], present: [true, false, false])
-        let d = try XCTUnwrap(EvalReport.detection([o], threshold: 0.5, inputs: ""))
+        let d = try XCTUnwrap(try EvalReport.detection([o], threshold: 0.5, inputs: ""))
         let hits = d.recallBySize.map { ($0.recallAnyScore ?? 0) * Double($0.boxes) }.reduce(0, +)
         XCTAssertEqual(hits, 1, accuracy: 1e-9, "one detection, one box: \(d.recallBySize)")
         XCTAssertEqual(d.recall, 1.0 / 3.0, accuracy: 1e-12)

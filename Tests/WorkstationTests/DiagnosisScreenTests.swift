@@ -84,7 +84,7 @@ final class DiagnosisScreenTests: XCTestCase {
         XCTAssertTrue(image.contains("│█") && image.contains("+0.200"), image)
         let path = try XCTUnwrap(row(s, containing: "pathology "))
         XCTAssertTrue(path.contains("█│") && path.contains("-0.100"), path)
-        let labs = try XCTUnwrap(row(s, containing: "labs      "))
+        let labs = try XCTUnwrap(row(s, containing: "text      "))
         XCTAssertTrue(labs.contains("absent"), "an absent modality is marked absent: \(labs)")
         XCTAssertFalse(labs.contains("│"), "and not drawn as a zero bar: \(labs)")
         XCTAssertNotNil(row(s, containing: "sum +0.100"))

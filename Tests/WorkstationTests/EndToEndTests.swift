@@ -259,7 +259,7 @@ final class EndToEndTests: XCTestCase {
             let line = s.split(separator: "\n").first { $0.contains("│  \(cls) ") || $0.contains("│ ▶\(cls) ") }
             XCTAssertNotNil(line.flatMap { $0.range(of: #"\d+\.\d%.*\d+\.\d%"#, options: .regularExpression) }, "\(cls) with fused and image-only percentages:\n\(s)")
         }
-        for modality in ["image", "pathology", "labs"] {
+        for modality in ["image", "pathology", "text"] {
             let line = s.split(separator: "\n").first { $0.contains("│ \(modality) ") }
             XCTAssertNotNil(line.flatMap { $0.range(of: #"[+-]0\.\d{3}"#, options: .regularExpression) }, "\(modality) contribution:\n\(s)")
         }
@@ -273,7 +273,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(s.contains("SAMPLE-06") && s.contains("Contributions to p("), s)
         XCTAssertTrue(s.contains(try predicted(bin, sample: samples.appendingPathComponent("SAMPLE-06-MALIGNANT-NO-LABS"))),
                       "the answer on screen is SAMPLE-06's own:\n\(s)")
-        XCTAssertTrue(s.contains("absent (no blood tests)"), "SAMPLE-06 has no labs")
+        // No labs, but its age, sex and site make a clinical text: the text modality is present.
+        XCTAssertNotNil(s.split(separator: "\n").first { $0.contains("│ text ") }.flatMap { $0.range(of: #"[+-]0\.\d{3}"#, options: .regularExpression) },
+                        "SAMPLE-06's clinical text (age, sex, site) has a contribution:\n\(s)")
 
         // Heatmap off and on.
         XCTAssertTrue(s.contains("· heatmap"))

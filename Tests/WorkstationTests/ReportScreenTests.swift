@@ -19,7 +19,7 @@ final class ReportScreenTests: XCTestCase {
                                candidates: dets, detections: dets, imageLogits: logits, imageProbabilities: nil,
                                subsetLogits: ["1": logits], present: [true, false, false], error: nil)
         }
-        let report = EvalReport.make(title: "fixture", set: set, outcomes: outcomes, leftOut: [], models: [:], operatingThreshold: 0.5,
+        let report = try EvalReport.make(title: "fixture", set: set, outcomes: outcomes, leftOut: [], models: [:], operatingThreshold: 0.5,
                                      lesionTemperature: 1, fusionTemperature: 1, wallSeconds: 0, source: "test")
         let out = Fixtures.tempFolder("report").appendingPathComponent("r")
         try report.write(to: out)

@@ -93,14 +93,14 @@ final class WorkflowEndToEndTests: XCTestCase {
 
         // Tutor mode: switching the pathology off changes the answer's source at once.
         t.keys("u")
-        s = t.wait(for: "Tutor: 1 2 3")
-        XCTAssertTrue(s.contains("from: image+pathology+labs"), s)
+        s = t.wait(for: "Tutor · 1 2 3")
+        XCTAssertTrue(s.contains("from: image+pathology+text"), s)
         t.keys("2")
-        s = t.wait(for: "from: image+labs")
+        s = t.wait(for: "from: image+text")
         XCTAssertTrue(s.contains("□ pathology"), s)
         XCTAssertTrue(line(s, containing: "│ pathology ").contains("switched off"), s)
         t.keys("2")
-        t.wait(for: "from: image+pathology+labs")
+        t.wait(for: "from: image+pathology+text")
         t.keys("q")
         s = t.wait(for: "STTY-DONE")
         XCTAssertTrue(s.contains("EXITED 0"), s)
@@ -132,5 +132,36 @@ final class WorkflowEndToEndTests: XCTestCase {
             t.keys("q")
             XCTAssertTrue(t.wait(for: "STTY-DONE").contains("EXITED 0"))
         }
+    }
+
+    /// The PACS screen in the real program against the test Orthanc: search by patient ID,
+    /// import the study, see its diagnosis (skips when no test server runs).
+    func testPACSScreenFindsImportsAndDiagnosesAStudy() throws {
+        let bin = try prerequisites()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-pacs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let config = try PACSScreenTests.serversFile(in: dir)
+        let store = try sampleStore(bin)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-pacs.log").path
+        let t = try Tmux(command: EndToEndTests.wrapped(bin, "open \(store)", env: "TUMORBOARD_PACS_CONFIG=\(config)", log: log),
+                         width: 120, height: 40, timingLog: log)
+        t.wait(for: "SAMPLE-01-OSTEOC")
+        t.keys("P")
+        t.wait(for: "Search the PACS")
+        t.keys("Tab"); t.text("PB-0003")
+        t.keys("Enter")
+        var s = t.wait(for: "1 study; Enter imports")
+        XCTAssertTrue(line(s, containing: "PB-0003").contains("DX") || line(s, containing: "PB-0003").contains("CR"), s)
+        t.keys("Enter")
+        // The case opens with its diagnosis once imported.
+        s = t.wait(for: "p(all) − p(none)", timeout: 120)
+        XCTAssertTrue(s.contains(" PB-0003"), s)
+        t.keys("Escape")
+        // Back in the list: the imported case is the eighth.
+        s = t.wait(for: "8 cases")
+        XCTAssertTrue(s.contains("PB-0003"), s)
+        t.keys("q")
+        XCTAssertTrue(t.wait(for: "STTY-DONE").contains("EXITED 0"))
     }
 }

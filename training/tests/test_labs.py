@@ -177,6 +177,60 @@ def cases() -> list[tuple[str, int, str, dict]]:
     return c
 
 
+def context_cases() -> list[tuple[str, int | None, str | None, str | None, dict | None]]:
+    """(id, age, sex, site, panel or None) for labs.context_sentence / clinical_text (issue 15)."""
+    c = []
+    add = lambda cid, age, sex, site, p=None: c.append((cid, age, sex, site, p))
+    add("ctx_teen_male_femur", 15, "M", "femur")
+    add("ctx_adult_female_tibia", 29, "F", "tibia")
+    add("ctx_three_sites", 12, "M", "tibia;fibula;femur")
+    add("ctx_two_sites_joint", 33, "F", "femur;hip bone")
+    add("ctx_four_sites", 8, "F", "tibia;fibula;femur;hip bone")
+    add("ctx_hyphen_joint", 41, "M", "knee-joint")
+    add("ctx_joint_and_bone", 52, "F", "humerus;shoulder-joint")
+    add("ctx_age_zero", 0, "M", "hand")
+    add("ctx_age_one", 1, "F", "foot;ankle-joint")
+    add("ctx_article_8", 8, "M", "ulna")
+    add("ctx_article_11", 11, "F", "radius")
+    add("ctx_article_18", 18, "M", "fibula")
+    add("ctx_article_80", 80, "F", "femur")
+    add("ctx_article_81_no_sex", 81, None, None)
+    add("ctx_article_28", 28, "M", "tibia")
+    add("ctx_old", 88, "F", "hip bone;hip-joint")
+    add("ctx_no_site", 40, "M", None)
+    add("ctx_blank_site", 40, "F", "")
+    add("ctx_only_separators", 40, "F", " ; ;; ")
+    add("ctx_age_only", 40, None, None)
+    add("ctx_sex_only_male", None, "M", None)
+    add("ctx_sex_only_female", None, "F", "radius")
+    add("ctx_site_only", None, None, "ulna;radius")
+    add("ctx_nothing", None, None, None)
+    add("ctx_nothing_blank_site", None, None, "  ")
+    add("ctx_case_and_spaces", 17, "M", "  Femur ;\tTIBIA\n; femur")
+    add("ctx_duplicates", 17, "M", "tibia;tibia;Tibia")
+    add("ctx_non_ascii_kept", 23, "F", "\u00c9paule;F\u00e9mur")
+    add("ctx_nbsp_not_trimmed", 23, "F", "\u00a0femur")
+    add("ctx_composed_and_decomposed_kept", 23, "F", "f\u00e9mur;fe\u0301mur")
+    add("ctx_free_text", 61, "M", "distal femur (metaphysis)")
+    add("ctx_labs_empty_panel", 15, "M", "femur", {})
+    add("ctx_labs_normal", 40, "M", "tibia", panel(ADULT_M))
+    add("ctx_labs_one", 15, "M", "femur", panel(TEEN_M, alp=612))
+    add("ctx_labs_several", 12, "M", "tibia;fibula", panel(CHILD, alp=1682, ldh=426, calcium=8.4))
+    add("ctx_labs_no_site", 60, "F", None, panel(ADULT_F, crp=45.0, esr=60))
+    rng = np.random.default_rng(15)
+    for i, (st, lab, site) in enumerate([("osteosarcoma", "malignant", "femur"), ("giant cell tumor", "intermediate", "tibia"),
+                                         ("osteochondroma", "benign", "humerus"), ("other mt", "malignant", "hip bone")]):
+        age = [14, 27, 11, 63][i]; sex = "MF"[i % 2]
+        add(f"ctx_generated_{i}_{st.replace(' ', '_')}", age, sex, site, labs.generate_panel(st, lab, age, sex, rng))
+    return c
+
+
+def build_context_vectors() -> list[dict]:
+    return [{"id": cid, "age": age, "sex": sex, "site": site, "panel": p,
+             "context": labs.context_sentence(age, sex, site), "text": labs.clinical_text(p, age, sex, site)}
+            for cid, age, sex, site, p in context_cases()]
+
+
 def biomarkers_sha256() -> str:
     return hashlib.sha256(labs.BIOMARKERS_JSON.read_bytes()).hexdigest()
 
@@ -197,6 +251,10 @@ def build_vectors() -> dict:
         "biomarkers_json_sha256": biomarkers_sha256(),
         "generated_by": "python training/tests/test_labs.py --write",
         "vectors": vecs,
+        "context_description": ("Clinical context -> sentence (labs.context_sentence) and the text the encoder reads "
+                                "(labs.clinical_text: context, then the lab sentence of a non-empty panel; null when "
+                                "neither). age, sex, site and panel may be null (unknown); site is free text as in BTXRD."),
+        "context_vectors": build_context_vectors(),
     }
 
 
@@ -220,6 +278,42 @@ def test_python_reproduces_every_vector(vectors):
 
 def test_vector_file_is_up_to_date(vectors):
     assert build_vectors()["vectors"] == vectors["vectors"]
+
+
+def test_context_vectors(vectors):
+    cv = vectors["context_vectors"]
+    assert cv == build_context_vectors(), "regenerate: python training/tests/test_labs.py --write"
+    assert len(cv) >= 30
+    for v in cv:
+        assert labs.context_sentence(v["age"], v["sex"], v["site"]) == v["context"], v["id"]
+        assert labs.clinical_text(v["panel"], v["age"], v["sex"], v["site"]) == v["text"], v["id"]
+    assert any(v["text"] is None for v in cv) and any(v["panel"] and v["context"] for v in cv)
+
+
+def test_context_sentences_written_by_hand():
+    assert labs.context_sentence(15, "M", "femur") == "A 15-year-old male with a lesion of the femur."
+    assert labs.context_sentence(12, "F", "tibia;fibula;femur") == "A 12-year-old female with a lesion of the tibia, fibula and femur."
+    assert labs.context_sentence(33, "F", "femur;hip bone") == "A 33-year-old female with a lesion of the femur and hip bone."
+    assert labs.context_sentence(41, "M", " Knee-Joint ") == "A 41-year-old male with a lesion of the knee joint."
+    assert labs.context_sentence(40, None, None) == "A 40-year-old patient."
+    assert labs.context_sentence(8, "F", None) == "An 8-year-old female."
+    assert labs.context_sentence(18, "M", "tibia") == "An 18-year-old male with a lesion of the tibia."
+    assert labs.context_sentence(83, None, None) == "An 83-year-old patient."
+    assert labs.context_sentence(38, "M", None) == "A 38-year-old male."
+    assert labs.context_sentence(None, "F", None) == "A female patient."
+    assert labs.context_sentence(None, None, "hand") == "A patient with a lesion of the hand."
+    assert labs.context_sentence(None, None, " ; ") == ""
+    assert labs.clinical_text(None, None, None, None) is None
+    assert labs.clinical_text({}, 15, "M", None) == "A 15-year-old male."
+    assert labs.clinical_text(panel(TEEN_M, alp=612), 15, "M", "femur") == (
+        "A 15-year-old male with a lesion of the femur. "
+        "Alkaline phosphatase slightly raised at 612 U/L (reference 138-511 for a male aged 15).")
+    with pytest.raises(labs.LabError):
+        labs.context_sentence(-1, "M", None)
+    with pytest.raises(labs.LabError):
+        labs.context_sentence(10, "X", None)
+    with pytest.raises(labs.LabError):
+        labs.clinical_text(panel(TEEN_M), None, "M", "femur")  # labs need age and sex
 
 
 def test_vectors_cover_every_branch(vectors):
