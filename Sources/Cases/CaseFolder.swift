@@ -249,8 +249,8 @@ public enum CaseFolder {
 
     public static func decodeImage(_ url: URL, field: String = "file") throws(CaseError) -> Image {
         // Before anything opens it: opening a FIFO for reading blocks until a writer comes.
-        if let type = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType,
-           type != .typeRegular, type != .typeDirectory {
+        // A symbolic link is judged by what it leads to.
+        if let type = ImageDecoder.targetKind(url.path), type != .typeRegular, type != .typeDirectory {
             throw .image(field: field, .unreadable(file: url.path, reason: "not a regular file (\(ImageDecoder.kind(type)))"))
         }
         if DICOMFile.looksLikeDICOM(url) {

@@ -154,6 +154,10 @@ public struct AuditEntry: Sendable, Equatable {
     public var user: String
     public var action: String
     public var detail: String
+
+    public init(caseID: String, at: String, user: String, action: String, detail: String) {
+        self.caseID = caseID; self.at = at; self.user = user; self.action = action; self.detail = detail
+    }
 }
 
 /// The user for the audit trail: the operating system's login name for this process's user

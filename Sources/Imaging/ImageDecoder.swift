@@ -93,7 +93,8 @@ public struct ImageDecoder: Sendable {
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             // A FIFO, device or socket would block the read forever (or never end): refuse it.
-            if let type = attributes[.type] as? FileAttributeType, type != .typeRegular {
+            // A symbolic link is judged by what it leads to (a dataset of linked images is fine).
+            if let type = Self.targetKind(path), type != .typeRegular {
                 throw ImagingError.unreadable(file: path, reason: "not a regular file (\(Self.kind(type)))")
             }
             if let size = (attributes[.size] as? NSNumber)?.intValue {
@@ -107,6 +108,20 @@ public struct ImageDecoder: Sendable {
             throw error
         } catch {
             throw .unreadable(file: path, reason: Self.reason(error))
+        }
+    }
+
+    /// What `path` is once its symbolic links are followed (stat(2)); nil when that fails.
+    public static func targetKind(_ path: String) -> FileAttributeType? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .typeRegular
+        case S_IFDIR: return .typeDirectory
+        case S_IFCHR: return .typeCharacterSpecial
+        case S_IFBLK: return .typeBlockSpecial
+        case S_IFSOCK: return .typeSocket
+        default: return .typeUnknown
         }
     }
 

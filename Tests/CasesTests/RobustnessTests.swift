@@ -59,4 +59,20 @@ final class RobustnessTests: XCTestCase {
         XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: dangling))) { XCTAssertTrue("\($0)".contains("a symbolic link to nothing"), "\($0)") }
         XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: dir.appendingPathComponent("absent.png"))) { XCTAssertTrue("\($0)".contains("no such file"), "\($0)") }
     }
+
+    /// A dataset whose images/ are links to the real files (a common way to lay one out) is read
+    /// through its links; a link to a FIFO is still refused without blocking.
+    func testALinkToAnImageIsFollowedAndALinkToAFIFOIsRefused() throws {
+        let dir = try temporaryFolder(self)
+        let real = dir.appendingPathComponent("real.png"), link = dir.appendingPathComponent("link.png")
+        try writePNG(real, width: 9, height: 7)
+        XCTAssertEqual(symlink(real.path, link.path), 0)
+        XCTAssertEqual(try ImageDecoder().decode(contentsOf: link).width, 9)
+        XCTAssertEqual(try CaseFolder.decodeImage(link).height, 7)
+        let fifo = dir.appendingPathComponent("pipe").path, toFIFO = dir.appendingPathComponent("pipe.png").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertEqual(symlink(fifo, toFIFO), 0)
+        XCTAssertThrowsError(try CaseFolder.decodeImage(URL(fileURLWithPath: toFIFO))) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+        XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: toFIFO))) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+    }
 }
