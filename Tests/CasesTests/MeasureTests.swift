@@ -28,5 +28,14 @@ final class MeasureTests: XCTestCase {
         print("measure: allRecords(): \(try seconds { all = try b.allRecords() }) for \(all.count) cases")
         print("measure: summaries(): \(try seconds { _ = try b.summaries() })")
         XCTAssertEqual(all.count, n)
+        // What a workstation on a shared store pays: the half-second poll, and the re-read after
+        // a change (StoreSource.refresh reads allRecordsReportingProblems and the versions).
+        for (i, id) in all.prefix(200).map(\.id).enumerated() {
+            try b.addFinding(id, Finding(createdAt: "2026-11-30T00:00:00Z", models: ["m": "\(i)"], probabilities: ["benign": 1]))
+        }
+        let t0 = Date()
+        for _ in 0..<1000 { _ = try b.changeToken() }
+        print(String(format: "measure: changeToken() with 200 kept results on top: %.3f ms a poll", Date().timeIntervalSince(t0)))
+        print("measure: allRecordsReportingProblems() + versions (the re-read after a change): \(try seconds { _ = try b.allRecordsReportingProblems() })")
     }
 }
