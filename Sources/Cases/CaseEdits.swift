@@ -104,29 +104,36 @@ public struct LabEntry: Sendable, Equatable {
         return catalog.markers.first { $0.id == t || $0.abbreviation.lowercased() == t || $0.name.lowercased() == t }?.id
     }
 
-    /// The result to store, or every field's problem.
+    /// The result to store, or every field's problem. The text is parsed here (required, a
+    /// plain number); what a value may be (a known marker, its units, 0 to under a million) is
+    /// the catalogue's rule (`BiomarkerCatalog.validate`), the one imports and the store apply.
     public func result(catalog: BiomarkerCatalog) -> Result<LabResult, LabEntryProblems> {
         var out: [Field: String] = [:]
         let id = Self.markerID(marker, catalog: catalog)
         if marker.trimmingCharacters(in: .whitespaces).isEmpty { out[.marker] = "required" }
-        else if id == nil { out[.marker] = "unknown marker '\(marker)'; known: \(catalog.markers.map(\.id).joined(separator: ", "))" }
+        else if id == nil {
+            do throws(LabError) { _ = try catalog.marker(marker.trimmingCharacters(in: .whitespaces)) } catch { out[.marker] = "\(error)" }
+        }
         let v = value.trimmingCharacters(in: .whitespaces)
         var number: Double?
         if v.isEmpty { out[.value] = "required" }
         else if v.contains(",") { out[.value] = "'\(v)': write the decimal point as '.'" }
-        else if let d = Double(v), d.isFinite, v.lowercased() != "nan", !v.lowercased().contains("inf") {
-            if d < 0 { out[.value] = "\(v) is negative; a concentration or count cannot be" }
-            else if d >= LabResult.implausible { out[.value] = "\(v) is not a plausible result (check the unit)" }
-            else { number = d == 0 ? 0 : d }
-        } else { out[.value] = "'\(v)' is not a number" }
+        // Swift's Double("nan") and Double("inf") parse; a person typing them made a mistake.
+        else if let d = Double(v), v.lowercased().allSatisfy({ "0123456789.e+-".contains($0) }) { number = d == 0 ? 0 : d }
+        else { out[.value] = "'\(v)' is not a number" }
         let u = unit.trimmingCharacters(in: .whitespaces)
         if u.isEmpty { out[.unit] = "required" }
-        else if let id, let m = try? catalog.marker(id) {
-            let accepted = [m.unit] + m.alternateUnits.map(\.unit)
-            if !accepted.contains(u) { out[.unit] = "'\(u)' is not a unit of \(m.name); accepted: \(accepted.joined(separator: ", "))" }
-        }
         let d = date.trimmingCharacters(in: .whitespaces)
         if !d.isEmpty, !ISODate.isValidDay(d) { out[.date] = "'\(d)' is not a date (YYYY-MM-DD)" }
+        if let id, let number, !u.isEmpty {
+            do throws(LabError) { try catalog.validate(LabResult(marker: id, value: number, unit: u)) } catch {
+                switch error {
+                case .unknownUnit: out[.unit] = "\(error)"
+                case .unknownMarker: out[.marker] = "\(error)"
+                default: out[.value] = "\(error)"
+                }
+            }
+        }
         guard out.isEmpty, let id, let number else { return .failure(LabEntryProblems(fields: out)) }
         return .success(LabResult(marker: id, value: number, unit: u, date: d.isEmpty ? nil : d))
     }
@@ -155,15 +162,20 @@ extension CaseStore {
         let record = try load(caseID)
         if let r = record.review, let by = r.signedOffBy { throw CaseError.signedOff(caseID: caseID, by: by, at: r.signedOffAt ?? "?") }
         let problems = entry.problems(existing: record.slides, roots: roots, directory: directory)
-        guard problems.isEmpty else {
-            throw CaseError.manifest(file: caseID, field: "slide", problem: SlideEntry.describe(problems))
-        }
+        guard problems.isEmpty else { throw SlideEntryProblems(caseID: caseID, fields: problems) }
         let path = realPath(entry.absoluteFile(directory: directory)) ?? entry.absoluteFile(directory: directory)
         let block = entry.block.trimmingCharacters(in: .whitespaces)
         try addSlide(caseID, SlideReference(slideID: entry.slideID.trimmingCharacters(in: .whitespaces),
                                             block: block.isEmpty ? nil : block, stain: entry.stain, file: path),
                      expectedVersion: expectedVersion)
     }
+}
+
+/// A slide entry refused field by field (each field's problem, for the form to show beside it).
+public struct SlideEntryProblems: Error, Sendable, CustomStringConvertible {
+    public var caseID: String
+    public var fields: [SlideEntry.Field: String]
+    public var description: String { "\(caseID): slide: " + SlideEntry.describe(fields) }
 }
 
 /// One change a user makes to a case, from a form in the workstation or from the command line;
@@ -208,13 +220,10 @@ extension CaseStore {
         do {
             switch edit {
             case .slide(let entry):
-                let record = try load(caseID)
-                let problems = entry.problems(existing: record.slides, roots: roots, directory: directory)
-                if !problems.isEmpty {
-                    return EditOutcome(caseID: caseID, saved: false, message: "not saved: " + SlideEntry.describe(problems),
-                                       fieldProblems: Dictionary(uniqueKeysWithValues: problems.map { ($0.key.rawValue, $0.value) }))
+                do { try addSlide(caseID, entry: entry, roots: roots, directory: directory, expectedVersion: expectedVersion) } catch let p as SlideEntryProblems {
+                    return EditOutcome(caseID: caseID, saved: false, message: "not saved: " + SlideEntry.describe(p.fields),
+                                       fieldProblems: Dictionary(uniqueKeysWithValues: p.fields.map { ($0.key.rawValue, $0.value) }))
                 }
-                try addSlide(caseID, entry: entry, roots: roots, directory: directory, expectedVersion: expectedVersion)
                 return EditOutcome(caseID: caseID, saved: true, message: "slide \(entry.slideID.trimmingCharacters(in: .whitespaces)) saved")
             case .lab(let lab):
                 let done = try setLab(caseID, lab, expectedVersion: expectedVersion)

@@ -203,9 +203,14 @@ public final class Browser {
         for m in [GraphicsMode.blocks, .ascii] where !modes.contains(m) { modes.append(m) }
         graphicsModes = modes
         all = source.summaries()
-        haystacks = all.map { s in [s.id, s.label ?? "", s.subtype ?? "", s.site ?? "", s.ageSex].joined(separator: " ").lowercased() }
+        haystacks = all.map(Self.haystack)
         self.message = message.map { ($0.0, $0.1) }
         refilter()
+    }
+
+    /// What the search looks in for one case (lower case).
+    static func haystack(_ s: CaseSummary) -> String {
+        [s.id, s.label ?? "", s.subtype ?? "", s.site ?? "", s.ageSex].joined(separator: " ").lowercased()
     }
 
     public var selectedSummary: CaseSummary? { visible.isEmpty ? nil : all[visible[selected]] }
@@ -429,19 +434,19 @@ public final class Browser {
     }
 
     /// A save came back from the store.
-    public func edited(_ outcome: EditOutcome, changed: Set<String>?) {
+    /// (The cases it changed arrive next, through `casesChanged(_:own:)`.)
+    public func edited(_ outcome: EditOutcome) {
         if var f = form, f.caseID == outcome.caseID, f.saving {
             if outcome.saved { form = nil } else { f.refused(outcome); form = f }
         }
-        message = (outcome.saved ? outcome.message : outcome.message, !outcome.saved)
-        if let changed { casesChanged(changed, own: outcome.saved ? outcome.caseID : nil) }
+        message = (outcome.message, !outcome.saved)
     }
 
     /// The store changed (another workstation, or this one): the list, and the open case if it
     /// is one of them, are brought up to date; a case whose inputs changed runs again.
     public func casesChanged(_ ids: Set<String>, own: String? = nil) {
         all = source.summaries()
-        haystacks = all.map { s in [s.id, s.label ?? "", s.subtype ?? "", s.site ?? "", s.ageSex].joined(separator: " ").lowercased() }
+        haystacks = all.map(Self.haystack)
         refilterKeepingSelection()
         guard var cv = caseView, ids.contains(cv.detail.summary.id) else { return }
         let id = cv.detail.summary.id

@@ -58,59 +58,53 @@ final class WorkstationSession {
         case nil: break
         }
         browser.batchCommand = nil
-        if let store = browser.source as? StoreSource {
-            for req in browser.editRequests {
-                work.run(on: .store) {
-                    let outcome = store.store.apply(req.edit, to: req.id, expectedVersion: req.version)
-                    return .edited(outcome, changed: (try? store.refresh()) ?? nil)
-                }
-            }
-        }
+        if let store = browser.source as? StoreSource { submitStoreWork(store) }
         browser.editRequests.removeAll()
-        if let store = browser.source as? StoreSource {
-            for id in browser.historyRequests {
-                work.request("history", on: .store) { _ in
-                    .history(id: id, (try? store.store.auditTrail(id)) ?? [])
-                }
-            }
-        }
         browser.historyRequests.removeAll()
-        if let store = browser.source as? StoreSource {
-            for req in browser.importRequests {
-                work.run(on: .store) { [wake] in
-                    var last: UInt64 = 0
-                    let result: Result<ImportReport, CaseSourceError>
-                    do {
-                        result = .success(try Importer(storePath: store.store.path, user: store.store.user).run(req) { p in
-                            let now = DispatchTime.now().uptimeNanoseconds
-                            if now - last > 100_000_000 || p.done == p.total { last = now; wake.post(.importProgress(p)) }
-                        })
-                    } catch { result = .failure(CaseSourceError("\(error)")) }
-                    return .imported(result, changed: (try? store.refresh()) ?? nil)
-                }
-            }
-        }
         browser.importRequests.removeAll()
-        if let store = browser.source as? StoreSource {
-            let folder = reportsFolder
-            for req in browser.reportRequests {
-                work.run(on: .store) {
-                    do {
-                        let record = try store.store.load(req.id)
-                        let report = CaseReport(record: record, findings: req.findings, audit: try store.store.auditTrail(req.id))
-                        let files = try report.write(to: folder.appendingPathComponent(req.id))
-                        return .reportWritten(id: req.id, .success(files.report.deletingLastPathComponent().path))
-                    } catch {
-                        return .reportWritten(id: req.id, .failure(CaseSourceError("\(error)")))
-                    }
-                }
-            }
-        }
         browser.reportRequests.removeAll()
         submitPACS()
         for req in browser.scratchRequests { service.diagnoseScratch(id: req.id, record: req.record) }
         browser.scratchRequests.removeAll()
         return newest?.id
+    }
+
+    /// Edits, audit trails, imports and reports: on the store queue, each edit and import
+    /// followed by a refresh whose changed cases come back with its message.
+    func submitStoreWork(_ store: StoreSource) {
+        for req in browser.editRequests {
+            work.run(on: .store) {
+                let outcome = store.store.apply(req.edit, to: req.id, expectedVersion: req.version)
+                return .edited(outcome, changed: (try? store.refresh()) ?? nil)
+            }
+        }
+        for id in browser.historyRequests {
+            work.request("history", on: .store) { _ in .history(id: id, (try? store.store.auditTrail(id)) ?? []) }
+        }
+        for req in browser.importRequests {
+            work.run(on: .store) { [wake] in
+                let throttle = ProgressThrottle()
+                let result: Result<ImportReport, CaseSourceError>
+                do {
+                    result = .success(try Importer(storePath: store.store.path, user: store.store.user).run(req) { p in
+                        if throttle.due(last: p.done == p.total) { wake.post(.importProgress(p)) }
+                    })
+                } catch { result = .failure(CaseSourceError("\(error)")) }
+                return .imported(result, changed: (try? store.refresh()) ?? nil)
+            }
+        }
+        let folder = reportsFolder
+        for req in browser.reportRequests {
+            work.run(on: .store) {
+                do {
+                    let report = CaseReport(record: try store.store.load(req.id), findings: req.findings, audit: try store.store.auditTrail(req.id))
+                    let files = try report.write(to: folder.appendingPathComponent(req.id))
+                    return .reportWritten(id: req.id, .success(files.report.deletingLastPathComponent().path))
+                } catch {
+                    return .reportWritten(id: req.id, .failure(CaseSourceError("\(error)")))
+                }
+            }
+        }
     }
 
     /// Where `x` writes case reports: TUMORBOARD_REPORTS, else ~/tumorboard-reports (one folder a case).
@@ -139,16 +133,10 @@ final class WorkstationSession {
                 let result: Result<PACSImportReport, CaseSourceError>
                 do {
                     let client = try DICOMwebClient(server: req.server)
-                    let last = Locked<UInt64>(0)
+                    let throttle = ProgressThrottle()
                     result = .success(try PACSStudyImport(client: client, storePath: store.store.path, user: store.store.user)
-                        .run(study: req.study, progress: { p in
-                            let now = DispatchTime.now().uptimeNanoseconds
-                            if last.withLock({ t in
-                                guard now - t > 100_000_000 else { return false }
-                                t = now
-                                return true
-                            }) { wake.post(.pacsProgress(p)) }
-                        }, isCancelled: { !isCurrent() }))
+                        .run(study: req.study, progress: { p in if throttle.due() { wake.post(.pacsProgress(p)) } },
+                             isCancelled: { !isCurrent() }))
                 } catch { result = .failure(CaseSourceError("\(error)")) }
                 return .pacsImported(result, changed: (try? store.refresh()) ?? nil)
             }
@@ -200,23 +188,15 @@ final class WorkstationSession {
         case .pacsFound(let result): browser.pacsFound(result)
         case .pacsProgress(let p): browser.pacsProgressed(p)
         case .pacsImported(let result, let changed):
-            if let changed {
-                browser.casesChanged(changed)
-                service.scanKept(ids: Array(changed))
-            }
+            storeChanged(changed)    // first: the imported case must be in the list to open
             browser.pacsImported(result)
         case .imported(let result, let changed):
             browser.imported(result)
-            if let changed {
-                browser.casesChanged(changed)
-                service.scanKept(ids: Array(changed))
-            }
+            storeChanged(changed)
         case .edited(let outcome, let changed):
-            browser.edited(outcome, changed: changed)
-            if let changed { service.scanKept(ids: Array(changed)) }
-        case .storeChanged(let changed):
-            browser.casesChanged(changed)
-            service.scanKept(ids: Array(changed))
+            browser.edited(outcome)
+            storeChanged(changed, own: outcome.saved ? outcome.caseID : nil)
+        case .storeChanged(let changed): storeChanged(changed)
         case .reportWritten(let id, let result):
             switch result {
             case .success(let folder): browser.note("report of \(id) written to \(folder)", error: false)
@@ -226,6 +206,27 @@ final class WorkstationSession {
         return nil
     }
 
+    /// Cases the store refresh found changed: the browser follows, and their kept results are read.
+    private func storeChanged(_ changed: Set<String>?, own: String? = nil) {
+        guard let changed else { return }
+        browser.casesChanged(changed, own: own)
+        service.scanKept(ids: Array(changed))
+    }
+
     /// Stops a running "run all" (on the way out).
     func stop() { service.cancelAll() }
+}
+
+/// At most one progress message every 100 ms (and the last one) from a background job: the
+/// main loop redraws on each, and an import of thousands of small cases would flood it.
+final class ProgressThrottle: Sendable {
+    private let lastNs = Locked<UInt64>(0)
+    func due(last: Bool = false) -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return lastNs.withLock { t in
+            guard last || now - t > 100_000_000 else { return false }
+            t = now
+            return true
+        }
+    }
 }

@@ -113,8 +113,8 @@ final class WorkflowStoreTests: XCTestCase {
         XCTAssertEqual(try LabEntry(marker: "Lactate dehydrogenase", value: "-0", unit: "U/L", date: "2026-01-02").result(catalog: c).get(),
                        LabResult(marker: "ldh", value: 0, unit: "U/L", date: "2026-01-02"))
         XCTAssertEqual(problems(LabEntry(marker: "", value: "", unit: "")).keys.sorted { $0.rawValue < $1.rawValue }, [.marker, .unit, .value])
-        XCTAssertTrue(problems(LabEntry(marker: "tsh", value: "1", unit: "mU/L"))[.marker]?.contains("unknown marker 'tsh'") == true)
-        XCTAssertTrue(problems(LabEntry(marker: "alp", value: "-3", unit: "U/L"))[.value]?.contains("negative") == true)
+        XCTAssertTrue(problems(LabEntry(marker: "tsh", value: "1", unit: "mU/L"))[.marker]?.contains("unknown blood biomarker 'tsh'") == true)
+        XCTAssertTrue(problems(LabEntry(marker: "alp", value: "-3", unit: "U/L"))[.value]?.contains("from 0 to under 1000000") == true)
         for bad in ["nan", "NaN", "inf", "-inf", "1e400", "12abc", "twelve"] {
             XCTAssertNotNil(problems(LabEntry(marker: "alp", value: bad, unit: "U/L"))[.value], bad)
         }
