@@ -12,4 +12,11 @@ public enum ISODate {
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
         return day <= days
     }
+
+    /// A DICOM date (DA, "YYYYMMDD") as YYYY-MM-DD when it is a real day, else nil.
+    public static func fromDICOM(_ s: String?) -> String? {
+        guard let s, s.count == 8, s.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let day = "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.suffix(2))"
+        return isValidDay(day) ? day : nil
+    }
 }

@@ -387,7 +387,7 @@ struct ImportRun {
             case .caseFolder(let url): record = try CaseFolder.read(url, verification: request.verification)
             case .datasetRow(let r, let dataset):
                 // Known before its image is read: a stored case costs no decoding or hashing.
-                if seen[r.id] == nil, try store.holds(r.id) {
+                if seen[r.id] == nil, try store.containsCase(r.id) {
                     seen[r.id] = origin
                     report.alreadyStored.append(r.id)
                     return
@@ -467,11 +467,7 @@ struct ImportRun {
         }
         // What the models and the workstation will show must be computable now, not at diagnosis.
         do { _ = try d.displayImage() } catch { throw ImportRefusal(description: ImportReport.line(path: url.path, message: "\(error)")) }
-        var acquired: String?
-        if let s = d.studyDate, s.count == 8, s.allSatisfy(\.isNumber) {
-            let day = "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.suffix(2))"
-            if ISODate.isValidDay(day) { acquired = day }
-        }
+        let acquired = ISODate.fromDICOM(d.studyDate)
         let sha: String
         do { sha = try SHA256Digest.hex(ofFile: url) } catch {
             throw DICOMError.unreadable(file: url.path, reason: error.localizedDescription)
@@ -506,7 +502,8 @@ struct ImportRun {
 
 extension CaseStore {
     /// True when a case with this ID is stored.
-    func holds(_ id: String) throws -> Bool {
+    /// True when a case with this ID is stored.
+    public func containsCase(_ id: String) throws -> Bool {
         do { return try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE id = ?", arguments: [id]) == true } }
         catch { throw fail(error) }
     }
@@ -816,10 +813,7 @@ extension CaseRecord {
         guard CaseFolder.isValidCaseID(caseID) else {
             throw .manifest(file: url.path, field: "id", problem: "'\(caseID)' is not a case ID")
         }
-        var acquired: String?
-        if let s = d.studyDate, s.count == 8, s.allSatisfy(\.isNumber) {
-            acquired = "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.suffix(2))"
-        }
+        let acquired = ISODate.fromDICOM(d.studyDate)
         let sha: String
         do { sha = try SHA256Digest.hex(ofFile: url) } catch {
             throw .dicom(field: "file", .unreadable(file: url.path, reason: error.localizedDescription))
@@ -839,17 +833,8 @@ extension Importer {
     /// (`ImportRun.dicomRecord`: it decodes for display, takes age, sex, site, view and date
     /// from the tags, never the name). The case ID is `caseID`, else the files' PatientID, which
     /// must be a case ID and the same in every file. A case already stored is left as it is.
-    /// `origin` names the study in the report; `provenance` is kept with the case. Throws only
-    /// when the request or the store cannot be used (nothing imported).
-    public func runStudy(_ files: [URL], caseID: String?, origin: String, provenance: String) throws(ImportError) -> ImportReport {
-        if let id = caseID, !CaseFolder.isValidCaseID(id) {
-            throw .usage("--case-id '\(id)' is not a case ID: 1-64 of A-Z a-z 0-9 . _ -, not starting with '.' (a pseudonym, never a name)")
-        }
-        let store = try Self.openChecked(storePath, user: user)
-        return Self.importStudy(files, into: store, caseID: caseID, origin: origin, provenance: provenance)
-    }
-
-    /// As `runStudy`, into a store already opened with `openChecked`.
+    /// `origin` names the study in the report; `provenance` is kept with the case. The store is
+    /// one already opened with `openChecked` (the PACS import opens it before its first request).
     public static func importStudy(_ files: [URL], into store: CaseStore, caseID: String?, origin: String,
                                    provenance: String) -> ImportReport {
         var run = ImportRun(store: store)
@@ -884,9 +869,4 @@ extension Importer {
         run.commit(record, origin: origin, source: origin)
         return run.report
     }
-}
-
-extension CaseStore {
-    /// True when a case with this ID is stored.
-    public func containsCase(_ id: String) throws -> Bool { try holds(id) }
 }

@@ -1,3 +1,4 @@
+import Cases
 import Foundation
 
 /// A study as a QIDO-RS search lists it. No patient name: the search does not ask for it, and
@@ -22,10 +23,7 @@ public struct StudySummary: Sendable, Equatable, Codable {
     }
 
     /// The study date as YYYY-MM-DD when it is one.
-    public var isoDate: String? {
-        guard let d = studyDate, d.count == 8, d.allSatisfy(\.isASCII), d.allSatisfy(\.isNumber) else { return nil }
-        return "\(d.prefix(4))-\(d.dropFirst(4).prefix(2))-\(d.suffix(2))"
-    }
+    public var isoDate: String? { ISODate.fromDICOM(studyDate) }
 }
 
 /// A series of a study (QIDO-RS `/studies/{uid}/series`).
@@ -168,15 +166,13 @@ public enum DICOMJSON {
 // MARK: - Showing studies
 
 extension StudySummary {
-    /// `DICOMJSON.printable`.
-    public static func printable(_ s: String?, max: Int = 64) -> String { DICOMJSON.printable(s, max: max) }
 
     /// The columns of a study list: date, patient ID, modalities, description, instances, UID.
     public var columns: [String] {
-        [isoDate ?? (Self.printable(studyDate).isEmpty ? "-" : Self.printable(studyDate)),
-         Self.printable(patientID).isEmpty ? "-" : Self.printable(patientID),
-         modalities.isEmpty ? "-" : Self.printable(modalities.joined(separator: ",")),
-         Self.printable(description, max: 40).isEmpty ? "-" : Self.printable(description, max: 40),
+        [isoDate ?? (DICOMJSON.printable(studyDate).isEmpty ? "-" : DICOMJSON.printable(studyDate)),
+         DICOMJSON.printable(patientID).isEmpty ? "-" : DICOMJSON.printable(patientID),
+         modalities.isEmpty ? "-" : DICOMJSON.printable(modalities.joined(separator: ",")),
+         DICOMJSON.printable(description, max: 40).isEmpty ? "-" : DICOMJSON.printable(description, max: 40),
          numberOfInstances.map { "\($0) instance\($0 == 1 ? "" : "s")" } ?? "? instances",
          studyInstanceUID]
     }

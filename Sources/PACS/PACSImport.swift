@@ -297,11 +297,6 @@ public struct PACSStudyImport: Sendable {
         if let left = try? fm.contentsOfDirectory(atPath: parent.path), left.isEmpty { try? fm.removeItem(at: parent) }
     }
 
-    static func today() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: Date())
-    }
+    /// The UTC day, from the project's one timestamp.
+    static func today() -> String { String(timestampNow().prefix(10)) }
 }

@@ -45,7 +45,8 @@ struct Report: ParsableCommand {
                                                     rerun: rerun) { try diagnosis.run($0) }
             if let problem = result.keepProblem { Output.err("tumorboard report: \(caseID): the result is \(problem)\n") }
             Output.err("tumorboard report: \(caseID): " + (result.kept ? "kept findings read back (the models did not run)\n" : "findings computed by the models\n"))
-            let report = CaseReport(record: try cases.load(caseID), findings: result.findings, audit: try cases.auditTrail(caseID), kept: result.kept)
+            // The record the findings were made from (read once, above).
+            let report = CaseReport(record: record, findings: result.findings, audit: try cases.auditTrail(caseID), kept: result.kept)
             let files = try report.write(to: folder)
             try Output.out(Data("\(files.report.path)\n\(files.image.path)\n".utf8))
         } catch {

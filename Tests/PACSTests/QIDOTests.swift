@@ -108,8 +108,8 @@ final class QIDOTests: XCTestCase {
     }
 
     func testPrintableStripsTerminalEscapes() {
-        XCTAssertEqual(StudySummary.printable("Knee\u{1B}]0;owned\u{07}\n left"), "Knee ]0;owned left")
-        XCTAssertEqual(StudySummary.printable(String(repeating: "a", count: 100), max: 10), "aaaaaaaaa…")
+        XCTAssertEqual(DICOMJSON.printable("Knee\u{1B}]0;owned\u{07}\n left"), "Knee ]0;owned left")
+        XCTAssertEqual(DICOMJSON.printable(String(repeating: "a", count: 100), max: 10), "aaaaaaaaa…")
         let lines = StudySummary.table([StudySummary(studyInstanceUID: "1.2", patientID: "P\u{1B}[2J", studyDate: "20200101",
                                                      modalities: ["CR"], numberOfInstances: 1)])
         XCTAssertEqual(lines, ["2020-01-01  P [2J  CR  -  1 instance  1.2"])
