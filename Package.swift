@@ -4,6 +4,22 @@
 // Engine knows nothing of tumours; the C shims are thin and hold C only where Swift cannot.
 import PackageDescription
 
+// PostgreSQL support (the case store on a department's server, issue 18) is built in unless
+// TUMORBOARD_POSTGRESQL=0; scripts/test-tsan sets it, as the thread-sanitizer run tests the
+// workstation's background work, and compiling SwiftNIO and BoringSSL once more costs CI minutes.
+let withPostgres = Context.environment["TUMORBOARD_POSTGRESQL"] != "0"
+let postgresPackages: [Package.Dependency] = withPostgres ? [
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.5.3"),
+] : []
+let postgresProducts: [Target.Dependency] = withPostgres ? [
+    .product(name: "PostgresNIO", package: "postgres-nio"),
+    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+] : []
+
 let package = Package(
     name: "TumorBoard",
     platforms: [.macOS(.v13)],
@@ -13,7 +29,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-    ],
+    ] + postgresPackages,
     targets: [
         // C shims (system libraries).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -34,8 +50,9 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs", "AtomicFiles"]),
         // Networks built on the engine (ResNet, YOLOv5-style detector, BERT).
         .target(name: "Models", dependencies: ["Engine"]),
-        // Case records, lab panels and reference ranges, DICOM import, the SQLite case store.
-        .target(name: "Cases", dependencies: ["Imaging", "AtomicFiles", .product(name: "GRDB", package: "GRDB.swift")],
+        // Case records, lab panels and reference ranges, DICOM import, the case store (SQLite through
+        // GRDB, or PostgreSQL through PostgresNIO: one store logic over two SQL back ends).
+        .target(name: "Cases", dependencies: ["Imaging", "AtomicFiles", .product(name: "GRDB", package: "GRDB.swift")] + postgresProducts,
                 resources: [.copy("Resources")]),
         // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
         .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases", "AtomicFiles"]),

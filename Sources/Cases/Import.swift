@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What an import did: which cases were stored, which were there already, which were refused
 /// and why (one message per refused file, folder or dataset row, naming the file and field).
@@ -217,7 +216,8 @@ public struct Importer: Sendable {
     public static func openChecked(_ path: String, user: String? = nil) throws(ImportError) -> CaseStore {
         let fm = FileManager.default
         var isDir: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+        // A PostgreSQL store is checked by its server; the file checks below are SQLite's.
+        if !StoreLocation.isURL(path), fm.fileExists(atPath: path, isDirectory: &isDir) {
             guard !isDir.boolValue else { throw .store(file: path, problem: "is a folder; --store takes the store file (e.g. cases.sqlite)") }
             let attributes = try? fm.attributesOfItem(atPath: path)
             guard attributes?[.type] as? FileAttributeType == .typeRegular else {
@@ -233,27 +233,15 @@ public struct Importer: Sendable {
                 }
                 // SQLite reports some damage as an error of the check itself (SQLITE_CORRUPT).
                 let problems: String
-                do { problems = try quickCheck(path) } catch { problems = "\(error)" }
+                do { problems = try SQLiteBackend.quickCheck(path) } catch { problems = "\(error)" }
                 guard problems == "ok" else {
                     throw .store(file: path, problem: "the integrity check failed (\(problems.prefix(600))); restore it from a backup, or recover it (sqlite3 \(path) .recover)")
                 }
             }
         }
-        do { return try CaseStore(path: path, user: user) } catch { throw .store(file: path, problem: Self.storeProblem(error, path)) }
-    }
-
-    /// SQLite's quick_check (the page structure; not index contents, which integrity_check
-    /// adds at many times the cost) and the foreign-key check: "ok" when both pass.
-    static func quickCheck(_ path: String) throws -> String {
-        var config = Configuration()
-        config.busyMode = .timeout(30)
-        let queue = try DatabaseQueue(path: path, configuration: config)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            let rows = try String.fetchAll(db, sql: "PRAGMA quick_check")
-            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
-            if rows == ["ok"], fk.isEmpty { return "ok" }
-            return (rows + fk.map { "foreign key: \($0)" }).joined(separator: "; ")
+        do { return try CaseStore(path: path, user: user) } catch {
+            let named = StoreLocation.isURL(path) ? PostgresURL.redacted(path) : path
+            throw .store(file: named, problem: Self.storeProblem(error, named))
         }
     }
 
@@ -502,10 +490,8 @@ struct ImportRun {
 
 extension CaseStore {
     /// True when a case with this ID is stored.
-    /// True when a case with this ID is stored.
     public func containsCase(_ id: String) throws -> Bool {
-        do { return try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE id = ?", arguments: [id]) == true } }
-        catch { throw fail(error) }
+        try read { db in try db.exists("SELECT 1 FROM cases WHERE id = ?", [id]) }
     }
 }
 

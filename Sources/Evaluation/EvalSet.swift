@@ -36,6 +36,10 @@ public struct EvalSet: Sendable {
     public static func load(path: String, split: String? = nil, cohort: URL? = nil, slides: URL? = nil) throws -> EvalSet {
         let fm = FileManager.default
         var isDir: ObjCBool = false
+        if StoreLocation.isURL(path) {  // a PostgreSQL case store
+            let store = try CaseStore(path: path)
+            return try fromRecords(try store.allRecords(), title: "case store \(store.path)", split: split, origin: store.path)
+        }
         guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw EvalSetError("\(path): no such file or folder") }
         if !isDir.boolValue {
             guard path.hasSuffix(".sqlite") else { throw EvalSetError("\(path): not a folder or a case store (.sqlite)") }

@@ -121,7 +121,7 @@ public struct PACSStudyImport: Sendable {
             opened = s
             return s
         }
-        if FileManager.default.fileExists(atPath: storePath) { _ = try store() }
+        if StoreLocation.isURL(storePath) || FileManager.default.fileExists(atPath: storePath) { _ = try store() }
         var report = PACSImportReport(server: server, study: study, caseID: caseID)
         report.importReport.storePath = storePath
 

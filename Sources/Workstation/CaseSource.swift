@@ -91,7 +91,7 @@ public struct CaseSourceError: Error, CustomStringConvertible {
 public func openCaseSource(path: String) throws -> any CaseSource {
     let fm = FileManager.default
     var isDir: ObjCBool = false
-    if fm.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, path.hasSuffix(".sqlite") {
+    if StoreLocation.isURL(path) || (fm.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue && path.hasSuffix(".sqlite")) {
         return try StoreSource(store: CaseStore(path: path))
     }
     guard fm.fileExists(atPath: path, isDirectory: &isDir) else {

@@ -11,6 +11,6 @@ struct TumorBoard: ParsableCommand {
         Research software reproducing Sang et al., J Bone Oncol 2025. Not a medical device.
         With no subcommand, opens the workstation on the bundled samples.
         """,
-        subcommands: [Open.self, Import.self, Pacs.self, Predict.self, Detect.self, Eval.self, Report.self, Slide.self, Labs.self, ReviewCommand.self, Audit.self, Bench.self],
+        subcommands: [Open.self, Import.self, Pacs.self, Predict.self, Detect.self, Eval.self, Report.self, Slide.self, Labs.self, ReviewCommand.self, Audit.self, StoreCommand.self, Bench.self],
         defaultSubcommand: Open.self)
 }

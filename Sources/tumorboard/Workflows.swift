@@ -4,13 +4,14 @@ import Foundation
 
 /// The store every workflow command works on: --store, else TUMORBOARD_STORE, else the data directory.
 struct StoreOption: ParsableArguments {
-    @Option(help: "The case store (default: $TUMORBOARD_STORE, else ~/.local/share/tumorboard/cases.sqlite).")
+    @Option(help: "The case store: a file (SQLite) or postgresql://user@host:port/db (default: $TUMORBOARD_STORE, else ~/.local/share/tumorboard/cases.sqlite).")
     var store: String?
 
-    /// Opens an existing store (a workflow command never creates one by accident).
+    /// Opens an existing store (a workflow command never creates a store file by accident; a
+    /// PostgreSQL database must exist on its server).
     func open() throws -> CaseStore {
         let path = store ?? CaseStore.defaultPath()
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard StoreLocation.isURL(path) || FileManager.default.fileExists(atPath: path) else {
             throw CaseError.store(file: path, problem: "no such store; import cases first (tumorboard import PATH --store \(path))")
         }
         return try CaseStore(path: path)

@@ -2,12 +2,17 @@ import Foundation
 import XCTest
 @testable import Cases
 
-final class StoreTests: XCTestCase {
+/// Runs on SQLite; `StoreTestsOnPostgreSQL` runs the same tests on PostgreSQL.
+class StoreTests: XCTestCase {
+    class var backend: TestBackend { .sqlite }
+    var backend: TestBackend { Self.backend }
+
     func store(_ dir: URL, user: String = "tester") throws -> CaseStore {
-        try CaseStore(path: dir.appendingPathComponent("store/cases.sqlite").path, user: user)
+        try CaseStore(path: try backend.location(dir, "store/cases.sqlite"), user: user)
     }
 
-    func testDefaultPathFollowsEnvironment() {
+    func testDefaultPathFollowsEnvironment() throws {
+        try backend.sqliteOnly("no store involved, so it runs once")
         XCTAssertEqual(CaseStore.defaultPath(environment: ["TUMORBOARD_STORE": "/x/y.sqlite", "HOME": "/h"]), "/x/y.sqlite")
         XCTAssertEqual(CaseStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]), "/d/tumorboard/cases.sqlite")
         XCTAssertEqual(CaseStore.defaultPath(environment: ["HOME": "/h"]), "/h/.local/share/tumorboard/cases.sqlite")
@@ -21,22 +26,24 @@ final class StoreTests: XCTestCase {
     func testCreatesWALStoreAtCurrentSchemaAndRefusesNewerSchema() throws {
         let dir = try temporaryFolder(self)
         let s = try store(dir)
-        XCTAssertEqual(try s.journalMode(), "wal")
+        XCTAssertEqual(try s.journalMode(), backend == .sqlite ? "wal" : "postgresql")
         XCTAssertEqual(try s.fileSchemaVersion(), CaseStore.schemaVersion)
         XCTAssertEqual(try s.integrityCheck(), "ok")
         // Reopening migrates nothing and keeps data.
         try s.add(CaseRecord(id: "A1", age: 10, sex: .female))
         let again = try store(dir)
         XCTAssertEqual(try again.caseIDs(), ["A1"])
-        // A file from a newer TumorBoard is refused, not silently used.
-        let newer = dir.appendingPathComponent("newer.sqlite").path
-        _ = try CaseStore(path: newer)
-        try runSQLite(newer, "PRAGMA user_version = 99")
-        assertThrowsMessage({ _ = try CaseStore(path: newer) }, contains: ["newer.sqlite", "schema version 99", "newer TumorBoard"])
+        // A store from a newer TumorBoard is refused, not silently used.
+        let newer = try backend.location(dir, "newer.sqlite")
+        let named = try CaseStore(path: newer).path
+        try backend.runSQL(newer, backend == .sqlite ? "PRAGMA user_version = 99"
+                                                    : "INSERT INTO tumorboard_schema (version, name, applied_at) VALUES (99, 'future', 'x')")
+        assertThrowsMessage({ _ = try CaseStore(path: newer) }, contains: [named, "schema version 99", "newer TumorBoard"])
     }
 
     /// A version-1 store (as an older TumorBoard left it) is migrated to the current schema.
     func testMigratesAnOlderStore() throws {
+        try backend.sqliteOnly("SQLite's version-1 schema; a PostgreSQL store starts at version 4")
         let dir = try temporaryFolder(self)
         let path = dir.appendingPathComponent("v1.sqlite").path
         try runSQLite(path, CaseStore.migrations[0].sql + "\nPRAGMA user_version = 1;\nINSERT INTO cases (id, created_at, updated_at) VALUES ('OLD', 'x', 'x');")
@@ -154,6 +161,7 @@ final class StoreTests: XCTestCase {
 
     /// The real BTXRD radiographs (../shared/data/btxrd), when present.
     func testImportsRealBTXRDRadiographs() throws {
+        try backend.sqliteOnly("the real-data import runs once; the PostgreSQL leg imports the same kinds of cases above")
         let btxrd = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data/btxrd")
         guard FileManager.default.fileExists(atPath: btxrd.appendingPathComponent("cases.csv").path) else {
             throw XCTSkip("../shared/data/btxrd is absent: real-radiograph import not tested")
@@ -174,6 +182,19 @@ final class StoreTests: XCTestCase {
         let withBoxes = try s.caseIDs().compactMap { try s.load($0).radiographs[0].boxes.isEmpty ? nil : $0 }
         XCTAssertFalse(withBoxes.isEmpty)
     }
+}
+
+/// The same tests on PostgreSQL (XCTest on Linux runs only the test methods a class declares itself).
+final class StoreTestsOnPostgreSQL: StoreTests {
+    override class var backend: TestBackend { .postgresql }
+    override func testDefaultPathFollowsEnvironment() throws { try super.testDefaultPathFollowsEnvironment() }
+    override func testCreatesWALStoreAtCurrentSchemaAndRefusesNewerSchema() throws { try super.testCreatesWALStoreAtCurrentSchemaAndRefusesNewerSchema() }
+    override func testMigratesAnOlderStore() throws { try super.testMigratesAnOlderStore() }
+    override func testEveryChangeIsAuditedWithUserAndTime() throws { try super.testEveryChangeIsAuditedWithUserAndTime() }
+    override func testRefusedChangesWriteNothing() throws { try super.testRefusedChangesWriteNothing() }
+    override func testImportsAFolderOfCaseFoldersReportingRefusedOnes() throws { try super.testImportsAFolderOfCaseFoldersReportingRefusedOnes() }
+    override func testImportsADatasetLayoutAndRefusesBadRows() throws { try super.testImportsADatasetLayoutAndRefusesBadRows() }
+    override func testImportsRealBTXRDRadiographs() throws { try super.testImportsRealBTXRDRadiographs() }
 }
 
 /// Runs the sqlite3-free SQL through a throwaway GRDB queue (tests only).

@@ -5,9 +5,13 @@ import Imaging
 
 /// The store under the workflows: the per-case version check, sign-off and reopening, lab
 /// entry and correction, slide entry with its field checks, file modes, damaged rows.
-final class WorkflowStoreTests: XCTestCase {
+/// Runs on SQLite; `WorkflowStoreTestsOnPostgreSQL` runs the same tests on PostgreSQL.
+class WorkflowStoreTests: XCTestCase {
+    class var backend: TestBackend { .sqlite }
+    var backend: TestBackend { Self.backend }
+
     func store(_ dir: URL, user: String = "tester") throws -> CaseStore {
-        try CaseStore(path: dir.appendingPathComponent("cases.sqlite").path, user: user)
+        try CaseStore(path: try backend.location(dir), user: user)
     }
 
     func testVersionGoesUpWithEachEditAndAStaleSaveIsRefusedNamingWhoAndWhen() throws {
@@ -103,6 +107,7 @@ final class WorkflowStoreTests: XCTestCase {
     }
 
     func testLabEntryNamesTheFieldAndTheReason() throws {
+        try backend.sqliteOnly("no store involved, so it runs once")
         let c = try BiomarkerCatalog.bundled
         func problems(_ e: LabEntry) -> [LabEntry.Field: String] {
             if case .failure(let p) = e.result(catalog: c) { return p.fields }
@@ -170,6 +175,7 @@ final class WorkflowStoreTests: XCTestCase {
     }
 
     func testANewStoreAndItsWALAreForOwnerAndGroupOnly() throws {
+        try backend.sqliteOnly("the store file's mode")
         let dir = try temporaryFolder(self)
         let old = umask(0o022)
         defer { umask(old) }
@@ -186,6 +192,7 @@ final class WorkflowStoreTests: XCTestCase {
     }
 
     func testAnOldEmptyFileIsNotTakenForAStore() throws {
+        try backend.sqliteOnly("a 0-byte store file")
         let dir = try temporaryFolder(self)
         let path = dir.appendingPathComponent("empty.sqlite").path
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data()))
@@ -199,7 +206,7 @@ final class WorkflowStoreTests: XCTestCase {
         let s = try store(dir)
         try s.add(CaseRecord(id: "GOOD", age: 3, sex: .female))
         try s.add(CaseRecord(id: "BAD", radiographs: [Radiograph(file: "/x.png")]))
-        try runSQLite(s.path, "UPDATE radiographs SET boxes = '{not json' WHERE case_id = 'BAD';")
+        try backend.runSQL(try backend.location(dir), "UPDATE radiographs SET boxes = '{not json' WHERE case_id = 'BAD';")
         let found = try s.allRecordsReportingProblems()
         XCTAssertEqual(found.records.map(\.id), ["GOOD"])
         XCTAssertEqual(found.problems.count, 1)
@@ -207,4 +214,17 @@ final class WorkflowStoreTests: XCTestCase {
         assertThrowsMessage({ _ = try s.load("BAD") }, contains: ["case BAD", "radiographs"])
         XCTAssertEqual(try s.load("GOOD").age, 3)
     }
+}
+
+/// The same tests on PostgreSQL (XCTest on Linux runs only the test methods a class declares itself).
+final class WorkflowStoreTestsOnPostgreSQL: WorkflowStoreTests {
+    override class var backend: TestBackend { .postgresql }
+    override func testVersionGoesUpWithEachEditAndAStaleSaveIsRefusedNamingWhoAndWhen() throws { try super.testVersionGoesUpWithEachEditAndAStaleSaveIsRefusedNamingWhoAndWhen() }
+    override func testASignedCaseIsReadOnlyUntilReopenedWithAReason() throws { try super.testASignedCaseIsReadOnlyUntilReopenedWithAReason() }
+    override func testSetLabAddsCorrectsAndRefusesWithAReason() throws { try super.testSetLabAddsCorrectsAndRefusesWithAReason() }
+    override func testLabEntryNamesTheFieldAndTheReason() throws { try super.testLabEntryNamesTheFieldAndTheReason() }
+    override func testSlideEntryIsCheckedFieldByField() throws { try super.testSlideEntryIsCheckedFieldByField() }
+    override func testANewStoreAndItsWALAreForOwnerAndGroupOnly() throws { try super.testANewStoreAndItsWALAreForOwnerAndGroupOnly() }
+    override func testAnOldEmptyFileIsNotTakenForAStore() throws { try super.testAnOldEmptyFileIsNotTakenForAStore() }
+    override func testAMalformedRowCostsItsCaseNotTheStore() throws { try super.testAMalformedRowCostsItsCaseNotTheStore() }
 }

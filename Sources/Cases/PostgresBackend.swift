@@ -1,0 +1,314 @@
+#if canImport(PostgresNIO)  // absent from a build made with TUMORBOARD_POSTGRESQL=0 (Package.swift)
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// PostgreSQL through PostgresNIO: one connection per store, transactions one at a time on it.
+/// A connection lost before COMMIT (a server restart) is reopened and the transaction retried
+/// once; so is one that lost a serialization or deadlock check. A commit whose reply never came
+/// is reported as such, not retried (it may have been saved). Live refresh: every change sends
+/// NOTIFY inside its transaction; a second connection LISTENs and counts.
+final class PostgresBackend: StoreBackend, @unchecked Sendable {
+    // @unchecked: the connection and the listener state are only touched under `lock` / `listenLock`.
+    let url: PostgresURL
+    let location: String
+    var dialect: SQLDialect { .postgresql }
+    let configuration: PostgresConnection.Configuration
+    let timeout: TimeInterval
+    let logger: Logger
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    private var nextID = 0
+
+    static let channel = "tumorboard_changes"
+
+    init(url text: String, connectTimeout: TimeInterval, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let u = try PostgresURL(text, environment: environment)
+        url = u
+        location = u.display
+        timeout = max(1, connectTimeout)
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if u.sslMode != "disable" {
+            var t = TLSConfiguration.makeClientConfiguration()
+            t.certificateVerification = u.sslMode == "verify-full" ? .fullVerification : .noHostnameVerification
+            if let root = u.sslRootCert {
+                guard FileManager.default.isReadableFile(atPath: root) else {
+                    throw StoreBackendError.location("sslrootcert \(root) does not exist or cannot be read")
+                }
+                t.trustRoots = .file(root)
+            }
+            do { tls = .require(try NIOSSLContext(configuration: t)) } catch {
+                throw StoreBackendError.location("TLS cannot be set up (\(error))")
+            }
+        }
+        var c = PostgresConnection.Configuration(host: u.host, port: u.port, username: u.user,
+                                                 password: try u.password(environment: environment), database: u.database, tls: tls)
+        c.options.connectTimeout = .milliseconds(Int64(timeout * 1000))
+        configuration = c
+        var l = Logger(label: "tumorboard.store")
+        l.logLevel = .critical  // PostgresNIO logs queries at debug; nothing of a case reaches a log
+        logger = l
+        lock.lock(); defer { lock.unlock() }
+        _ = try connected()
+    }
+
+    deinit {
+        _ = try? connection?.close().wait()
+        listenLock.lock()
+        _ = try? listener?.close().wait()
+        listenLock.unlock()
+    }
+
+    /// The open connection, (re)connecting when there is none. Call with `lock` held.
+    private func connected() throws -> PostgresConnection {
+        if let c = connection, !c.isClosed { return c }
+        connection = nil
+        nextID += 1
+        do {
+            let c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
+                                                   id: nextID, logger: logger).wait()
+            connection = c
+            return c
+        } catch {
+            throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port) (\(Self.describe(error)))")
+        }
+    }
+
+    // MARK: Transactions
+
+    func write<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", body)
+    }
+
+    func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    private func transaction<T>(begin: String, _ body: (any SQLTransaction) throws -> T) throws -> T {
+        lock.lock(); defer { lock.unlock() }
+        var attempt = 0
+        while true {
+            attempt += 1
+            let conn: PostgresConnection
+            do { conn = try connected() } catch {
+                throw error
+            }
+            let tx = Transaction(connection: conn, logger: logger)
+            var committing = false
+            do {
+                try tx.execute(begin, [])
+                let result = try body(tx)
+                committing = true
+                try tx.execute("COMMIT", [])
+                return result
+            } catch {
+                let retry = Self.isRetryable(error)
+                if !conn.isClosed { _ = try? tx.execute("ROLLBACK", []) } else { connection = nil }
+                if committing && Self.isConnectionLoss(error) {
+                    throw StoreBackendError.commitUnknown("the connection to \(url.host):\(url.port) was lost while the change was being committed; it may or may not have been saved (see the case's history)")
+                }
+                if retry && attempt == 1 { connection = Self.isConnectionLoss(error) ? nil : connection; continue }
+                throw Self.translate(error, url: url)
+            }
+        }
+    }
+
+    static func isConnectionLoss(_ error: Error) -> Bool {
+        guard let e = error as? PSQLError else { return false }
+        return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown].contains(e.code)
+    }
+
+    /// Connection lost (server restart), serialization failure, deadlock, or a server shutting down.
+    static func isRetryable(_ error: Error) -> Bool {
+        if isConnectionLoss(error) { return true }
+        guard let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] else { return false }
+        return ["40001", "40P01", "57P01", "57P02", "57P03"].contains(state)
+    }
+
+    /// A server error in the server's own words, with what it means for the user.
+    static func translate(_ error: Error, url: PostgresURL) -> Error {
+        if error is CaseError || error is StoreBackendError { return error }
+        guard let e = error as? PSQLError else { return error }
+        if isConnectionLoss(e) {
+            return StoreBackendError.unavailable("the connection to the PostgreSQL server at \(url.host):\(url.port) was lost and could not be restored; nothing was saved")
+        }
+        let state = e.serverInfo?[.sqlState] ?? ""
+        let message = e.serverInfo?[.message] ?? describe(e)
+        switch state {
+        case "53100": return StoreBackendError.refused("the database server's disk is full (\(message)); nothing was saved")
+        case "40001", "40P01": return StoreBackendError.conflict("another writer changed the same rows at the same moment, twice (\(message)); nothing was saved, try again")
+        case "42501": return StoreBackendError.refused("permission denied (\(message)); ask the database administrator to grant this user access")
+        default: return StoreBackendError.refused("the server refused it: \(message)\(state.isEmpty ? "" : " (SQLSTATE \(state))")")
+        }
+    }
+
+    /// A PSQLError without the query or its arguments (they may hold patient data).
+    static func describe(_ error: Error) -> String {
+        guard let e = error as? PSQLError else { return "\(error)" }
+        if let m = e.serverInfo?[.message] { return m }
+        if let u = e.underlying { return "\(e.code): \(u)" }
+        return "\(e.code)"
+    }
+
+    struct Transaction: SQLTransaction {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func execute(_ sql: String, _ arguments: SQLArguments) throws {
+            _ = try run(sql, arguments)
+        }
+
+        func rows(_ sql: String, _ arguments: SQLArguments, table: String) throws -> [SQLRow] {
+            try run(sql, arguments).rows.map { row in
+                var values: [String: SQLValue] = [:]
+                for cell in row { values[cell.columnName] = try Self.value(cell) }
+                return SQLRow(values: values, table: table)
+            }
+        }
+
+        func announceChange() throws {
+            // Delivered to the listeners when (and only if) the transaction commits; one per transaction.
+            try execute("NOTIFY \(PostgresBackend.channel)", [])
+        }
+
+        func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+            var binds = PostgresBindings(capacity: arguments.count)
+            for a in arguments {
+                switch a?.sqlValue ?? .null {
+                case .null: binds.appendNull()
+                case .integer(let i): binds.append(i)
+                case .real(let d): binds.append(d)
+                case .text(let s): binds.append(s)
+                }
+            }
+            return try connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger).wait()
+        }
+
+        /// `?` placeholders (the store's one SQL spelling) to `$1, $2, ...`, outside quotes.
+        static func numbered(_ sql: String) -> String {
+            var out = "", n = 0, quote: Character?
+            for ch in sql {
+                if let q = quote { out.append(ch); if ch == q { quote = nil }; continue }
+                if ch == "'" || ch == "\"" { quote = ch; out.append(ch); continue }
+                if ch == "?" { n += 1; out += "$\(n)" } else { out.append(ch) }
+            }
+            return out
+        }
+
+        static func value(_ cell: PostgresCell) throws -> SQLValue {
+            guard cell.bytes != nil else { return .null }
+            switch cell.dataType {
+            case .int2: return .integer(Int64(try cell.decode(Int16.self)))
+            case .int4: return .integer(Int64(try cell.decode(Int32.self)))
+            case .int8: return .integer(try cell.decode(Int64.self))
+            case .float4: return .real(Double(try cell.decode(Float.self)))
+            case .float8: return .real(try cell.decode(Double.self))
+            case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+            default: return .text(try cell.decode(String.self))
+            }
+        }
+    }
+
+    // MARK: Schema
+
+    func schemaVersion() throws -> Int {
+        try read { tx in
+            guard try tx.exists("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'tumorboard_schema'") else { return 0 }
+            return try tx.value("SELECT max(version) AS v FROM tumorboard_schema", as: Int.self) ?? 0
+        }
+    }
+
+    func migrate(to steps: [(version: Int, name: String, sql: String)]) throws {
+        let latest = steps.last?.version ?? 0
+        try write { tx in
+            // One migrating process at a time, across every server: a transaction-scoped advisory lock.
+            try tx.execute("SELECT pg_advisory_xact_lock(727001)", [])
+            try tx.execute("CREATE TABLE IF NOT EXISTS tumorboard_schema (version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL)", [])
+            let version = try tx.value("SELECT max(version) AS v FROM tumorboard_schema", as: Int.self) ?? 0
+            guard version <= latest else {
+                throw CaseError.store(file: location, problem: "schema version \(version) was written by a newer TumorBoard (this one knows up to \(latest)); update TumorBoard")
+            }
+            for step in steps where step.version > version {
+                // One statement per message: the extended protocol takes one at a time.
+                for statement in Self.statements(step.sql) { try tx.execute(statement, []) }
+                try tx.execute("INSERT INTO tumorboard_schema (version, name, applied_at) VALUES (?, ?, ?)", [step.version, step.name, timestampNow()])
+            }
+        }
+    }
+
+    /// A migration's SQL as single statements: split at `;` outside quotes, comment lines dropped.
+    static func statements(_ sql: String) -> [String] {
+        let text = sql.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }.joined(separator: "\n")
+        var out: [String] = [], cur = "", quote: Character?
+        for ch in text {
+            if let q = quote { cur.append(ch); if ch == q { quote = nil }; continue }
+            if ch == "'" || ch == "\"" { quote = ch; cur.append(ch); continue }
+            if ch == ";" {
+                let t = cur.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !t.isEmpty { out.append(t) }
+                cur = ""
+            } else { cur.append(ch) }
+        }
+        let t = cur.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !t.isEmpty { out.append(t) }
+        return out
+    }
+
+    /// PostgreSQL keeps its own pages consistent; what is checked here is what the schema
+    /// promises: no row of a case without its case (the foreign keys), no audit row without a user.
+    func integrityCheck() throws -> String {
+        try read { tx in
+            var problems: [String] = []
+            for table in ["radiographs", "slides", "labs", "findings"] {
+                let n = try tx.value("SELECT count(*) AS n FROM \(table) t WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = t.case_id)", as: Int.self) ?? 0
+                if n > 0 { problems.append("\(n) row(s) of \(table) without their case") }
+            }
+            return problems.isEmpty ? "ok" : problems.joined(separator: "; ")
+        }
+    }
+
+    // MARK: Live refresh (LISTEN/NOTIFY)
+
+    private let listenLock = NSLock()
+    private var listener: PostgresConnection?
+    private let notifications = NotificationCounter()
+    private var generation: Int64 = 0
+
+    /// A token that changes with every committed change announced by any process: the number of
+    /// notifications received since the listener (re)connected, in the listener's generation.
+    /// No query runs while the listener is up, so a workstation can ask every half second.
+    func changeToken(fallback: (any SQLTransaction) throws -> Int64) throws -> Int64 {
+        listenLock.lock(); defer { listenLock.unlock() }
+        if let l = listener, !l.isClosed { return (generation << 40) | notifications.count }
+        listener = nil
+        nextListenerID += 1
+        do {
+            let l = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
+                                                   id: 1_000_000 + nextListenerID, logger: logger).wait()
+            let counter = notifications
+            l.addListener(channel: Self.channel) { _, _ in counter.increment() }
+            _ = try l.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.channel)"), logger: logger).wait()
+            listener = l
+        } catch {
+            throw StoreBackendError.unavailable("cannot listen for changes on the PostgreSQL server at \(url.host):\(url.port) (\(Self.describe(error)))")
+        }
+        // A new listener may have missed changes while there was none: a new generation makes
+        // every reader re-read once.
+        generation += 1
+        return (generation << 40) | notifications.count
+    }
+    private var nextListenerID = 0
+}
+
+/// Notifications received, counted on the event loop and read by any thread.
+final class NotificationCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n: Int64 = 0
+    func increment() { lock.lock(); n += 1; lock.unlock() }
+    var count: Int64 { lock.lock(); defer { lock.unlock() }; return n }
+}
+#endif

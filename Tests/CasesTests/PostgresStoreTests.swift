@@ -1,0 +1,200 @@
+import Foundation
+import XCTest
+@testable import Cases
+
+/// What only the PostgreSQL back end has: its URL and password file, a server that is down or
+/// restarts, LISTEN/NOTIFY, the version check between two connections (two servers), and
+/// `store copy`. The shared behaviour runs in StoreTestsOnPostgreSQL / WorkflowStoreTestsOnPostgreSQL.
+final class PostgresStoreTests: XCTestCase {
+    // MARK: Without a server
+
+    func testURLOptionsAndRefusals() throws {
+        let u = try PostgresURL("postgresql://ana@db.example:6543/cases?sslmode=verify-full&sslrootcert=/etc/ca.pem", environment: [:])
+        XCTAssertEqual(u.user, "ana"); XCTAssertEqual(u.host, "db.example"); XCTAssertEqual(u.port, 6543)
+        XCTAssertEqual(u.database, "cases"); XCTAssertEqual(u.sslMode, "verify-full"); XCTAssertEqual(u.sslRootCert, "/etc/ca.pem")
+        XCTAssertEqual(u.display, "postgresql://ana@db.example:6543/cases")
+        let d = try PostgresURL("postgres://bo@localhost", environment: [:])
+        XCTAssertEqual(d.port, 5432); XCTAssertEqual(d.database, "bo"); XCTAssertEqual(d.sslMode, "disable")
+        // A password in the URL would show in `ps`, shell history and logs: refused, and never echoed.
+        do { _ = try PostgresURL("postgresql://ana:s3cret@db/cases", environment: [:]); XCTFail("a password in the URL must be refused") } catch {
+            XCTAssertTrue("\(error)".contains("~/.pgpass"), "\(error)")
+            XCTAssertFalse("\(error)".contains("s3cret"), "\(error)")
+        }
+        XCTAssertEqual(PostgresURL.redacted("postgresql://ana:s3cret@db/cases"), "postgresql://ana:****@db/cases")
+        // TLS is verified or not used.
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://ana@db/c?sslmode=require", environment: [:]) }, contains: ["sslmode=require", "verify-full"])
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://ana@db/c?sslpassword=x", environment: [:]) }, contains: ["sslpassword"])
+        XCTAssertTrue(StoreLocation.isURL("postgresql://a@b/c"))
+        XCTAssertFalse(StoreLocation.isURL("/data/postgresql/cases.sqlite"))
+    }
+
+    func testPasswordFileLikeLibpq() throws {
+        let dir = try temporaryFolder(self)
+        let file = dir.appendingPathComponent("pgpass")
+        try """
+        # comment
+        other:5432:*:ana:wrong
+        db.example:6543:cases:ana:right\\:with\\\\colon
+        *:*:*:bo:bos
+        """.write(to: file, atomically: true, encoding: .utf8)
+        chmod(file.path, 0o600)
+        let env = ["PGPASSFILE": file.path]
+        XCTAssertEqual(try PostgresURL("postgresql://ana@db.example:6543/cases", environment: env).password(environment: env), "right:with\\colon")
+        XCTAssertEqual(try PostgresURL("postgresql://bo@anywhere/x", environment: env).password(environment: env), "bos")
+        XCTAssertNil(try PostgresURL("postgresql://cy@db.example:6543/cases", environment: env).password(environment: env))
+        // passfile= in the URL wins over PGPASSFILE.
+        XCTAssertEqual(try PostgresURL("postgresql://bo@x/y?passfile=\(file.path)", environment: [:]).password(environment: [:]), "bos")
+        // A password file others can read is refused, naming it and the fix.
+        chmod(file.path, 0o644)
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://bo@x/y", environment: env).password(environment: env) }, contains: [file.path, "chmod 600"])
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://bo@x/y?passfile=/nope", environment: [:]).password(environment: [:]) }, contains: ["/nope"])
+    }
+
+    func testServerDownAtStartIsAClearMessage() throws {
+        // A port nothing listens on (bound, then closed).
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_addr.s_addr = inet_addr("127.0.0.1"); addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        close(s)
+        let started = Date()
+        assertThrowsMessage({ _ = try CaseStore(path: "postgresql://ana@127.0.0.1:\(port)/cases", user: "ana", busyTimeout: 3) },
+                            contains: ["postgresql://ana@127.0.0.1:\(port)/cases", "cannot connect", "127.0.0.1:\(port)"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+    }
+
+    // MARK: Against the test server
+
+    func testASignOffReachesAnotherWorkstationWithinASecond() throws {
+        let dir = try temporaryFolder(self)
+        let url = try TestBackend.postgresql.location(dir)
+        let ana = try CaseStore(path: url, user: "ana"), bo = try CaseStore(path: url, user: "bo")
+        try ana.add(CaseRecord(id: "C1", age: 15, sex: .male))
+        let token = try bo.changeToken()
+        // A kept model result is not announced ...
+        try ana.addFinding("C1", Finding(createdAt: "2026-01-05T10:00:00Z", models: ["d": "1"], probabilities: ["benign": 1]))
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(try bo.changeToken(), token)
+        // ... a sign-off is, within a second, with no query of bo's in between.
+        try ana.signOff("C1")
+        let signed = Date()
+        var seen: TimeInterval?
+        while Date().timeIntervalSince(signed) < 2 {
+            if try bo.changeToken() != token { seen = Date().timeIntervalSince(signed); break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let latency = try XCTUnwrap(seen, "bo never heard of ana's sign-off")
+        XCTAssertLessThan(latency, 1.0)
+        XCTAssertEqual(try bo.load("C1").review?.signedOffBy, "ana")
+        // A rolled-back change announces nothing.
+        let t2 = try bo.changeToken()
+        XCTAssertThrowsError(try ana.setReviewNote("C1", "after sign-off"))
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(try bo.changeToken(), t2)
+    }
+
+    /// Two connections (two servers) save over the same version at the same moment: exactly one wins.
+    func testTheVersionCheckHoldsBetweenConnections() throws {
+        let dir = try temporaryFolder(self)
+        let url = try TestBackend.postgresql.location(dir)
+        let setup = try CaseStore(path: url, user: "setup")
+        for i in 0..<10 { try setup.add(CaseRecord(id: "C\(i)", age: 20, sex: .female)) }
+        let stores = try (0..<4).map { try CaseStore(path: url, user: "reader\($0)") }
+        let outcomes = Locked<[String: [String]]>([:])
+        for i in 0..<10 {
+            let id = "C\(i)", v = try setup.version(of: id)
+            DispatchQueue.concurrentPerform(iterations: stores.count) { k in
+                let result: String
+                do { try stores[k].setReviewNote(id, "note by \(k)", expectedVersion: v); result = "saved" }
+                catch CaseError.conflict { result = "conflict" }
+                catch { result = "error: \(error)" }
+                outcomes.withLock { $0[id, default: []].append(result) }
+            }
+        }
+        for i in 0..<10 {
+            let o = outcomes.withLock { $0["C\(i)"] ?? [] }
+            XCTAssertEqual(o.filter { $0 == "saved" }.count, 1, "C\(i): \(o)")
+            XCTAssertEqual(o.filter { $0 == "conflict" }.count, stores.count - 1, "C\(i): \(o)")
+            XCTAssertEqual(try setup.version(of: "C\(i)"), 2)
+            XCTAssertEqual(try setup.auditTrail("C\(i)").filter { $0.action == "review note edited" }.count, 1)
+        }
+    }
+
+    /// The server restarts under an open store: the next change reconnects and goes through,
+    /// and live refresh resumes.
+    func testAServerRestartMidSessionReconnects() throws {
+        let dir = try temporaryFolder(self)
+        let url = try TestBackend.postgresql.location(dir)
+        let s = try CaseStore(path: url, user: "ana"), other = try CaseStore(path: url, user: "bo")
+        try s.add(CaseRecord(id: "C1", age: 15, sex: .male))
+        let token = try other.changeToken()
+        // posix_spawn + waitpid, not Foundation's Process: the restarted server inherits the
+        // descriptor Process watches for the child's exit, and it would wait for the server.
+        XCTAssertEqual(try spawnAndWait(repoRoot.appendingPathComponent("scripts/postgres-test-server").path, ["restart"]), 0,
+                       "scripts/postgres-test-server restart failed")
+        try s.setReviewNote("C1", "after the restart")
+        XCTAssertEqual(try other.load("C1").review?.note, "after the restart")
+        XCTAssertNotEqual(try other.changeToken(), token, "the listener must come back after the restart")
+        XCTAssertEqual(try s.auditTrail("C1").map(\.action), ["created", "review note edited"])
+    }
+
+    func testStoreCopyFromSQLiteIsVerifiedAndIdempotent() throws {
+        let dir = try temporaryFolder(self)
+        let sqlite = try CaseStore(path: dir.appendingPathComponent("dept.sqlite").path, user: "dr-ana")
+        try writePNG(dir.appendingPathComponent("slide.png"))
+        for i in 0..<12 {
+            let id = "TB-\(i)"
+            try sqlite.add(CaseRecord(id: id, age: 10 + i, sex: i % 2 == 0 ? .female : .male, site: "femur",
+                                      label: i % 3 == 0 ? .malignant : .benign,
+                                      radiographs: [Radiograph(file: "/data/\(id).png", sha256: String(repeating: "a", count: 64),
+                                                               boxes: [LesionBox(x0: 1, y0: 2, x1: 30, y1: 40)])],
+                                      labs: [LabResult(marker: "alp", value: 100.25 + Double(i), unit: "U/L", date: "2026-01-0\(1 + i % 9)")]))
+            try sqlite.addSlide(id, SlideReference(slideID: "S-\(i)", stain: "H&E", file: dir.appendingPathComponent("slide.png").path))
+            try sqlite.addFinding(id, Finding(createdAt: "2026-01-05T10:00:00Z", models: ["detector": "ab12"],
+                                              probabilities: ["benign": 0.7, "intermediate": 0.1, "malignant": 0.2]),
+                                  inputKey: "k\(i)", result: "{\"p\": \(i)}")
+            if i % 4 == 0 { try sqlite.setReviewNote(id, "agree"); try sqlite.signOff(id) }
+        }
+        // A case replaced away: its first trail stays, and moves too.
+        try sqlite.add(CaseRecord(id: "TB-0", age: 10, sex: .female), source: "/re-import", ifExists: .replace)
+        let url = try TestBackend.postgresql.location(dir)
+        let pg = try CaseStore(path: url, user: "admin")
+        let report = try sqlite.copy(to: pg)
+        XCTAssertTrue(report.verified, report.summary)
+        XCTAssertEqual(report.copied.count, 12)
+        XCTAssertEqual(report.source.audit, try sqlite.auditTrail().count)
+        for id in try sqlite.caseIDs() {
+            XCTAssertEqual(try pg.load(id), try sqlite.load(id))
+            XCTAssertEqual(try pg.version(of: id), try sqlite.version(of: id))
+            XCTAssertEqual(try pg.auditTrail(id), try sqlite.auditTrail(id))
+        }
+        XCTAssertEqual(try pg.storedResult("TB-5", inputKey: "k5"), "{\"p\": 5}")
+        // Again: nothing is copied twice.
+        let again = try sqlite.copy(to: pg)
+        XCTAssertTrue(again.verified, again.summary)
+        XCTAssertEqual(again.copied, [])
+        XCTAssertEqual(again.alreadyThere.count, 12)
+        XCTAssertEqual(try pg.auditTrail().count, try sqlite.auditTrail().count)
+        // A case that was changed in the destination since is left alone and named.
+        try pg.setClinicalNote("TB-1", "changed on the new server")
+        let third = try sqlite.copy(to: pg)
+        XCTAssertEqual(third.differing, ["TB-1"])
+        XCTAssertFalse(third.verified)
+        XCTAssertTrue(third.summary.contains("DIFFERS: TB-1"), third.summary)
+        XCTAssertEqual(try pg.load("TB-1").clinicalNote, "changed on the new server")
+    }
+}
+
+/// Runs a program and waits for it alone (not for daemons it leaves behind); its exit status.
+func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
+    var pid = pid_t()
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+    guard rc == 0 else { throw StoreBackendError.unavailable("cannot start \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
