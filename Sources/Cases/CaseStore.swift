@@ -226,6 +226,17 @@ public final class CaseStore: Sendable {
         try migrate()
     }
 
+    /// Opens a store that must exist already: a command that reads or edits cases never leaves
+    /// an empty store file behind for a mistyped path. A PostgreSQL database must exist on its
+    /// server (the administrator makes it); its tables are created on first use.
+    public static func openExisting(path: String? = nil, user: String? = nil) throws -> CaseStore {
+        let location = path ?? defaultPath()
+        guard StoreLocation.isURL(location) || FileManager.default.fileExists(atPath: location) else {
+            throw CaseError.store(file: location, problem: "no case store there; import cases first (tumorboard import PATH --store \(location))")
+        }
+        return try CaseStore(path: location, user: user)
+    }
+
     /// Which database keeps this store.
     public var dialect: SQLDialect { backend.dialect }
 

@@ -29,12 +29,8 @@ struct Report: ParsableCommand {
 
     func run() throws {
         do {
-            let path = store ?? CaseStore.defaultPath()
             // Opening creates a store: a mistyped path must not leave an empty one behind.
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CaseReportError("\(path): no case store there (import cases with tumorboard import, or give --store)")
-            }
-            let cases = try CaseStore(path: path)
+            let cases = try CaseStore.openExisting(path: store)
             let record = try cases.load(caseID)
             let folder = URL(fileURLWithPath: out)
             // Before the models run: a refused folder should not cost a diagnosis.

@@ -10,11 +10,7 @@ struct StoreOption: ParsableArguments {
     /// Opens an existing store (a workflow command never creates a store file by accident; a
     /// PostgreSQL database must exist on its server).
     func open() throws -> CaseStore {
-        let path = store ?? CaseStore.defaultPath()
-        guard StoreLocation.isURL(path) || FileManager.default.fileExists(atPath: path) else {
-            throw CaseError.store(file: path, problem: "no such store; import cases first (tumorboard import PATH --store \(path))")
-        }
-        return try CaseStore(path: path)
+        try CaseStore.openExisting(path: store)
     }
 }
 

@@ -394,7 +394,7 @@ final class CaseReportTests: XCTestCase {
         let noStore = dir.appendingPathComponent("typo.sqlite").path
         let r = try run(["report", "X", "--out", dir.appendingPathComponent("r").path, "--store", noStore])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("typo.sqlite: no case store there"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("typo.sqlite: case store: no case store there"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: noStore), "no store created by a typo")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("r").path), "nothing written")
     }
