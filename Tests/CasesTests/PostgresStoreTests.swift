@@ -140,6 +140,48 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try s.auditTrail("C1").map(\.action), ["created", "review note edited"])
     }
 
+    /// The server's disk fills up (a 3 MB tmpfs tablespace; needs root to mount it): the change
+    /// that does not fit is refused in plain words, nothing of it is saved, and what was saved
+    /// before reads back whole.
+    func testAFullDiskIsNamedAndLosesNothing() throws {
+        let s = try TestPostgres.server()
+        guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs for the full-disk test needs root") }
+        let mountPoint = try temporaryFolder(self, "tiny")
+        guard try spawnAndWait("/bin/mount", ["-t", "tmpfs", "-o", "size=3M", "tmpfs", mountPoint.path]) == 0 else {
+            throw XCTSkip("tmpfs cannot be mounted here")
+        }
+        let name = "tb_full_\(getpid())_\(Int(Date().timeIntervalSince1970) % 100000)", space = "tb_tiny_\(getpid())"
+        func admin(_ sql: String) throws {
+            let r = try TestPostgres.tool(s, "psql", ["-q", "-h", "127.0.0.1", "-p", s.port, "-U", "tb_admin", "-d", "postgres", "-c", sql])
+            guard r.status == 0 else { throw StoreBackendError.refused("psql: \(r.output)") }
+        }
+        defer {
+            try? admin("DROP DATABASE IF EXISTS \(name)")
+            try? admin("DROP TABLESPACE IF EXISTS \(space)")
+            _ = try? spawnAndWait("/bin/umount", [mountPoint.path])
+        }
+        _ = try spawnAndWait("/bin/chown", ["postgres", mountPoint.path])
+        try admin("CREATE TABLESPACE \(space) LOCATION '\(mountPoint.path)'")
+        try admin("CREATE DATABASE \(name) OWNER tumorboard TABLESPACE \(space)")
+        let store = try CaseStore(path: "\(s.url)/\(name)?passfile=\(s.passFile)", user: "ana")
+        try store.add(CaseRecord(id: "C1", age: 15, sex: .male))
+        var saved: [String] = [], refusal: String?
+        for _ in 0..<60 {
+            // Incompressible text (TOAST would shrink a repeated one).
+            var g = SystemRandomNumberGenerator()
+            let note = String((0..<120_000).map { _ in Character(UnicodeScalar(UInt8(65 + Int(g.next() % 26)))) })
+            do { try store.setClinicalNote("C1", note); saved.append(note) } catch { refusal = "\(error)"; break }
+        }
+        let message = try XCTUnwrap(refusal, "3 MB never filled up")
+        XCTAssertTrue(message.contains("disk is full") && message.contains("nothing was saved"), message)
+        XCTAssertTrue(message.contains(name), message)
+        XCTAssertFalse(saved.isEmpty)
+        // What was saved before is whole: the last saved note, one audit row per saved note.
+        XCTAssertEqual(try store.load("C1").clinicalNote, saved.last)
+        XCTAssertEqual(try store.auditTrail("C1").filter { $0.action == "clinical note edited" }.count, saved.count)
+        XCTAssertEqual(try store.version(of: "C1"), 1 + saved.count)
+    }
+
     func testStoreCopyFromSQLiteIsVerifiedAndIdempotent() throws {
         let dir = try temporaryFolder(self)
         let sqlite = try CaseStore(path: dir.appendingPathComponent("dept.sqlite").path, user: "dr-ana")
