@@ -72,6 +72,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                                                    id: nextID, logger: logger).wait()
             connection = c
             return c
+        } catch let e as PSQLError where e.code == .authMechanismRequiresPassword {
+            throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port): it asks for a password, and the password file has none for \(url.host):\(url.port):\(url.database):\(url.user) (~/.pgpass, PGPASSFILE or passfile= in the URL)")
         } catch {
             throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port) (\(Self.describe(error)))")
         }

@@ -77,8 +77,7 @@ public struct PostgresURL: Sendable, Equatable {
             let f = Self.pgpassFields(String(line))
             guard f.count == 5 else { continue }
             func matches(_ pattern: String, _ value: String) -> Bool { pattern == "*" || pattern == value }
-            let hostOK = matches(f[0], host) || (f[0] == "localhost" && host == "127.0.0.1")
-            if hostOK, matches(f[1], String(port)), matches(f[2], database), matches(f[3], user) { return f[4] }
+            if matches(f[0], host), matches(f[1], String(port)), matches(f[2], database), matches(f[3], user) { return f[4] }
         }
         return nil
     }

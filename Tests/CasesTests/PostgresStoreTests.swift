@@ -182,6 +182,37 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try store.version(of: "C1"), 1 + saved.count)
     }
 
+    /// TLS is verified: with the server's CA and its name the connection is encrypted; without
+    /// the CA, or under an address the certificate does not carry, it is refused, saying why.
+    func testTLSIsVerified() throws {
+        let s = try TestPostgres.server()
+        guard let ca = s.ca else { throw XCTSkip("the test server has no TLS (an older scripts/postgres-test-server)") }
+        let dir = try temporaryFolder(self)
+        let plain = try TestBackend.postgresql.location(dir)  // creates the database
+        let db = try PostgresURL(plain).database
+        func url(_ host: String, _ query: String) -> String {
+            "postgresql://tumorboard@\(host):\(s.port)/\(db)?passfile=\(s.passFile)&\(query)"
+        }
+        func encrypted(_ store: CaseStore) throws -> Bool {
+            try store.read { tx in try tx.value("SELECT ssl::int AS s FROM pg_stat_ssl WHERE pid = pg_backend_pid()", as: Int.self) } == 1
+        }
+        // The certificate names "localhost" (no IP address).
+        let verified = try CaseStore(path: url("localhost", "sslmode=verify-full&sslrootcert=\(ca)"), user: "ana")
+        try verified.add(CaseRecord(id: "C1"))
+        XCTAssertTrue(try encrypted(verified))
+        XCTAssertFalse(try encrypted(try CaseStore(path: plain, user: "ana")), "sslmode=disable is plain")
+        // verify-ca checks the chain, not the name: 127.0.0.1 is not in the certificate, and passes.
+        XCTAssertTrue(try encrypted(try CaseStore(path: url("127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"), user: "ana")))
+        // verify-full under an address the certificate does not name: refused.
+        assertThrowsMessage({ _ = try CaseStore(path: url("127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"), user: "ana") },
+                            contains: ["cannot connect", "127.0.0.1:\(s.port)"])
+        // The system's CAs do not know the test CA: refused.
+        assertThrowsMessage({ _ = try CaseStore(path: url("localhost", "sslmode=verify-full"), user: "ana") },
+                            contains: ["cannot connect", "localhost:\(s.port)"])
+        assertThrowsMessage({ _ = try CaseStore(path: url("127.0.0.1", "sslmode=verify-full&sslrootcert=/nope.pem"), user: "ana") },
+                            contains: ["/nope.pem"])
+    }
+
     func testStoreCopyFromSQLiteIsVerifiedAndIdempotent() throws {
         let dir = try temporaryFolder(self)
         let sqlite = try CaseStore(path: dir.appendingPathComponent("dept.sqlite").path, user: "dr-ana")

@@ -39,6 +39,8 @@ enum TestPostgres {
         var passFile: String
         var bin: String
         var port: String
+        /// The throwaway CA that signed the server's certificate (IP 127.0.0.1 only).
+        var ca: String?
     }
 
     static var serverEnvFile: String {
@@ -63,7 +65,7 @@ enum TestPostgres {
         guard let url = env["URL"], let pass = env["PGPASSFILE"], let bin = env["BIN"], let port = env["PORT"] else {
             throw unavailable("file \(serverEnvFile) is incomplete")
         }
-        let s = Server(url: url, passFile: pass, bin: bin, port: port)
+        let s = Server(url: url, passFile: pass, bin: bin, port: port, ca: env["CA"])
         guard (try? tool(s, "pg_isready", ["-q", "-h", "127.0.0.1", "-p", port]))?.status == 0 else { throw unavailable("does not answer on port \(port)") }
         return s
     }
