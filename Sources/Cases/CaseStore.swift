@@ -588,8 +588,10 @@ public final class CaseStore: Sendable {
 
     /// A number that changes whenever a case is created, replaced or edited (every such write
     /// adds an audit row; kept model results are left out, so another workstation's "run all"
-    /// does not make everyone re-read the store): the newest such row, found by walking the
-    /// audit table back from its end, cheap enough to poll every half second.
+    /// does not make everyone re-read the store), cheap enough to poll every half second. SQLite:
+    /// the newest such audit row, found by walking the table back from its end. PostgreSQL: the
+    /// notifications this store's listener received, which arrive just after the commit (within
+    /// a second). Compare a token only with earlier tokens of the same `CaseStore`.
     public func changeToken() throws -> Int64 {
         do {
             return try backend.changeToken { db in

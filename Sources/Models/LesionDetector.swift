@@ -30,10 +30,13 @@ public struct LesionDetector: Sendable {
         public var chIn: Int
         public var operatingThreshold: Float?
         public var nmsIou: Float?
+        /// The side the 256 letterbox is resized to before the network (training/train_detector.py
+        /// --img, issue 15); absent: the letterbox as it is.
+        public var inputSide: Int?
 
         enum CodingKeys: String, CodingKey {
             case anchorsPx = "anchors_px", strides, nc, chIn = "ch_in"
-            case operatingThreshold = "operating_threshold", nmsIou = "nms_iou"
+            case operatingThreshold = "operating_threshold", nmsIou = "nms_iou", inputSide = "input_side"
         }
     }
 
@@ -52,6 +55,12 @@ public struct LesionDetector: Sendable {
         }
         guard config.anchorsPx.count == 3, config.strides.count == 3, config.anchorsPx.allSatisfy({ $0.count == 3 && $0.allSatisfy { $0.count == 2 } }) else {
             throw EngineError.weights(file: w.fileName, tensor: nil, problem: "detector config needs 3 scales of 3 anchors")
+        }
+        if let side = config.inputSide, side != 256 {
+            // A detector trained on an upsampled input (--img) needs that resize and its decode here
+            // too; until then it is refused rather than run on the wrong input.
+            throw EngineError.weights(file: w.fileName, tensor: nil,
+                                      problem: "the detector was trained on a \(side) px input (input_side); this TumorBoard feeds it the 256 px letterbox only")
         }
         network = try YOLOv5(w)
         self.config = config

@@ -141,9 +141,15 @@ final class EndToEndTests: XCTestCase {
         t.keys("Right"); t.keys("Tab"); t.wait(for: "─ Boxes")
         // Resize: everything redrawn at the new size, the status bar on the new last row.
         t.resize(130, 40)
-        s = t.wait(for: String(repeating: " ", count: 1) + "? help")
-        usleep(300_000)
+        // Wait for the whole redraw (the old screen already shows "? help"; a loaded machine
+        // takes longer than a fixed pause).
+        func redrawn(_ screen: String) -> Bool {
+            let l = screen.split(separator: "\n", omittingEmptySubsequences: false)
+            return l.count >= 40 && l[39].hasPrefix(" blocks") && l[1].count == 130
+        }
+        let end = Date().addingTimeInterval(15)
         s = t.screen()
+        while !redrawn(s) && Date() < end { usleep(50_000); s = t.screen() }
         let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertTrue(lines.count >= 40, "40 rows after the resize")
         XCTAssertTrue(lines[39].hasPrefix(" blocks"), "status bar on row 40: \(lines[39])")
