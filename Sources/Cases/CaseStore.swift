@@ -13,8 +13,11 @@ import Foundation
 /// transaction that only one process runs at a time, which makes two processes that open a new
 /// store at the same moment safe: the second waits, re-reads the version and finds nothing to do.
 public final class CaseStore: Sendable {
-    /// The store's location as messages name it: the file, or the URL (never with a password).
+    /// The store's location as messages name it: the file, or the URL without its options.
     public let path: String
+    /// What opens this store again: the file, or the URL as given, with its options (TLS mode,
+    /// password file; never a password, which a URL may not hold).
+    public let location: String
     /// Written into the audit trail.
     public let user: String
     let backend: any StoreBackend
@@ -206,6 +209,7 @@ public final class CaseStore: Sendable {
     /// URL). Migrates it to the current schema. `user` defaults to the OS login.
     public init(path: String? = nil, user: String? = nil, busyTimeout: TimeInterval = 30) throws {
         let location = path ?? Self.defaultPath()
+        self.location = location
         self.user = user ?? currentUserName()
         switch StoreLocation(location) {
         case .sqlite(let file):

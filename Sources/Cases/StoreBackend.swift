@@ -181,4 +181,14 @@ public enum StoreLocation: Sendable, Equatable {
         if case .postgresql = StoreLocation(text) { return true }
         return false
     }
+
+    /// A short name for titles: the file's name, or "database@host" of a URL (no options).
+    public static func shortName(_ text: String) -> String {
+        switch StoreLocation(text) {
+        case .sqlite(let path): return (path as NSString).lastPathComponent
+        case .postgresql(let url):
+            guard let u = try? PostgresURL(url, environment: [:]) else { return "PostgreSQL store" }
+            return "\(u.database)@\(u.host)"
+        }
+    }
 }

@@ -88,9 +88,16 @@ public struct PACSStudyImport: Sendable {
         self.user = user
     }
 
-    /// The folder below the store's folder that holds retrieved studies.
-    public static func pacsFolder(storePath: String) -> URL {
-        URL(fileURLWithPath: storePath).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("pacs")
+    /// The folder below the store's folder that holds retrieved studies (a PostgreSQL store: the
+    /// user's data folder).
+    public static func pacsFolder(storePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        // A PostgreSQL store has no folder of its own: the user's data folder (where the default
+        // SQLite store lives). Every server that opens those cases must see the files at that path.
+        if StoreLocation.isURL(storePath) {
+            return URL(fileURLWithPath: CaseStore.defaultPath(environment: environment.filter { $0.key != "TUMORBOARD_STORE" }))
+                .deletingLastPathComponent().appendingPathComponent("pacs")
+        }
+        return URL(fileURLWithPath: storePath).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("pacs")
     }
 
     /// A folder this old that no stored case owns is a crash's leftover, replaced; a younger one

@@ -308,7 +308,7 @@ public final class Browser {
                 return
             }
             guard importing == nil else { message = ("an import is running", false); return }
-            form = FormState.importCases(store: store.store.path)
+            form = FormState.importCases(store: store.store.location)
         case .writeReport:
             guard let cv = caseView else { return }
             guard source is StoreSource else { message = ("reports are of store cases: import the case (tumorboard import), then open the store", true); return }

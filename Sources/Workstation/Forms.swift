@@ -74,7 +74,7 @@ public struct FormState: Sendable {
     }
 
     static func importCases(store: String) -> FormState {
-        var f = FormState(kind: .importCases, caseID: "", version: nil, title: "Import into \((store as NSString).lastPathComponent)", fields: [
+        var f = FormState(kind: .importCases, caseID: "", version: nil, title: "Import into \(StoreLocation.shortName(store))", fields: [
             Field(name: "Path", value: "", hint: "case folder(s), a dataset folder, a DICOM or PNG/JPEG file"),
             Field(name: "Case ID", value: "", hint: "for a DICOM (else its PatientID) or PNG/JPEG file"),
             Field(name: "Age", value: "", hint: "years, for a PNG/JPEG radiograph"),

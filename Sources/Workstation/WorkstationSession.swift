@@ -86,7 +86,7 @@ final class WorkstationSession {
                 let throttle = ProgressThrottle()
                 let result: Result<ImportReport, CaseSourceError>
                 do {
-                    result = .success(try Importer(storePath: store.store.path, user: store.store.user).run(req) { p in
+                    result = .success(try Importer(storePath: store.store.location, user: store.store.user).run(req) { p in
                         if throttle.due(last: p.done == p.total) { wake.post(.importProgress(p)) }
                     })
                 } catch { result = .failure(CaseSourceError("\(error)")) }
@@ -134,7 +134,7 @@ final class WorkstationSession {
                 do {
                     let client = try DICOMwebClient(server: req.server)
                     let throttle = ProgressThrottle()
-                    result = .success(try PACSStudyImport(client: client, storePath: store.store.path, user: store.store.user)
+                    result = .success(try PACSStudyImport(client: client, storePath: store.store.location, user: store.store.user)
                         .run(study: req.study, progress: { p in if throttle.due() { wake.post(.pacsProgress(p)) } },
                              isCancelled: { !isCurrent() }))
                 } catch { result = .failure(CaseSourceError("\(error)")) }

@@ -96,7 +96,7 @@ struct Open: ParsableCommand {
             for r in report.refused {
                 Output.err("tumorboard: sample \(r.path) not imported: \(r.message)\n")
             }
-            return store.path
+            return store.location
         } catch {
             Output.err("tumorboard: the case store is unavailable (\(error)); opening \(samples) directly\n")
             return samples

@@ -200,6 +200,11 @@ final class PostgresStoreTests: XCTestCase {
         let verified = try CaseStore(path: url("localhost", "sslmode=verify-full&sslrootcert=\(ca)"), user: "ana")
         try verified.add(CaseRecord(id: "C1"))
         XCTAssertTrue(try encrypted(verified))
+        // Messages name it without its options; reopening it (import form, PACS, findings) keeps them.
+        XCTAssertEqual(verified.path, "postgresql://tumorboard@localhost:\(s.port)/\(db)")
+        XCTAssertEqual(verified.location, url("localhost", "sslmode=verify-full&sslrootcert=\(ca)"))
+        XCTAssertTrue(try encrypted(try CaseStore(path: verified.location, user: "bo")))
+        XCTAssertEqual(StoreLocation.shortName(verified.location), "\(db)@localhost")
         XCTAssertFalse(try encrypted(try CaseStore(path: plain, user: "ana")), "sslmode=disable is plain")
         // verify-ca checks the chain, not the name: 127.0.0.1 is not in the certificate, and passes.
         XCTAssertTrue(try encrypted(try CaseStore(path: url("127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"), user: "ana")))

@@ -44,6 +44,17 @@ final class ServersFileTests: XCTestCase {
                       contains: ["it lists no server"])
     }
 
+    /// Retrieved studies go beside a store file; a PostgreSQL store has no folder, so they go to
+    /// the user's data folder (never to a folder named after the URL).
+    func testWhereRetrievedStudiesGo() {
+        XCTAssertEqual(PACSStudyImport.pacsFolder(storePath: "/srv/tb/cases.sqlite").path, "/srv/tb/pacs")
+        XCTAssertEqual(PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db:5432/tb?sslmode=verify-full",
+                                                  environment: ["HOME": "/home/ana", "TUMORBOARD_STORE": "postgresql://ana@db/tb"]).path,
+                       "/home/ana/.local/share/tumorboard/pacs")
+        XCTAssertEqual(PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db/tb", environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]).path,
+                       "/d/tumorboard/pacs")
+    }
+
     func testDefaultPath() {
         XCTAssertEqual(PACSServersFile.defaultPath(environment: ["TUMORBOARD_PACS_CONFIG": "/etc/tb/pacs.json", "HOME": "/h"]), "/etc/tb/pacs.json")
         XCTAssertEqual(PACSServersFile.defaultPath(environment: ["XDG_CONFIG_HOME": "/x", "HOME": "/h"]), "/x/tumorboard/pacs.json")
