@@ -39,7 +39,7 @@ def load(kind, path=None):
     sd = load_file(str(p))
     if kind == "detector":
         m = yolo.YOLOv5n(meta["anchors_px"], nc=meta["nc"], ch_in=meta["ch_in"], width=meta["width"], depth=meta["depth"],
-                         strides=tuple(meta["strides"]))
+                         strides=tuple(meta["strides"]), input_side=meta.get("input_side"))
     elif kind in ("lesion", "pathology"):
         m = ResNet(in_ch=meta["in_ch"], widths=tuple(meta["widths"]), blocks=tuple(meta["blocks"]), num_classes=meta["num_classes"])
     else:

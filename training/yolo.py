@@ -3,6 +3,7 @@ Parameter names follow ultralytics: model.<i>.conv.weight, model.<i>.bn.*, model
 import math
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 class Conv(nn.Module):
@@ -62,12 +63,15 @@ class Concat(nn.Module):
 
 
 class Detect(nn.Module):
-    def __init__(self, nc, anchors_px, strides, ch):
+    def __init__(self, nc, anchors_px, strides, ch, input_side=None, source_side=256):
         super().__init__()
         self.nc, self.no = nc, nc + 5
+        # anchors_px are in source (letterbox) pixels; the network sees the source resized to input_side, so the
+        # anchors grow by input_side / source_side there and decoded boxes shrink back by out_scale (issue 15)
+        self.out_scale = source_side / input_side if input_side else 1.0
         self.nl, self.na = len(anchors_px), len(anchors_px[0])
         self.register_buffer("stride", torch.tensor(strides, dtype=torch.float32))
-        a = torch.tensor(anchors_px, dtype=torch.float32).view(self.nl, self.na, 2)
+        a = torch.tensor(anchors_px, dtype=torch.float32).view(self.nl, self.na, 2) / self.out_scale
         # ultralytics convention: anchors in grid units (pixels / stride)
         self.register_buffer("anchors", a / self.stride.view(-1, 1, 1))
         self.m = nn.ModuleList(nn.Conv2d(c, self.no * self.na, 1) for c in ch)
@@ -86,13 +90,18 @@ class Detect(nn.Module):
             ag = (self.anchors[i] * self.stride[i]).view(1, self.na, 1, 1, 2)
             xy = (p[..., :2] * 2 - 0.5 + grid) * self.stride[i]
             wh = (p[..., 2:4] * 2) ** 2 * ag
+            if self.out_scale != 1:
+                xy, wh = xy * self.out_scale, wh * self.out_scale
             z.append(torch.cat((xy, wh, p[..., 4:]), -1).view(bs, -1, self.no))
         return torch.cat(z, 1)
 
 
 class YOLOv5n(nn.Module):
-    def __init__(self, anchors_px, nc=1, ch_in=1, width=0.25, depth=0.33, strides=(8, 16, 32)):
+    def __init__(self, anchors_px, nc=1, ch_in=1, width=0.25, depth=0.33, strides=(8, 16, 32), input_side=None):
         super().__init__()
+        # None: the network sees its input as given (the 256 letterbox, or any size for the engine fixtures); a side:
+        # the 256 letterbox is resized (bilinear, half-pixel centres) to it first (issue 15: small lesions)
+        self.input_side = input_side
         w = lambda c: max(int(math.ceil(c * width / 8) * 8), 8) if c * width >= 8 else int(c * width)
         d = lambda n: max(round(n * depth), 1)
         c64, c128, c256, c512, c1024 = (int(c * width) for c in (64, 128, 256, 512, 1024))
@@ -121,11 +130,13 @@ class YOLOv5n(nn.Module):
             Conv(c512, c512, 3, 2),             # 21
             Concat(),                           # 22 cat 10
             C3(c1024, c1024, d(3), False),      # 23 P5 out
-            Detect(nc, anchors_px, strides, (c256, c512, c1024)),  # 24
+            Detect(nc, anchors_px, strides, (c256, c512, c1024), input_side),  # 24
         ]
         self.model = nn.Sequential(*L)
         self.config = dict(arch="yolov5n-v6.0", width=width, depth=depth, nc=nc, ch_in=ch_in,
                            strides=list(strides), anchors_px=[list(map(list, a)) for a in anchors_px])
+        if input_side:
+            self.config["input_side"] = input_side
         self._init()
 
     def _init(self):
@@ -135,10 +146,14 @@ class YOLOv5n(nn.Module):
         det = self.model[24]
         for mi, s in zip(det.m, det.stride):  # ultralytics _initialize_biases, img size 640 prior scaled to 256
             b = mi.bias.view(det.na, -1)
-            b.data[:, 4] += math.log(8 / (256 / s) ** 2)
+            b.data[:, 4] += math.log(8 / ((self.input_side or 256) / s) ** 2)
             b.data[:, 5:] += math.log(0.6 / (det.nc - 0.99999))
 
     def forward(self, x):
+        """x: (B, ch_in, S, S) in 0..1; a 256 letterbox is resized here when input_side differs (training feeds
+        input_side directly). Raw head maps; decode gives boxes in 256-letterbox pixels either way."""
+        if self.input_side and x.shape[-1] != self.input_side:
+            x = F.interpolate(x, size=(self.input_side, self.input_side), mode="bilinear", align_corners=False)
         m = self.model
         x0 = m[0](x); x1 = m[1](x0); x2 = m[2](x1); x3 = m[3](x2); x4 = m[4](x3)
         x5 = m[5](x4); x6 = m[6](x5); x7 = m[7](x6); x8 = m[8](x7); x9 = m[9](x8)
