@@ -19,6 +19,8 @@ let postgresProducts: [Target.Dependency] = withPostgres ? [
     .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
 ] : []
+let postgresSettings: [SwiftSetting] = withPostgres ? [.define("TUMORBOARD_POSTGRESQL")] : []
+let casesDependencies: [Target.Dependency] = ["Imaging", "AtomicFiles", .product(name: "GRDB", package: "GRDB.swift")] + postgresProducts
 
 let package = Package(
     name: "TumorBoard",
@@ -52,8 +54,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Engine"]),
         // Case records, lab panels and reference ranges, DICOM import, the case store (SQLite through
         // GRDB, or PostgreSQL through PostgresNIO: one store logic over two SQL back ends).
-        .target(name: "Cases", dependencies: ["Imaging", "AtomicFiles", .product(name: "GRDB", package: "GRDB.swift")] + postgresProducts,
-                resources: [.copy("Resources")]),
+        .target(name: "Cases", dependencies: casesDependencies, resources: [.copy("Resources")], swiftSettings: postgresSettings),
         // Case -> findings: detection, crops, encoders, fusion, Shapley contributions, Grad-CAM.
         .target(name: "Diagnosis", dependencies: ["Models", "Imaging", "Cases", "AtomicFiles"]),
         // `tumorboard eval`: datasets, the pipeline over them, mAP@0.5, precision/recall/F1, ROC AUC,

@@ -216,7 +216,7 @@ public final class CaseStore: Sendable {
             self.path = file
             backend = try SQLiteBackend(path: file, busyTimeout: busyTimeout)
         case .postgresql(let url):
-            #if canImport(PostgresNIO)
+            #if TUMORBOARD_POSTGRESQL
             let pg: PostgresBackend
             do { pg = try PostgresBackend(url: url, connectTimeout: busyTimeout) } catch let e as CaseError { throw e } catch {
                 throw CaseError.store(file: PostgresURL.redacted(url), problem: "\(error)")
@@ -563,7 +563,7 @@ public final class CaseStore: Sendable {
     }
 
     public func caseIDs() throws -> [String] {
-        try read { db in try db.rows("SELECT id FROM cases ORDER BY id", table: "cases").map { try $0.required("id") } }
+        try read { db in try db.rows("SELECT id FROM cases ORDER BY id\(dialect.byteOrder)", table: "cases").map { try $0.required("id") } }
     }
 
     public func count() throws -> Int {
@@ -661,7 +661,7 @@ public final class CaseStore: Sendable {
                     }
                 }
             }
-            for row in try db.rows("SELECT * FROM cases \(caseWhere) ORDER BY id", arguments, table: "cases") {
+            for row in try db.rows("SELECT * FROM cases \(caseWhere) ORDER BY id\(dialect.byteOrder)", arguments, table: "cases") {
                 guard let id: String = row["id"] else { continue }
                 var r = CaseRecord(id: id, age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),
                                    site: row["site"], clinicalNote: row["clinical_note"],
@@ -734,7 +734,7 @@ public final class CaseStore: Sendable {
                   (SELECT count(*) FROM radiographs WHERE case_id = c.id) AS nr,
                   (SELECT count(*) FROM slides WHERE case_id = c.id) AS ns,
                   (SELECT count(*) FROM labs WHERE case_id = c.id) AS nl
-                FROM cases c ORDER BY c.id
+                FROM cases c ORDER BY c.id\(dialect.byteOrder)
                 """, table: "cases").map { row in
                 Summary(id: try row.required("id"), label: (row["label"] as String?).flatMap(DiagnosisLabel.init(rawValue:)),
                         subtype: row["subtype"], age: row["age"], sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)),

@@ -1,4 +1,4 @@
-#if canImport(PostgresNIO)  // absent from a build made with TUMORBOARD_POSTGRESQL=0 (Package.swift)
+#if TUMORBOARD_POSTGRESQL  // absent from a build made with TUMORBOARD_POSTGRESQL=0 (Package.swift)
 import Foundation
 import Logging
 import NIOCore
@@ -33,6 +33,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         var tls = PostgresConnection.Configuration.TLS.disable
         if u.sslMode != "disable" {
             var t = TLSConfiguration.makeClientConfiguration()
+            t.minimumTLSVersion = .tlsv12
             t.certificateVerification = u.sslMode == "verify-full" ? .fullVerification : .noHostnameVerification
             if let root = u.sslRootCert {
                 guard FileManager.default.isReadableFile(atPath: root) else {
@@ -62,20 +63,45 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         listenLock.unlock()
     }
 
-    /// The open connection, (re)connecting when there is none. Call with `lock` held.
+    /// The open connection, (re)connecting when there is none. Call with `lock` held. A server
+    /// that is restarting (refusing connections, or "shutting down" / "starting up") is tried
+    /// again every half second for up to the connect timeout (at most 10 s); a refusal of the
+    /// login itself is reported at once.
     private func connected() throws -> PostgresConnection {
         if let c = connection, !c.isClosed { return c }
         connection = nil
+        let deadline = Date().addingTimeInterval(min(timeout, 10))
+        while true {
+            do { return try connectOnce() } catch let e as PSQLError where Self.isTransientAtConnect(e) && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.5)
+            } catch let e as PSQLError where e.code == .authMechanismRequiresPassword {
+                throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port): it asks for a password, and the password file has none for \(url.host):\(url.port):\(url.database):\(url.user) (~/.pgpass, PGPASSFILE or passfile= in the URL)")
+            } catch {
+                throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port) (\(Self.describe(error)))")
+            }
+        }
+    }
+
+    static func isTransientAtConnect(_ e: PSQLError) -> Bool {
+        // A certificate that does not verify is not going to verify in half a second.
+        if let u = e.underlying, u is NIOSSLError || u is BoringSSLError || "\(type(of: u))".contains("SSL") { return false }
+        if e.code == .connectionError || e.code == .serverClosedConnection || e.code == .uncleanShutdown { return true }
+        return ["57P03", "57P01", "53300"].contains(e.serverInfo?[.sqlState] ?? "")  // cannot connect now, shutdown, too many connections
+    }
+
+    private func connectOnce() throws -> PostgresConnection {
         nextID += 1
         do {
             let c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
                                                    id: nextID, logger: logger).wait()
+            // Nothing waits on the server for ever: a row another server keeps locked, a statement
+            // that does not end, a transaction left open by a stopped process (server side).
+            let t = Int(timeout * 1000), setup = Transaction(connection: c, logger: logger, deadline: timeout + 10)
+            for setting in ["lock_timeout = \(t)", "statement_timeout = \(max(t, 300_000))", "idle_in_transaction_session_timeout = 60000"] {
+                try setup.execute("SET \(setting)", [])
+            }
             connection = c
             return c
-        } catch let e as PSQLError where e.code == .authMechanismRequiresPassword {
-            throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port): it asks for a password, and the password file has none for \(url.host):\(url.port):\(url.database):\(url.user) (~/.pgpass, PGPASSFILE or passfile= in the URL)")
-        } catch {
-            throw StoreBackendError.unavailable("cannot connect to the PostgreSQL server at \(url.host):\(url.port) (\(Self.describe(error)))")
         }
     }
 
@@ -94,25 +120,29 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let conn: PostgresConnection
-            do { conn = try connected() } catch {
-                throw error
-            }
-            let tx = Transaction(connection: conn, logger: logger)
+            let conn = try connected()
+            let tx = Transaction(connection: conn, logger: logger, deadline: max(timeout, 300) + 10)
             var committing = false
             do {
                 try tx.execute(begin, [])
                 let result = try body(tx)
                 committing = true
                 try tx.execute("COMMIT", [])
+                // This process's own change shows in its token at once (its notification comes
+                // later and costs one more re-read), as on SQLite.
+                if tx.announced.value { notifications.increment() }
                 return result
             } catch {
                 let retry = Self.isRetryable(error)
-                if !conn.isClosed { _ = try? tx.execute("ROLLBACK", []) } else { connection = nil }
+                if conn.isClosed || (try? tx.execute("ROLLBACK", [])) == nil {
+                    // A connection that cannot even roll back is not used again.
+                    closeNow(conn)
+                    connection = nil
+                }
                 if committing && Self.isConnectionLoss(error) {
                     throw StoreBackendError.commitUnknown("the connection to \(url.host):\(url.port) was lost while the change was being committed; it may or may not have been saved (see the case's history)")
                 }
-                if retry && attempt == 1 { connection = Self.isConnectionLoss(error) ? nil : connection; continue }
+                if retry && attempt == 1 { continue }
                 throw Self.translate(error, url: url)
             }
         }
@@ -123,11 +153,13 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown].contains(e.code)
     }
 
-    /// Connection lost (server restart), serialization failure, deadlock, or a server shutting down.
+    /// Connection lost (server restart), serialization failure, deadlock, a server shutting down,
+    /// or a unique key taken by a concurrent transaction (two servers adding the same new case:
+    /// the retry sees the other's committed case and skips or refuses it by the usual rule).
     static func isRetryable(_ error: Error) -> Bool {
         if isConnectionLoss(error) { return true }
         guard let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] else { return false }
-        return ["40001", "40P01", "57P01", "57P02", "57P03"].contains(state)
+        return ["40001", "40P01", "57P01", "57P02", "57P03", "23505"].contains(state)
     }
 
     /// A server error in the server's own words, with what it means for the user.
@@ -143,6 +175,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         case "53100": return StoreBackendError.refused("the database server's disk is full (\(message)); nothing was saved")
         case "40001", "40P01": return StoreBackendError.conflict("another writer changed the same rows at the same moment, twice (\(message)); nothing was saved, try again")
         case "42501": return StoreBackendError.refused("permission denied (\(message)); ask the database administrator to grant this user access")
+        case "55P03": return StoreBackendError.conflict("another server kept the case locked for longer than the busy timeout (\(message)); nothing was saved, try again")
+        case "57014": return StoreBackendError.refused("the server cancelled a statement that ran too long (\(message)); nothing was saved")
         default: return StoreBackendError.refused("the server refused it: \(message)\(state.isEmpty ? "" : " (SQLSTATE \(state))")")
         }
     }
@@ -158,6 +192,11 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     struct Transaction: SQLTransaction {
         let connection: PostgresConnection
         let logger: Logger
+        /// Seconds after which a statement's reply is no longer awaited: the connection is closed
+        /// (a silently dropped link would otherwise hang until TCP gives up), and the caller's
+        /// retry or error path takes over.
+        var deadline: TimeInterval = 310
+        let announced = Flag()
 
         func execute(_ sql: String, _ arguments: SQLArguments) throws {
             _ = try run(sql, arguments)
@@ -174,6 +213,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         func announceChange() throws {
             // Delivered to the listeners when (and only if) the transaction commits; one per transaction.
             try execute("NOTIFY \(PostgresBackend.channel)", [])
+            announced.value = true
         }
 
         func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
@@ -186,7 +226,10 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 case .text(let s): binds.append(s)
                 }
             }
-            return try connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger).wait()
+            let conn = connection
+            let guardTask = conn.eventLoop.scheduleTask(in: .milliseconds(Int64(deadline * 1000))) { closeNow(conn) }
+            defer { guardTask.cancel() }
+            return try conn.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger).wait()
         }
 
         /// `?` placeholders (the store's one SQL spelling) to `$1, $2, ...`, outside quotes.
@@ -225,6 +268,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
 
     func migrate(to steps: [(version: Int, name: String, sql: String)]) throws {
         let latest = steps.last?.version ?? 0
+        // A current store needs no write (a role with only read and write rights opens it).
+        if try schemaVersion() == latest { return }
         try write { tx in
             // One migrating process at a time, across every server: a transaction-scoped advisory lock.
             try tx.execute("SELECT pg_advisory_xact_lock(727001)", [])
@@ -285,7 +330,16 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     /// No query runs while the listener is up, so a workstation can ask every half second.
     func changeToken(fallback: (any SQLTransaction) throws -> Int64) throws -> Int64 {
         listenLock.lock(); defer { listenLock.unlock() }
-        if let l = listener, !l.isClosed { return (generation << 40) | notifications.count }
+        if let l = listener, !l.isClosed {
+            // A firewall may drop an idle connection without a word: every 30 s the listener is
+            // asked something, with a deadline; a listener that does not answer is replaced.
+            if Date().timeIntervalSince(lastHeartbeat) < 30 { return (generation << 40) | notifications.count }
+            lastHeartbeat = Date()
+            if (try? Transaction(connection: l, logger: logger, deadline: 5).run("SELECT 1", [])) != nil {
+                return (generation << 40) | notifications.count
+            }
+            closeNow(l)
+        }
         listener = nil
         nextListenerID += 1
         do {
@@ -295,6 +349,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             l.addListener(channel: Self.channel) { _, _ in counter.increment() }
             _ = try l.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.channel)"), logger: logger).wait()
             listener = l
+            lastHeartbeat = Date()
         } catch {
             throw StoreBackendError.unavailable("cannot listen for changes on the PostgreSQL server at \(url.host):\(url.port) (\(Self.describe(error)))")
         }
@@ -304,6 +359,17 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         return (generation << 40) | notifications.count
     }
     private var nextListenerID = 0
+    private var lastHeartbeat = Date.distantPast
+}
+
+/// Closes a connection without waiting (the future-returning close, not the async one).
+func closeNow(_ c: PostgresConnection) {
+    let _: EventLoopFuture<Void> = c.close()
+}
+
+/// A flag set inside a transaction and read after it (one thread at a time: under the store's lock).
+final class Flag: @unchecked Sendable {
+    var value = false
 }
 
 /// Notifications received, counted on the event loop and read by any thread.

@@ -27,7 +27,7 @@ public struct PostgresURL: Sendable, Equatable {
         port = c.port ?? 5432
         let db = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
         database = db.isEmpty ? user : (db.removingPercentEncoding ?? db)
-        var mode = "disable", root: String?, pass: String?
+        var mode: String?, root: String?, pass: String?
         for item in c.queryItems ?? [] {
             switch item.name {
             case "sslmode": mode = item.value ?? ""
@@ -37,10 +37,18 @@ public struct PostgresURL: Sendable, Equatable {
             default: throw .location("URL option '\(item.name)' is not one TumorBoard understands (sslmode, sslrootcert, passfile)")
             }
         }
-        guard Self.tlsModes.contains(mode) else {
+        if let mode, !Self.tlsModes.contains(mode) {
             throw .location("sslmode=\(mode): TumorBoard either verifies the server's certificate (verify-full, or verify-ca) or does not use TLS (disable); patient data never goes over TLS it has not verified")
         }
-        sslMode = mode
+        // Off this machine, plain text must be asked for: patient data crosses the network.
+        let loopback = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
+        guard mode != nil || loopback else {
+            throw .location("\(host) is another machine: add ?sslmode=verify-full (with sslrootcert=FILE for a private CA), or ?sslmode=disable on a network you trust")
+        }
+        if mode == "verify-ca" && root == nil {
+            throw .location("sslmode=verify-ca needs sslrootcert=FILE (the CA that signed the server's certificate): against the system's public CAs, a certificate for any name would pass; use verify-full there")
+        }
+        sslMode = mode ?? "disable"
         sslRootCert = root
         passFile = pass
     }
@@ -50,7 +58,12 @@ public struct PostgresURL: Sendable, Equatable {
 
     /// Any text that may be a store URL, with a password (if one was given) blanked out.
     public static func redacted(_ text: String) -> String {
-        guard var c = URLComponents(string: text), c.password != nil else { return text }
+        guard var c = URLComponents(string: text) else {
+            // Unparseable: whatever stands between "//" and the last "@" may hold a password.
+            guard let start = text.range(of: "//"), let at = text.range(of: "@", options: .backwards), at.lowerBound > start.upperBound else { return text }
+            return String(text[..<start.upperBound]) + "****" + String(text[at.lowerBound...])
+        }
+        guard c.password != nil else { return text }
         c.password = "****"
         return c.string ?? "postgresql://(unreadable URL)"
     }
@@ -82,13 +95,14 @@ public struct PostgresURL: Sendable, Equatable {
         return nil
     }
 
-    /// host:port:database:user:password, with \: and \\ escaped.
+    /// host:port:database:user:password, with \: and \\ escaped; as libpq, the password ends at
+    /// an unescaped ':' (anything after it is ignored).
     static func pgpassFields(_ line: String) -> [String] {
         var fields: [String] = [], cur = "", escaped = false
         for ch in line {
             if escaped { cur.append(ch); escaped = false }
             else if ch == "\\" { escaped = true }
-            else if ch == ":" && fields.count < 4 { fields.append(cur); cur = "" }
+            else if ch == ":" { fields.append(cur); cur = ""; if fields.count == 5 { return fields } }
             else { cur.append(ch) }
         }
         fields.append(cur)

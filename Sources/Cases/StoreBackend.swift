@@ -140,9 +140,14 @@ public enum SQLDialect: Sendable {
     case sqlite, postgresql
 
     /// Appended to the SELECT that reads a case before changing it: PostgreSQL locks the row
-    /// until commit (so two servers' edits of one case queue up and the version check holds);
-    /// SQLite needs nothing, its write transactions are already one at a time (IMMEDIATE).
-    var lockForUpdate: String { self == .postgresql ? " FOR UPDATE" : "" }
+    /// until commit (so two servers' edits of one case queue up and the version check holds;
+    /// NO KEY: a finding's foreign-key check on the case does not wait for it); SQLite needs
+    /// nothing, its write transactions are already one at a time (IMMEDIATE).
+    var lockForUpdate: String { self == .postgresql ? " FOR NO KEY UPDATE" : "" }
+
+    /// Text ordered by its bytes, as SQLite does (PostgreSQL's database collation may ignore
+    /// '-' and '_', which would order case lists differently on the two back ends).
+    var byteOrder: String { self == .postgresql ? " COLLATE \"C\"" : "" }
 }
 
 /// A database that keeps a case store.

@@ -4,6 +4,8 @@ import Foundation
 /// (left alone, named); the audit rows of cases that no longer exist; and the verification, by
 /// counts and per-case checksums read back from the destination.
 public struct StoreCopyReport: Sendable, Equatable {
+    // Copy while no one writes to the source (stop the workstations): a change made after its
+    // snapshot is not copied, and a second run then names that case as differing.
     public struct Counts: Sendable, Equatable, CustomStringConvertible {
         public var cases = 0, radiographs = 0, slides = 0, labs = 0, findings = 0, audit = 0
         public var description: String {
@@ -17,20 +19,37 @@ public struct StoreCopyReport: Sendable, Equatable {
     public var differing: [String] = []
     /// Audit rows of deleted cases (the trail outlives a case), copied this time.
     public var orphanAuditRowsCopied = 0
+    /// Audit rows of deleted cases in the source, and in the destination after the copy.
+    public var orphanAuditRows = (source: 0, destination: 0)
+    /// Cases the destination refused (case ID, the reason); the others were copied.
+    public var failed: [(id: String, reason: String)] = []
     public var source = Counts()
     /// The same counts read back from the destination, over the source's cases.
     public var destination = Counts()
     /// Cases whose checksum read back differs from the source's (empty when verified).
     public var mismatches: [String] = []
 
-    public var verified: Bool { mismatches.isEmpty && differing.isEmpty && source == destination }
+    public var verified: Bool {
+        mismatches.isEmpty && differing.isEmpty && failed.isEmpty && source == destination
+            && orphanAuditRows.destination >= orphanAuditRows.source
+    }
+
+    public static func == (a: StoreCopyReport, b: StoreCopyReport) -> Bool {
+        a.from == b.from && a.to == b.to && a.copied == b.copied && a.alreadyThere == b.alreadyThere && a.differing == b.differing
+            && a.orphanAuditRowsCopied == b.orphanAuditRowsCopied && a.orphanAuditRows == b.orphanAuditRows
+            && a.failed.map(\.id) == b.failed.map(\.id) && a.failed.map(\.reason) == b.failed.map(\.reason)
+            && a.source == b.source && a.destination == b.destination && a.mismatches == b.mismatches
+    }
 
     public var summary: String {
         var lines = ["store copy \(from) -> \(to)",
                      "  copied \(copied.count) case(s), \(alreadyThere.count) already there and identical, \(differing.count) differing (left alone)",
                      "  source:      \(source)",
                      "  destination: \(destination)"]
-        if orphanAuditRowsCopied > 0 { lines.append("  \(orphanAuditRowsCopied) audit row(s) of deleted cases copied") }
+        if orphanAuditRows.source > 0 {
+            lines.append("  audit rows of deleted cases: \(orphanAuditRows.source) in the source, \(orphanAuditRows.destination) in the destination (\(orphanAuditRowsCopied) copied now)")
+        }
+        for f in failed { lines.append("  FAILED: \(f.id): \(f.reason)") }
         for id in differing { lines.append("  DIFFERS: \(id) is in the destination with other content; not copied (resolve it by hand)") }
         for id in mismatches { lines.append("  MISMATCH: \(id) reads back differently from the source") }
         lines.append(verified ? "  verified: counts and per-case sha256 checksums match" : "  NOT VERIFIED")
@@ -118,13 +137,18 @@ extension CaseStore {
                 if before.checksum(id) == src.checksum(id) { report.alreadyThere.append(id) } else { report.differing.append(id) }
                 continue
             }
-            try destination.write { db in
-                try Self.insertRaw(db, "cases", src.cases[id].map { [$0] } ?? [], keepID: true)
-                for t in Self.caseTables { try Self.insertRaw(db, t, src.children[t]?[id] ?? [], keepID: false) }
-                if before.audit[id] == nil { try Self.insertRaw(db, "audit", src.audit[id] ?? [], keepID: false) }
-                try db.announceChange()
+            do {
+                try destination.write { db in
+                    try Self.insertRaw(db, "cases", src.cases[id].map { [$0] } ?? [], keepID: true)
+                    for t in Self.caseTables { try Self.insertRaw(db, t, src.children[t]?[id] ?? [], keepID: false) }
+                    if before.audit[id] == nil { try Self.insertRaw(db, "audit", src.audit[id] ?? [], keepID: false) }
+                    try db.announceChange()
+                }
+                report.copied.append(id)
+            } catch {
+                // One case the destination refuses (its transaction rolled back) does not stop the others.
+                report.failed.append((id, "\(error)"))
             }
-            report.copied.append(id)
         }
         progress?(src.order.count, src.order.count)
         // The trail of cases that were deleted or replaced away outlives them.
@@ -133,9 +157,12 @@ extension CaseStore {
             report.orphanAuditRowsCopied += rows.count
         }
         let after = try destination.dump()
+        report.orphanAuditRows = (src.audit.filter { src.cases[$0.key] == nil }.values.reduce(0) { $0 + $1.count },
+                                  after.audit.filter { src.cases[$0.key] == nil && after.cases[$0.key] == nil }.values.reduce(0) { $0 + $1.count })
         report.source = src.counts(of: src.order)
         report.destination = after.counts(of: src.order)
-        report.mismatches = src.order.filter { !report.differing.contains($0) && after.checksum($0) != src.checksum($0) }
+        let failedIDs = Set(report.failed.map(\.id))
+        report.mismatches = src.order.filter { !report.differing.contains($0) && !failedIDs.contains($0) && after.checksum($0) != src.checksum($0) }
         return report
     }
 

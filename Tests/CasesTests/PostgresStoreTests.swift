@@ -24,6 +24,14 @@ final class PostgresStoreTests: XCTestCase {
         // TLS is verified or not used.
         assertThrowsMessage({ _ = try PostgresURL("postgresql://ana@db/c?sslmode=require", environment: [:]) }, contains: ["sslmode=require", "verify-full"])
         assertThrowsMessage({ _ = try PostgresURL("postgresql://ana@db/c?sslpassword=x", environment: [:]) }, contains: ["sslpassword"])
+        // Off this machine, plain text must be asked for; verify-ca needs the CA it verifies against.
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://ana@db.example/c", environment: [:]) }, contains: ["db.example", "sslmode=verify-full"])
+        XCTAssertEqual(try PostgresURL("postgresql://ana@db.example/c?sslmode=disable", environment: [:]).sslMode, "disable")
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://ana@db.example/c?sslmode=verify-ca", environment: [:]) }, contains: ["sslrootcert"])
+        // An unparseable URL is still never printed with what may be its password.
+        for odd in ["postgresql://u:se cret@h/db", "postgresql://u:secret%zz@h/db", "postgresql://u:sec@ret@h/db", "postgresql://u:secret[@h/db"] {
+            XCTAssertFalse(PostgresURL.redacted(odd).contains("cret"), PostgresURL.redacted(odd))
+        }
         XCTAssertTrue(StoreLocation.isURL("postgresql://a@b/c"))
         XCTAssertFalse(StoreLocation.isURL("/data/postgresql/cases.sqlite"))
     }
@@ -36,18 +44,21 @@ final class PostgresStoreTests: XCTestCase {
         other:5432:*:ana:wrong
         db.example:6543:cases:ana:right\\:with\\\\colon
         *:*:*:bo:bos
+        *:*:*:cy:first:ignored
         """.write(to: file, atomically: true, encoding: .utf8)
         chmod(file.path, 0o600)
         let env = ["PGPASSFILE": file.path]
-        XCTAssertEqual(try PostgresURL("postgresql://ana@db.example:6543/cases", environment: env).password(environment: env), "right:with\\colon")
-        XCTAssertEqual(try PostgresURL("postgresql://bo@anywhere/x", environment: env).password(environment: env), "bos")
-        XCTAssertNil(try PostgresURL("postgresql://cy@db.example:6543/cases", environment: env).password(environment: env))
+        XCTAssertEqual(try PostgresURL("postgresql://ana@db.example:6543/cases?sslmode=disable", environment: env).password(environment: env), "right:with\\colon")
+        XCTAssertEqual(try PostgresURL("postgresql://bo@anywhere/x?sslmode=disable", environment: env).password(environment: env), "bos")
+        // As libpq: the password ends at an unescaped ':'.
+        XCTAssertEqual(try PostgresURL("postgresql://cy@db.example:6543/cases?sslmode=disable", environment: env).password(environment: env), "first")
+        XCTAssertNil(try PostgresURL("postgresql://dee@db.example:6543/cases?sslmode=disable", environment: env).password(environment: env))
         // passfile= in the URL wins over PGPASSFILE.
-        XCTAssertEqual(try PostgresURL("postgresql://bo@x/y?passfile=\(file.path)", environment: [:]).password(environment: [:]), "bos")
+        XCTAssertEqual(try PostgresURL("postgresql://bo@x/y?sslmode=disable&passfile=\(file.path)", environment: [:]).password(environment: [:]), "bos")
         // A password file others can read is refused, naming it and the fix.
         chmod(file.path, 0o644)
-        assertThrowsMessage({ _ = try PostgresURL("postgresql://bo@x/y", environment: env).password(environment: env) }, contains: [file.path, "chmod 600"])
-        assertThrowsMessage({ _ = try PostgresURL("postgresql://bo@x/y?passfile=/nope", environment: [:]).password(environment: [:]) }, contains: ["/nope"])
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://bo@x/y?sslmode=disable", environment: env).password(environment: env) }, contains: [file.path, "chmod 600"])
+        assertThrowsMessage({ _ = try PostgresURL("postgresql://bo@x/y?sslmode=disable&passfile=/nope", environment: [:]).password(environment: [:]) }, contains: ["/nope"])
     }
 
     func testServerDownAtStartIsAClearMessage() throws {
