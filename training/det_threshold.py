@@ -18,11 +18,11 @@ def predict(det, images, conf, iou, bs=64):
     return out
 
 
-def val_detections():
-    """The shipped detector, its val-split detections (score > 0.001, the pipeline's NMS) and the val boxes."""
-    torch.set_num_threads(2)
+def val_detections(det=None):
+    """The shipped detector (or `det`), its val-split detections (score > 0.001, the pipeline's NMS) and the val boxes."""
+    torch.set_num_threads(common.threads())
     d = common.load_btxrd(); va = np.where(d["split"] == "val")[0]
-    det = export.load("detector")
+    det = det if det is not None else export.load("detector")
     return det, predict(det, d["images"][va], 0.001, DET_IOU), [d["boxes"][d["ids"][i]] for i in va]
 
 

@@ -1,12 +1,25 @@
 """Val split: recall of the shipped detector (models/detector.safetensors, pipeline NMS) by ground-truth box size
-(terciles of the val box areas), at its operating threshold and at any score: what limits it.
-python training/detector_by_size.py"""
+(terciles of the val box areas), at its operating threshold and at any score: what limits it. With a training
+checkpoint (training/out/TAG/best.pt) it measures that one instead, at the shipped detector's threshold.
+python training/detector_by_size.py [CHECKPOINT.pt]"""
 import sys
 from pathlib import Path
 import numpy as np
+import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import metrics
+import export, metrics, yolo
 from det_threshold import val_detections
+
+
+def from_checkpoint(path):
+    c = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = c["config"]
+    m = yolo.YOLOv5n(cfg["anchors_px"], nc=cfg["nc"], ch_in=cfg["ch_in"], width=cfg["width"], depth=cfg["depth"],
+                     strides=tuple(cfg["strides"]), input_side=cfg.get("input_side"))
+    m.load_state_dict(c["model"]); m.eval()
+    m.meta = dict(cfg, operating_threshold=export.load("detector").meta["operating_threshold"])
+    print(f"{path}: epoch {c.get('epoch')}, val mAP@0.5 in training {c.get('val_map50')}, input side {cfg.get('input_side', 256)}")
+    return m
 
 
 def area(b):
@@ -14,8 +27,9 @@ def area(b):
 
 
 def main():
-    det, dets, gts = val_detections()
+    det, dets, gts = val_detections(from_checkpoint(sys.argv[1]) if len(sys.argv) > 1 else None)
     thr = det.meta["operating_threshold"]
+    print(f"val mAP@0.5 (COCO 101-point, pipeline NMS): {metrics.detection_map50(dets, gts):.4f}")
     t1, t2 = np.quantile(np.concatenate([area(g) for g in gts if len(g)]), [1 / 3, 2 / 3])
     print(f"val boxes: tercile edges {t1:.0f} and {t2:.0f} px^2 (sides about {t1 ** .5:.0f} and {t2 ** .5:.0f} px); threshold {thr}")
     for name, lo, hi in (("small", 0, t1), ("medium", t1, t2), ("large", t2, np.inf)):
