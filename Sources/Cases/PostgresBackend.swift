@@ -97,7 +97,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             // Nothing waits on the server for ever: a row another server keeps locked, a statement
             // that does not end, a transaction left open by a stopped process (server side).
             let t = Int(timeout * 1000), setup = Transaction(connection: c, logger: logger, deadline: timeout + 10)
-            for setting in ["lock_timeout = \(t)", "statement_timeout = \(max(t, 300_000))", "idle_in_transaction_session_timeout = 60000"] {
+            for setting in ["lock_timeout = \(t)", "statement_timeout = \(max(t, 120_000))", "idle_in_transaction_session_timeout = 60000"] {
                 try setup.execute("SET \(setting)", [])
             }
             connection = c
@@ -121,7 +121,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         while true {
             attempt += 1
             let conn = try connected()
-            let tx = Transaction(connection: conn, logger: logger, deadline: max(timeout, 300) + 10)
+            let tx = Transaction(connection: conn, logger: logger, deadline: max(timeout, 120) + 10)
             var committing = false
             do {
                 try tx.execute(begin, [])
@@ -149,6 +149,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     }
 
     static func isConnectionLoss(_ error: Error) -> Bool {
+        if error is ReplyLost { return true }
         guard let e = error as? PSQLError else { return false }
         return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown].contains(e.code)
     }
@@ -165,6 +166,9 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     /// A server error in the server's own words, with what it means for the user.
     static func translate(_ error: Error, url: PostgresURL) -> Error {
         if error is CaseError || error is StoreBackendError { return error }
+        if let lost = error as? ReplyLost {
+            return StoreBackendError.unavailable("the connection to the PostgreSQL server at \(url.host):\(url.port) was lost (\(lost.reason)) and could not be restored; nothing was saved")
+        }
         guard let e = error as? PSQLError else { return error }
         if isConnectionLoss(e) {
             return StoreBackendError.unavailable("the connection to the PostgreSQL server at \(url.host):\(url.port) was lost and could not be restored; nothing was saved")
@@ -227,9 +231,30 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 }
             }
             let conn = connection
-            let guardTask = conn.eventLoop.scheduleTask(in: .milliseconds(Int64(deadline * 1000))) { closeNow(conn) }
-            defer { guardTask.cancel() }
-            return try conn.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger).wait()
+            if conn.isClosed { throw ReplyLost(reason: "the connection was closed") }
+            // The reply, or a failure: PostgresNIO can leave a query sent as the server ends the
+            // connection (a restart) unanswered for ever. Every second the connection is looked
+            // at; a closed one, or no reply by the deadline, fails the wait (and closes it), and
+            // the transaction's retry or error path takes over.
+            let reply = conn.eventLoop.makePromise(of: PostgresQueryResult.self)
+            let settled = Flag()  // touched on the connection's event loop only
+            func settle(_ r: Result<PostgresQueryResult, Error>) {
+                guard !settled.value else { return }
+                settled.value = true
+                reply.completeWith(r)
+            }
+            let started = Date(), limit = deadline
+            let watch = conn.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { task in
+                if conn.isClosed {
+                    settle(.failure(ReplyLost(reason: "the connection was closed")))
+                } else if Date().timeIntervalSince(started) > limit {
+                    settle(.failure(ReplyLost(reason: "no reply within \(Int(limit)) s")))
+                    closeNow(conn)
+                }
+            }
+            conn.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger).whenComplete { settle($0) }
+            defer { watch.cancel() }
+            return try reply.futureResult.wait()
         }
 
         /// `?` placeholders (the store's one SQL spelling) to `$1, $2, ...`, outside quotes.
@@ -365,6 +390,12 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
 /// Closes a connection without waiting (the future-returning close, not the async one).
 func closeNow(_ c: PostgresConnection) {
     let _: EventLoopFuture<Void> = c.close()
+}
+
+/// A statement's reply that will not come: the connection closed under it, or the deadline passed.
+struct ReplyLost: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
 }
 
 /// A flag set inside a transaction and read after it (one thread at a time: under the store's lock).
