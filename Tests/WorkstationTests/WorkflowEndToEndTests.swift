@@ -123,6 +123,38 @@ final class WorkflowEndToEndTests: XCTestCase {
         try twoWorkstationsSeeEachOthersSignOff(bin, store: store, env: "PGPASSFILE=\(pg.passFile)", within: 1.2)
     }
 
+    /// `report` and `eval` on a PostgreSQL store, as on a file: the real program, the samples
+    /// imported into a fresh database, the password from PGPASSFILE.
+    func testReportAndEvalOnAPostgreSQLStore() throws {
+        let bin = try prerequisites()
+        let pg = try PostgresTestDatabase.make()
+        let env = ["PGPASSFILE": pg.passFile]
+        let store = try sampleStore(bin, store: pg.url, env: env)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-pg-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: out) }
+        func run(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: bin)
+            p.arguments = args
+            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        let report = out.appendingPathComponent("report")
+        XCTAssertEqual(try run(["report", "SAMPLE-03-OSTEOSARCOMA", "--store", store, "--out", report.path]), 0)
+        let md = try String(contentsOf: report.appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains("SAMPLE-03-OSTEOSARCOMA"), md)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: report.appendingPathComponent("radiograph.png").path))
+        let eval = out.appendingPathComponent("eval")
+        XCTAssertEqual(try run(["eval", "--data", store, "--out", eval.path]), 0)
+        let summary = try String(contentsOf: eval.appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(summary.contains("case store postgresql://"), String(summary.prefix(300)))
+        XCTAssertTrue(summary.contains("cases scored: 7"), String(summary.prefix(400)))
+    }
+
     func twoWorkstationsSeeEachOthersSignOff(_ bin: String, store: String, env: String, within limit: TimeInterval) throws {
         let logA = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-wf-a.log").path
         let logB = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-wf-b.log").path
