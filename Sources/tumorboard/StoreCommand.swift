@@ -21,10 +21,7 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             try workflow("store copy") {
-                guard StoreLocation.isURL(from) || FileManager.default.fileExists(atPath: from) else {
-                    throw CaseError.store(file: from, problem: "no such store")
-                }
-                let source = try CaseStore(path: from)
+                let source = try CaseStore.openExisting(path: from)
                 let destination = try Importer.openChecked(to)
                 let report = try source.copy(to: destination)
                 try Output.out(Data((report.summary + "\n").utf8))
