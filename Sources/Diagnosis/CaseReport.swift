@@ -152,8 +152,12 @@ public struct CaseReport: Sendable {
             m += "| \(c)\(mark) | \(Self.number(f.probabilities.values[k])) | \(Self.number(f.imageOnlyProbabilities.values[k])) |\n"
         }
 
-        m += "\n## Contributions\n\nExact Shapley values of each modality for p(\(f.predicted)), to \(Self.decimals) decimal places; they add up to p(all present) − p(none present). Attention: the fusion head's weights.\n\n"
-        m += "| modality | present | contribution | attention |\n| --- | --- | ---: | ---: |\n"
+        let showsAttention = f.attention != nil
+        m += "\n## Contributions\n\nExact Shapley values of each modality for p(\(f.predicted)), to \(Self.decimals) decimal places; they add up to p(all present) − p(none present). "
+        m += showsAttention ? "Attention: the fusion head's weights.\n\n"
+            : "The fused answer multiplies each present modality's own calibrated probabilities (a product of experts), so no attention weight decides it.\n\n"
+        m += showsAttention ? "| modality | present | contribution | attention |\n| --- | --- | ---: | ---: |\n"
+            : "| modality | present | contribution |\n| --- | --- | ---: |\n"
         let rows: [(String, Bool?, Float?, Float?)] = [
             ("radiograph", f.present.image, f.contributions.image, f.attention?.image),
             ("pathology slide", f.present.pathology, f.contributions.pathology, f.attention?.pathology),
@@ -161,7 +165,8 @@ public struct CaseReport: Sendable {
         ]
         for (name, present, c, a) in rows {
             let isPresent = present == true
-            m += "| \(name) | \(isPresent ? "yes" : "no") | \(isPresent ? Self.number(c.map(Double.init), signed: true) : "—") | \(isPresent ? Self.number(a.map(Double.init)) : "—") |\n"
+            m += "| \(name) | \(isPresent ? "yes" : "no") | \(isPresent ? Self.number(c.map(Double.init), signed: true) : "—") |"
+            m += showsAttention ? " \(isPresent ? Self.number(a.map(Double.init)) : "—") |\n" : "\n"
         }
 
         m += "\n## Labs and the clinical sentence\n\n"

@@ -11,8 +11,23 @@ import Foundation
 ///
 /// Modality order: image, pathology, labs. Works on one case (vectors), since the workstation
 /// diagnoses one case at a time.
+///
+/// How the present modalities are combined (`Combine`, issue 15, docs/method.md section 12):
+/// `.attention` is the pass above with all of them; `.product` (the shipped rule since then, a
+/// file with an `expert_temperature` tensor and `"combine": "product"` in its config) runs the
+/// pass once per present modality alone and sums their calibrated log-probabilities,
+///
+///     logit = sum_i m_i log_softmax(pass(only i) / t_i)         t = expert_temperature
+///
+/// so each modality adds its own evidence; with nothing present every logit is 0.
 public struct FusionHead: Sendable {
     public static let modalities = ["image", "pathology", "labs"]
+
+    public enum Combine: Sendable, Equatable {
+        case attention
+        /// Per-modality temperatures, in modality order.
+        case product(expertTemperatures: [Float])
+    }
 
     struct Projection: Sendable {
         let linear: Linear
@@ -24,6 +39,7 @@ public struct FusionHead: Sendable {
     let headGamma: Tensor, headBeta: Tensor
     let headLinear: Linear
     public let temperature: Float
+    public let combine: Combine
     let eps: Float = 1e-5   // torch.nn.LayerNorm's default, as trained
 
     public var inputWidths: [Int] { projections.map { $0.linear.inFeatures } }
@@ -39,18 +55,56 @@ public struct FusionHead: Sendable {
         headGamma = try w("head.norm.weight"); headBeta = try w("head.norm.bias")
         headLinear = try w.linear("head.linear")
         temperature = try w.optional("temperature")?.item ?? 1
+        combine = try Self.combineRule(w, modalities: projections.count)
+    }
+
+    /// The rule from the file: the `expert_temperature` tensor means a product; the config's
+    /// `combine`, where the file has a config, must agree.
+    static func combineRule(_ w: Weights, modalities: Int) throws -> Combine {
+        var named: String?
+        if let json = w.metadata["config"] {
+            guard let data = json.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw EngineError.weights(file: w.fileName, tensor: nil, problem: "the config in the metadata is not a JSON object")
+            }
+            if let c = object["combine"] {
+                guard let c = c as? String, c == "attention" || c == "product" else {
+                    throw EngineError.weights(file: w.fileName, tensor: nil,
+                                              problem: "fusion combine rule \(c) is not one this program knows (attention, product)")
+                }
+                named = c
+            }
+        }
+        guard let t = try w.optional("expert_temperature") else {
+            if named == "product" {
+                throw EngineError.weights(file: w.fileName, tensor: "expert_temperature", problem: "the config says combine: product but the tensor is missing")
+            }
+            return .attention
+        }
+        if named == "attention" {
+            throw EngineError.weights(file: w.fileName, tensor: "expert_temperature", problem: "present, but the config says combine: attention")
+        }
+        guard t.count == modalities, t.scalars.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw EngineError.weights(file: w.fileName, tensor: "expert_temperature",
+                                      problem: "needs \(modalities) positive values, one per modality, got \(t.scalars)")
+        }
+        return .product(expertTemperatures: t.scalars)
     }
 
     /// What one fusion pass computed.
     public struct Output: Sendable {
+        /// The combined logits (`combine`).
         public let logits: [Float]
         /// Softmax of logits / temperature.
         public let probabilities: [Float]
-        /// Attention weight of each modality (0 where absent).
+        /// Attention weight of each modality in the joint pass (0 where absent). Under `.product`
+        /// the answer does not read it (Diagnosis leaves it out of the findings).
         public let attention: [Float]
-        let h: [[Float]]        // projected modality vectors
+        let h: [[Float]]        // projected modality vectors of the joint pass
         let z: [Float]
         let present: [Bool]
+        /// Under `.product`: each present modality's pass alone (nil where absent).
+        let alone: [Output?]
     }
 
     /// One pass. `features[i]` may be nil where the modality is absent (its mask is then 0).
@@ -59,6 +113,28 @@ public struct FusionHead: Sendable {
             throw EngineError.argument(op: "fusion", detail: "needs 3 modality slots (image, pathology, labs), got \(features.count)")
         }
         let mask = present ?? features.map { $0 != nil }
+        let joint = try self.joint(features, mask: mask)
+        guard case .product(let t) = combine else { return joint }
+        var logits = [Float](repeating: 0, count: classes)
+        var alone: [Output?] = [nil, nil, nil]
+        for i in 0..<3 where mask[i] {
+            let pass = try self.joint(features, mask: (0..<3).map { $0 == i })
+            alone[i] = pass
+            let l = Self.logSoftmax(pass.logits.map { $0 / t[i] })
+            for c in 0..<classes { logits[c] += l[c] }
+        }
+        return Output(logits: logits, probabilities: Self.softmax(logits, temperature: temperature),
+                      attention: joint.attention, h: joint.h, z: joint.z, present: mask, alone: alone)
+    }
+
+    static func logSoftmax(_ x: [Float]) -> [Float] {
+        let m = x.max() ?? 0
+        let lse = m + log(x.reduce(0) { $0 + exp($1 - m) })
+        return x.map { $0 - lse }
+    }
+
+    /// The attention-pooled pass over the modalities in `mask`.
+    func joint(_ features: [Tensor?], mask: [Bool]) throws -> Output {
         var h: [[Float]] = []
         var scores: [Float] = []
         for (i, f) in features.enumerated() {
@@ -88,7 +164,7 @@ public struct FusionHead: Sendable {
         let zn = try Ops.layerNorm(Tensor(shape: [1, d], values: z), gamma: headGamma, beta: headBeta, eps: eps)
         let logits = try headLinear(zn).scalars
         return Output(logits: logits, probabilities: Self.softmax(logits, temperature: temperature),
-                      attention: a, h: h, z: z, present: mask)
+                      attention: a, h: h, z: z, present: mask, alone: [nil, nil, nil])
     }
 
     public static func softmax(_ logits: [Float], temperature: Float = 1) -> [Float] {
@@ -104,8 +180,23 @@ public struct FusionHead: Sendable {
     /// class row of head.linear, back through head.norm, through z = sum a_i h_i (both the
     /// direct path a_0 and the attention path via s_0), GELU, proj.0.norm and proj.0.linear.
     /// Grad-CAM needs exactly this, because the encoder ends in global average pooling.
+    /// Under `.product` only the image's own pass depends on f, and the combined logit holds
+    /// log_softmax(l / t_0)[c] of it: d/df = (grad l_c - sum_k p_k grad l_k) / t_0, p = softmax(l / t_0).
     public func gradientOfLogit(_ c: Int, withRespectToImageFeature f: Tensor, pass: Output) throws -> [Float] {
         guard pass.present[0] else { throw EngineError.argument(op: "fusion", detail: "no image feature in this pass") }
+        guard case .product(let t) = combine else { return try jointGradientOfLogit(c, withRespectToImageFeature: f, pass: pass) }
+        guard let image = pass.alone[0] else { throw EngineError.argument(op: "fusion", detail: "the pass holds no image-alone pass") }
+        let p = Self.softmax(image.logits, temperature: t[0])
+        let gc = try jointGradientOfLogit(c, withRespectToImageFeature: f, pass: image)
+        var g = gc
+        for k in 0..<classes where p[k] != 0 {
+            let gk = k == c ? gc : try jointGradientOfLogit(k, withRespectToImageFeature: f, pass: image)
+            for j in g.indices { g[j] -= p[k] * gk[j] }
+        }
+        return g.map { $0 / t[0] }
+    }
+
+    func jointGradientOfLogit(_ c: Int, withRespectToImageFeature f: Tensor, pass: Output) throws -> [Float] {
         let d = pass.z.count
         // dlogit/dz through head.linear and head.norm.
         let wRow = Array(UnsafeBufferPointer(start: headLinear.weight.pointer + c * d, count: d))

@@ -31,8 +31,9 @@ public enum RandomCheckpoint {
 
     /// The attention-gated fusion head (names as in training/fusion.py) for features of sizes `dims`;
     /// scales chosen so that attention and logits vary visibly between inputs (the tests' head).
+    /// With `expertTemperatures`, a head that combines by product (FusionHead.Combine).
     public static func fusionHead(dims: [Int] = [256, 256, 384], d: Int = 128, hidden: Int = 64, classes: Int = 3,
-                                  seed: UInt64 = 5) -> Weights {
+                                  seed: UInt64 = 5, expertTemperatures: [Float]? = nil) -> Weights {
         var b = Builder(seed: seed)
         for (i, din) in dims.enumerated() {
             b.add("proj.\(i).linear.weight", [d, din], scale: 0.5); b.add("proj.\(i).linear.bias", [d], scale: 0.2)
@@ -42,6 +43,7 @@ public enum RandomCheckpoint {
         b.add("attn.score.weight", [1, hidden], scale: 0.8); b.add("attn.score.bias", [1], scale: 0.1)
         b.add("head.norm.weight", [d], scale: 0.3, offset: 1); b.add("head.norm.bias", [d], scale: 0.2)
         b.add("head.linear.weight", [classes, d], scale: 0.7); b.add("head.linear.bias", [classes], scale: 0.1)
+        if let t = expertTemperatures { b.tensors["expert_temperature"] = try? Tensor(shape: [t.count], values: t) }
         return Weights(tensors: b.tensors, name: "random fusion head")
     }
 

@@ -43,6 +43,16 @@ public struct Weights: Sendable {
         return [:]
     }
 
+    /// Every tensor name under the prefix, without it, sorted.
+    public var names: [String] {
+        let all: [String]
+        switch source {
+        case .file(let f): all = f.names
+        case .memory(let t, _): all = Array(t.keys)
+        }
+        return all.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.sorted()
+    }
+
     public func has(_ name: String) -> Bool {
         switch source {
         case .file(let f): return f.contains(prefix + name)

@@ -96,9 +96,16 @@ enum TutorPanel {
         }
         if scratch { rows.append(DiagnosisPanel.text("SCRATCH COPY: changed labs, not saved", t[.error])) }
         if let p = v.probabilities, let predicted = v.predicted {
-            rows.append(DiagnosisPanel.pieces([("▶ \(predicted.rawValue.uppercased()) ", t[Role.forLabel(predicted)]),
-                                               (DiagnosisPanel.percent(p.values[DiagnosisLabel.tumourClasses.firstIndex(of: predicted) ?? 0]).trimmingCharacters(in: .whitespaces), t[.text]),
-                                               ("  from: \(name(v.subset))", t[.dim])]))
+            let answer = "▶ \(predicted.rawValue.uppercased()) "
+            let percent = DiagnosisPanel.percent(p.values[DiagnosisLabel.tumourClasses.firstIndex(of: predicted) ?? 0]).trimmingCharacters(in: .whitespaces)
+            let source = "from: \(name(v.subset))"
+            // Where the answer and its source do not fit on one line, the source gets its own.
+            if answer.count + percent.count + 2 + source.count <= width {
+                rows.append(DiagnosisPanel.pieces([(answer, t[Role.forLabel(predicted)]), (percent, t[.text]), ("  " + source, t[.dim])]))
+            } else {
+                rows.append(DiagnosisPanel.pieces([(answer, t[Role.forLabel(predicted)]), (percent, t[.text])]))
+                rows.append(DiagnosisPanel.text("  " + source, t[.dim]))
+            }
             let labelW = 14, pctW = 7
             let barW = max(3, width - labelW - pctW)
             for (k, c) in DiagnosisLabel.tumourClasses.enumerated() {

@@ -221,6 +221,17 @@ final class CaseReportTests: XCTestCase {
         XCTAssertTrue(m.contains("box [20, 30, 80, 90]") && m.contains("detector score 0.91"))
         XCTAssertTrue(m.contains("read back from an earlier run"))
         XCTAssertTrue(m.contains("![The radiograph with the model's boxes and the Grad-CAM heatmap](radiograph.png)"))
+
+        // Findings of a head that combines by product carry no attention: the table has no such
+        // column, and the text says why.
+        var product = f
+        product.attention = nil
+        let p = CaseReport(record: try record(signed: true), findings: product, audit: audit, kept: true).markdown
+        for row in ["| modality | present | contribution |\n", "| radiograph | yes | +0.3012 |\n", "| pathology slide | no | — |\n", "| labs | yes | -0.0412 |\n"] {
+            XCTAssertTrue(p.contains(row), "no row '\(row)' in:\n\(p)")
+        }
+        XCTAssertFalse(p.contains("attention |"), p)
+        XCTAssertTrue(p.contains("a product of experts"), p)
     }
 
     func testAnUnsignedCaseSaysSoAndARealRadiographIsMarkedReal() throws {

@@ -16,8 +16,76 @@ final class FusionTests: XCTestCase {
         [Tensor.random([1, 12], seed: 40), Tensor.random([1, 10], seed: 41), Tensor.random([1, 20], seed: 42)]
     }
 
+    static func productHead() throws -> FusionHead {
+        try FusionHead(RandomCheckpoint.fusionHead(dims: [12, 10, 20], d: 16, hidden: 8, seed: 5, expertTemperatures: [1.9, 0.7, 1.2]))
+    }
+
     func testGradientOfLogitMatchesFiniteDifferences() throws {
-        let head = try Self.randomHead()
+        try checkGradient(Self.randomHead())
+    }
+
+    /// The product rule's gradient (through the image's own pass and its log-softmax) too.
+    func testGradientOfTheProductLogitMatchesFiniteDifferences() throws {
+        let head = try Self.productHead()
+        XCTAssertEqual(head.combine, .product(expertTemperatures: [1.9, 0.7, 1.2]))
+        try checkGradient(head)
+    }
+
+    /// The product rule by its definition: the sum of each present modality's log-softmax of
+    /// the attention head run on it alone, over its temperature; absent ones add nothing.
+    func testProductSumsEachModalitysOwnCalibratedLogProbabilities() throws {
+        let product = try Self.productHead(), joint = try Self.randomHead()
+        let t: [Float] = [1.9, 0.7, 1.2]
+        let f = features()
+        func logSoftmax(_ x: [Float]) -> [Double] {
+            let d = x.map(Double.init), m = d.max()!
+            let lse = m + Foundation.log(d.map { Foundation.exp($0 - m) }.reduce(0, +))
+            return d.map { $0 - lse }
+        }
+        for present in [[true, true, true], [true, false, true], [false, true, false], [false, false, false]] {
+            var expected = [Double](repeating: 0, count: 3)
+            for i in 0..<3 where present[i] {
+                let alone = try joint(f, present: (0..<3).map { $0 == i }).logits
+                for (c, v) in logSoftmax(alone.map { $0 / t[i] }).enumerated() { expected[c] += v }
+            }
+            let got = try product(f, present: present)
+            for c in 0..<3 { XCTAssertEqual(Double(got.logits[c]), expected[c], accuracy: 1e-5, "present \(present), class \(c)") }
+            XCTAssertEqual(got.attention, try joint(f, present: present).attention, "the joint pass's attention is still reported")
+        }
+    }
+
+    /// A file whose combine rule and tensors disagree, or that names a rule this program does
+    /// not know, is refused by name.
+    func testCombineRuleMismatchesAreNamedErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fusion-combine-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ name: String, config: String, product: Bool) throws -> String {
+            let w = RandomCheckpoint.fusionHead(dims: [12, 10, 20], d: 16, hidden: 8, expertTemperatures: product ? [1, 1, 1] : nil)
+            var tensors: [String: Tensor] = [:]
+            for n in w.names { tensors[n] = try w(n) }
+            let path = dir.appendingPathComponent(name).path
+            try SafeTensorsWriter.write(tensors, metadata: ["config": config], to: path)
+            return path
+        }
+        let cases: [(String, String, Bool, String)] = [
+            ("unknown.safetensors", #"{"combine": "sum"}"#, true, "fusion combine rule sum is not one this program knows"),
+            ("no-tensor.safetensors", #"{"combine": "product"}"#, false, "says combine: product but the tensor is missing"),
+            ("says-attention.safetensors", #"{"combine": "attention"}"#, true, "present, but the config says combine: attention"),
+        ]
+        for (name, config, product, message) in cases {
+            let path = try write(name, config: config, product: product)
+            XCTAssertThrowsError(try FusionHead(Weights(path: path)), name) { e in
+                XCTAssertTrue("\(e)".contains(name) && "\(e)".contains(message), "\(e)")
+            }
+        }
+        XCTAssertEqual(try FusionHead(Weights(path: write("ok.safetensors", config: #"{"combine": "product"}"#, product: true))).combine,
+                       .product(expertTemperatures: [1, 1, 1]))
+        XCTAssertEqual(try FusionHead(Weights(path: write("old.safetensors", config: #"{"arch": "attention-gated-fusion"}"#, product: false))).combine,
+                       .attention, "a file from before the product rule still reads as the attention head")
+    }
+
+    func checkGradient(_ head: FusionHead) throws {
         for present in [[true, true, true], [true, false, true], [true, false, false]] {
             var f = features()
             let pass = try head(f, present: present)
