@@ -44,10 +44,15 @@ let package = Package(
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
+        // TumorBoard's own convolution kernels (issue 17): direct 1x1 and 3x3, packed weights, fused
+        // epilogue; portable C and AVX2 + FMA, chosen at run time. Optimised in debug builds too,
+        // since the tests run them on whole networks.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+
         // The one atomic file writer (temporary file, fsync, rename), below every layer that writes.
         .target(name: "AtomicFiles"),
         // Tensors, ops, safetensors, threading. Knows nothing of tumours.
-        .target(name: "Engine", dependencies: ["CBLAS", "AtomicFiles"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "AtomicFiles"]),
         // Decode PNG / JPEG, window/level, resize, draw.
         .target(name: "Imaging", dependencies: ["CImageCodecs", "AtomicFiles"]),
         // Networks built on the engine (ResNet, YOLOv5-style detector, BERT).

@@ -26,9 +26,10 @@ public struct BatchNormParams: Sendable {
 }
 
 /// A 2-D convolution over NCHW input, with optional bias and a fused activation.
-/// Path by shape: 1x1 / stride 1 / no padding goes straight to GEMM; 3x3 / stride 1 with enough
-/// channels goes to Winograd F(2x2, 3x3); everything else is im2col + GEMM, one GEMM per image
-/// and group.
+/// Path by shape: stride-1 1x1 and 3x3 convolutions run on our direct kernels (`ConvKernels`,
+/// Sources/CKernels) where those are in force and measured faster; otherwise 1x1 / stride 1 / no
+/// padding goes straight to GEMM; 3x3 / stride 1 with enough channels goes to Winograd F(2x2, 3x3);
+/// everything else is im2col + GEMM, one GEMM per image and group.
 public struct Conv2d: Sendable {
     public enum Algorithm: String, Sendable {
         /// Choose by shape (the default).
@@ -37,6 +38,9 @@ public struct Conv2d: Sendable {
         case im2col
         /// Winograd F(2x2, 3x3); only for 3x3, stride 1, dilation 1, one group.
         case winograd
+        /// Our direct kernels (the ones `ConvKernels.current` names, or the best available where
+        /// that is `blas`); for one group, dilation 1, padding smaller than the kernel, no GELU.
+        case direct
     }
 
     public let weight: Tensor            // [Cout, Cin / groups, kh, kw]
@@ -48,6 +52,7 @@ public struct Conv2d: Sendable {
     public let activation: Activation
     public let algorithm: Algorithm
     let winograd: Winograd2x3?
+    let direct: DirectConvPlan?
 
     public var outChannels: Int { weight.shape[0] }
     public var inChannels: Int { weight.shape[1] * groups }
@@ -73,8 +78,13 @@ public struct Conv2d: Sendable {
         self.algorithm = algorithm
         let winogradShape = weight.shape[2] == 3 && weight.shape[3] == 3 && stride == (1, 1)
             && dilation == (1, 1) && groups == 1
+        try ConvKernels.validateEnvironment()
+        direct = DirectConvPlan(weight: weight, stride: stride, padding: padding, dilation: dilation, groups: groups, activation: activation)
+        if algorithm == .direct && direct == nil {
+            throw EngineError.argument(op: "conv2d", detail: "the direct kernels take convolutions with one group, dilation 1, padding smaller than the kernel, and no GELU")
+        }
         switch algorithm {
-        case .im2col: winograd = nil
+        case .im2col, .direct: winograd = nil
         case .winograd:
             guard winogradShape else {
                 throw EngineError.argument(op: "conv2d", detail: "Winograd needs a 3x3 kernel, stride 1, dilation 1 and one group")
@@ -121,11 +131,27 @@ public struct Conv2d: Sendable {
         winograd != nil && (algorithm == .winograd || outputs >= 196)
     }
 
+    /// The direct kernels this call runs on, or nil for the BLAS paths: forced by the algorithm,
+    /// or by `TUMORBOARD_KERNELS` (then on every convolution they take), else the AVX2 kernels
+    /// where they are the best available and measured faster for this kind of convolution
+    /// (`DirectConvPlan.preferredByDefault`; `tumorboard bench --model conv-paths`,
+    /// docs/performance.md). The portable kernels run only when forced.
+    private func directKernels() -> ConvKernels? {
+        guard let direct else { return nil }
+        if algorithm == .direct { let k = ConvKernels.current.kernels; return k == .blas ? (ConvKernels.best == .blas ? .portable : ConvKernels.best) : k }
+        guard algorithm == .auto else { return nil }
+        let sel = ConvKernels.current
+        if sel.kernels == .blas { return nil }
+        if sel.forced { return sel.kernels }
+        return sel.kernels == .avx2 && direct.preferredByDefault ? .avx2 : nil
+    }
+
     private func profileKey(_ x: Tensor) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let path = usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col")
+        let path = directKernels().map { "direct-\($0.rawValue)" }
+            ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
@@ -142,6 +168,14 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
+        if let k = directKernels(), let direct {
+            FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
+            for b in 0..<n {
+                direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: y.pointer + b * outChannels * spatial,
+                           oh: oh, ow: ow, bias: bias?.pointer, activation: activation)
+            }
+            return y
+        }
         if usesWinograd(outputs: spatial), let winograd {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)   // nominal, as for a direct conv
             for b in 0..<n {

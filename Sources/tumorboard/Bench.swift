@@ -21,12 +21,17 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs.") var runs = 20
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Option(help: "Threads for the engine and OpenBLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Convolution kernels: auto (the default: TUMORBOARD_KERNELS, else the best this processor has, by shape), blas, portable or avx2 (forced on every convolution they take).") var kernels = "auto"
     @Flag(help: "Print one JSON object per model.") var json = false
     @Flag(help: "Print the time spent in each layer (one extra run).") var profile = false
     @OptionGroup(title: "The case for --model case") var files: LooseFiles
 
     func run() throws {
         EngineThreads.set(threads)
+        if kernels != "auto" {
+            guard let k = ConvKernels(rawValue: kernels) else { throw ValidationError("--kernels \(kernels): use auto, blas, portable or avx2") }
+            try ConvKernels.force(k)
+        }
         let selected = model == "all" ? ["sgemm", "resnet18", "yolov5n"] : [model]
         for m in selected {
             switch m {
@@ -93,27 +98,48 @@ struct Bench: ParsableCommand {
         return Result(medianMs: ms[ms.count / 2], minMs: ms[0], flops: flops, outputs: outputs)
     }
 
-    /// Every 3x3 stride-1 shape of ResNet-18 and YOLOv5n through im2col and Winograd, interleaved;
-    /// the minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
+    /// Every 3x3 stride-1 shape of ResNet-18 and YOLOv5n through im2col, Winograd and our direct
+    /// kernels, and the 1x1 shapes of YOLOv5n through GEMM and the direct kernels, interleaved; the
+    /// minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
     func convPaths() throws {
-        let shapes = [(64, 56), (128, 28), (256, 14), (512, 7), (16, 160), (32, 80), (64, 40), (128, 20)]
-        for (c, s) in shapes {
+        let direct = ConvKernels.current.kernels == .blas ? ConvKernels.best : ConvKernels.current.kernels
+        let shapes3 = [(64, 56), (128, 28), (256, 14), (512, 7), (16, 160), (32, 80), (64, 40), (128, 20)]
+        let shapes1 = [(32, 16, 160), (16, 32, 160), (64, 32, 80), (32, 64, 80), (128, 64, 40), (64, 128, 40), (256, 128, 20), (128, 256, 20), (512, 256, 20), (256, 512, 20)]
+        var cases: [(name: String, x: Tensor, gflop: Double, convs: [(String, Conv2d)])] = []
+        for (c, s) in shapes3 {
             let w = Tensor.random([c, c, 3, 3], seed: 3, scale: 0.1)
-            let x = Tensor.random([1, c, s, s], seed: 4)
+            cases.append(("conv3x3 c=\(c) \(s)x\(s)", Tensor.random([1, c, s, s], seed: 4), 2.0 * Double(c * c * 9 * s * s) / 1e9,
+                          try [("im2col", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .im2col)),
+                               ("winograd", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .winograd)),
+                               ("direct-\(direct.rawValue)", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .direct))]))
+        }
+        for (ci, co, s) in shapes1 {
+            let w = Tensor.random([co, ci, 1, 1], seed: 3, scale: 0.1)
+            cases.append(("conv1x1 \(ci)->\(co) \(s)x\(s)", Tensor.random([1, ci, s, s], seed: 4), 2.0 * Double(ci * co * s * s) / 1e9,
+                          try [("gemm", Conv2d(weight: w, activation: .silu, algorithm: .im2col)),
+                               ("direct-\(direct.rawValue)", Conv2d(weight: w, activation: .silu, algorithm: .direct))]))
+        }
+        // Strided convolutions and stems (input side, kernel, stride, padding), through im2col and the tap tables.
+        let strided = [(3, 16, 640, 6, 2, 2), (16, 32, 320, 3, 2, 1), (32, 64, 160, 3, 2, 1), (64, 128, 80, 3, 2, 1), (128, 256, 40, 3, 2, 1),
+                       (3, 64, 224, 7, 2, 3), (64, 128, 56, 3, 2, 1), (128, 256, 28, 3, 2, 1), (256, 512, 14, 3, 2, 1), (64, 128, 56, 1, 2, 0)]
+        for (ci, co, s, k, st, p) in strided {
+            let w = Tensor.random([co, ci, k, k], seed: 3, scale: 0.1)
+            let o = (s + 2 * p - k) / st + 1
+            cases.append(("conv\(k)x\(k)/\(st) \(ci)->\(co) \(s)x\(s)", Tensor.random([1, ci, s, s], seed: 4), 2.0 * Double(ci * co * k * k * o * o) / 1e9,
+                          try [("im2col", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .im2col)),
+                               ("direct-\(direct.rawValue)", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct))]))
+        }
+        for c in cases {
             var best: [String: Double] = [:]
-            let convs = try [("im2col", Conv2d(weight: w, padding: (1, 1), algorithm: .im2col)),
-                             ("winograd", Conv2d(weight: w, padding: (1, 1), algorithm: .winograd))]
             for _ in 0..<max(runs, 1) {
-                for (name, conv) in convs {
+                for (name, conv) in c.convs {
                     let t0 = DispatchTime.now().uptimeNanoseconds
-                    _ = try conv(x)
+                    _ = try conv(c.x)
                     let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
                     best[name] = min(best[name] ?? .infinity, ms)
                 }
             }
-            let gflop = 2.0 * Double(c * c * 9 * s * s) / 1e9
-            print(String(format: "conv3x3 c=%d %dx%d im2col_min_ms=%.3f (%.0f GFLOP/s) winograd_min_ms=%.3f (%.0f GFLOP/s nominal)",
-                         c, s, s, best["im2col"]!, gflop / best["im2col"]! * 1e3, best["winograd"]!, gflop / best["winograd"]! * 1e3))
+            print(c.name + c.convs.map { String(format: " %@_min_ms=%.3f (%.0f GFLOP/s)", $0.0, best[$0.0]!, c.gflop / best[$0.0]! * 1e3) }.joined())
         }
     }
 

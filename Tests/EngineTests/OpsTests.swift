@@ -176,26 +176,7 @@ final class OpsTests: XCTestCase {
             try forEachThreadCount { outs.append(try conv(x)) }
             XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads differ for \(cin)->\(cout) at \(size)")
             let o = (size + 2 * pad - k) / st + 1
-            let ref = Tensor(zeros: [1, cout, o, o])
-            for oc in 0..<cout {
-                for oy in 0..<o {
-                    for ox in 0..<o {
-                        var acc = 0.0
-                        for c in 0..<cin {
-                            for i in 0..<k {
-                                let iy = oy * st + i - pad
-                                if iy < 0 || iy >= size { continue }
-                                for j in 0..<k {
-                                    let ix = ox * st + j - pad
-                                    if ix < 0 || ix >= size { continue }
-                                    acc += Double(w.pointer[((oc * cin + c) * k + i) * k + j]) * Double(x.pointer[(c * size + iy) * size + ix])
-                                }
-                            }
-                        }
-                        ref.pointer[(oc * o + oy) * o + ox] = Float(acc)
-                    }
-                }
-            }
+            let ref = try Tensor(shape: [1, cout, o, o], values: naiveConv2d(x, w, stride: st, padding: pad).joined().joined().joined().map(Float.init))
             assertClose(outs[1], ref, "conv \(cin)->\(cout) \(k)x\(k)/\(st) at \(size)")
         }
     }

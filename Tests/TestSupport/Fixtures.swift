@@ -69,3 +69,35 @@ extension Array {
         stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min($0 + n, count)]) }
     }
 }
+
+/// A plain convolution in double precision (one group, dilation 1, square stride and padding),
+/// the reference the engine's own convolution paths are checked against where PyTorch wrote no
+/// fixture (big products, every tail of the direct kernels).
+public func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride st: Int, padding pad: Int) -> [[[[Double]]]] {
+    let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (cout, k) = (w.shape[0], w.shape[2])
+    let oh = (h + 2 * pad - k) / st + 1, ow = (wd + 2 * pad - k) / st + 1
+    var y = [[[[Double]]]](repeating: [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: ow), count: oh), count: cout), count: n)
+    for img in 0..<n {
+        for oc in 0..<cout {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var acc = Double(bias?.pointer[oc] ?? 0)
+                    for c in 0..<cin {
+                        for i in 0..<k {
+                            let iy = oy * st + i - pad
+                            if iy < 0 || iy >= h { continue }
+                            for j in 0..<k {
+                                let ix = ox * st + j - pad
+                                if ix < 0 || ix >= wd { continue }
+                                acc += Double(w.pointer[((oc * cin + c) * k + i) * k + j]) * Double(x.pointer[((img * cin + c) * h + iy) * wd + ix])
+                            }
+                        }
+                    }
+                    y[img][oc][oy][ox] = acc
+                }
+            }
+        }
+    }
+    return y
+}

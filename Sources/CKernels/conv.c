@@ -1,0 +1,442 @@
+// TumorBoard's direct convolution kernels (issue 17); see include/CKernels.h.
+//
+// The micro-kernel computes TB_CO_BLOCK (6) output channels x TB_TILE (16) positions: per input
+// value it broadcasts 6 packed weights and loads 2 vectors of 8 inputs, 12 fused multiply-adds
+// into 12 accumulators (of the 16 AVX2 registers). Bias and activation are applied before the one
+// store, so the output makes one trip through memory. The portable path is the same loop nest in
+// plain C (the compiler vectorises the 16-wide inner loops for whatever the target has).
+#include "CKernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CO TB_CO_BLOCK
+#define TILE TB_TILE
+
+int tb_padded_width(int ow, int kw) { return (ow + TILE - 1) / TILE * TILE + kw - 1; }
+
+size_t tb_packed_size(int cout, int kdim) { return (size_t)((cout + CO - 1) / CO) * (size_t)kdim * CO; }
+
+void tb_pack_weights(const float *weight, int cout, int kdim, float *packed) {
+    int blocks = (cout + CO - 1) / CO;
+    for (int b = 0; b < blocks; b++)
+        for (int k = 0; k < kdim; k++)
+            for (int r = 0; r < CO; r++) {
+                int o = b * CO + r;
+                packed[((size_t)b * kdim + k) * CO + r] = o < cout ? weight[(size_t)o * kdim + k] : 0.0f;
+            }
+}
+
+// exp as the engine's Swift fastExp (Activations.swift): x = n ln2 + r, a degree-6 polynomial,
+// 2^n through the exponent bits; relative error below 2e-7 on [-87, 88].
+static inline float tb_exp(float x) {
+    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float t = xc * 1.442695040888963f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { float f; unsigned u; } bits = { t };
+    union { unsigned u; float f; } scale = { (bits.u - 0x4B3FFF81u) << 23 };
+    return p * scale.f;
+}
+
+static inline float tb_activate(float v, tb_act act) {
+    switch (act) {
+    case TB_ACT_RELU: return v > 0 ? v : 0;
+    case TB_ACT_SILU: return v / (1.0f + tb_exp(-v));
+    case TB_ACT_SIGMOID: return 1.0f / (1.0f + tb_exp(-v));
+    default: return v;
+    }
+}
+
+// ---------------------------------------------------------------- portable
+
+// acc[r][i] for the tile whose first input (ci = 0, ky = 0, kx = 0) is x0; rows of xw floats,
+// planes of `plane` floats.
+static inline void tile_portable(const float *x0, int cin, size_t plane, int xw, int kh, int kw,
+                                 const float *wp, float acc[CO][TILE]) {
+    for (int r = 0; r < CO; r++)
+        for (int i = 0; i < TILE; i++) acc[r][i] = 0;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x0 + (size_t)ci * plane;
+        for (int ky = 0; ky < kh; ky++) {
+            const float *row = base + (size_t)ky * xw;
+            for (int kx = 0; kx < kw; kx++) {
+                const float *v = row + kx;
+                for (int r = 0; r < CO; r++) {
+                    float w = wp[r];
+                    for (int i = 0; i < TILE; i++) acc[r][i] += w * v[i];
+                }
+                wp += CO;
+            }
+        }
+    }
+}
+
+static inline void store_tile(float acc[CO][TILE], const float *bias, int c0, int cout, float *y, size_t yplane,
+                              int count, tb_act act) {
+    for (int r = 0; r < CO && c0 + r < cout; r++) {
+        float b = bias ? bias[c0 + r] : 0.0f;
+        float *dst = y + (size_t)(c0 + r) * yplane;
+        for (int i = 0; i < count; i++) dst[i] = tb_activate(acc[r][i] + b, act);
+    }
+}
+
+// Rows [oy0, oy1) of tiles over [0, ow): row oy reads from x + oy*xw (planes `plane` apart) and
+// writes to y + oy*yw (planes `yplane` apart); blocks [cb0, cb1) of packed weights, kdim each.
+static void run_portable(const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed, int kdim,
+                         const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1,
+                         int cb0, int cb1, tb_act act) {
+    float acc[CO][TILE];
+    for (int cb = cb0; cb < cb1; cb++) {
+        const float *wp = packed + (size_t)cb * kdim * CO;
+        for (int oy = oy0; oy < oy1; oy++)
+            for (int ox = 0; ox < ow; ox += TILE) {
+                tile_portable(x + (size_t)oy * xw + ox, cin, plane, xw, kh, kw, wp, acc);
+                store_tile(acc, bias, cb * CO, cout, y + (size_t)oy * yw + ox, yplane, ow - ox < TILE ? ow - ox : TILE, act);
+            }
+    }
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TB_HAVE_AVX2 1
+
+__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.442695040888963f), _mm256_set1_ps(12582912.0f));
+    __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(12582912.0f));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B3FFF81)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v, tb_act act) {
+    switch (act) {
+    case TB_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case TB_ACT_SILU:
+        return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+    case TB_ACT_SIGMOID:
+        return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+    default: return v;
+    }
+}
+
+// The 6 x 16 tile's 12 accumulators, one step of it (6 broadcast weights times two vectors of
+// inputs), and their hand-over; shared by the stride-1 tiles and the tap-table tiles.
+#define ACC_6x16_DECLARE                                                                                   \
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;              \
+    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00
+#define STEP_6x16(v0, v1, wp)                                                                              \
+    do {                                                                                                   \
+        __m256 w_;                                                                                         \
+        w_ = _mm256_broadcast_ss((wp) + 0); a00 = _mm256_fmadd_ps(w_, v0, a00); a01 = _mm256_fmadd_ps(w_, v1, a01); \
+        w_ = _mm256_broadcast_ss((wp) + 1); a10 = _mm256_fmadd_ps(w_, v0, a10); a11 = _mm256_fmadd_ps(w_, v1, a11); \
+        w_ = _mm256_broadcast_ss((wp) + 2); a20 = _mm256_fmadd_ps(w_, v0, a20); a21 = _mm256_fmadd_ps(w_, v1, a21); \
+        w_ = _mm256_broadcast_ss((wp) + 3); a30 = _mm256_fmadd_ps(w_, v0, a30); a31 = _mm256_fmadd_ps(w_, v1, a31); \
+        w_ = _mm256_broadcast_ss((wp) + 4); a40 = _mm256_fmadd_ps(w_, v0, a40); a41 = _mm256_fmadd_ps(w_, v1, a41); \
+        w_ = _mm256_broadcast_ss((wp) + 5); a50 = _mm256_fmadd_ps(w_, v0, a50); a51 = _mm256_fmadd_ps(w_, v1, a51); \
+    } while (0)
+#define ACC_6x16_STORE(acc)                                                                                \
+    do {                                                                                                   \
+        acc[0][0] = a00; acc[0][1] = a01; acc[1][0] = a10; acc[1][1] = a11; acc[2][0] = a20; acc[2][1] = a21; \
+        acc[3][0] = a30; acc[3][1] = a31; acc[4][0] = a40; acc[4][1] = a41; acc[5][0] = a50; acc[5][1] = a51; \
+    } while (0)
+
+// The 6 x 16 tile: 12 accumulators. kh and kw are constants where the caller inlines it. The
+// second vector of inputs starts off1 floats after the first: 8 (16 positions of one row), or one
+// row (8 positions of two rows, for maps 8 or fewer wide, such as ResNet-18's 7x7).
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], size_t off1) {
+    ACC_6x16_DECLARE;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x0 + (size_t)ci * plane;
+        for (int ky = 0; ky < kh; ky++) {
+            const float *row = base + (size_t)ky * xw;
+            for (int kx = 0; kx < kw; kx++) {
+                __m256 v0 = _mm256_loadu_ps(row + kx), v1 = _mm256_loadu_ps(row + kx + off1);
+                STEP_6x16(v0, v1, wp);
+                wp += CO;
+            }
+        }
+    }
+    ACC_6x16_STORE(acc);
+}
+
+// The 6 x 8 tile for a row's last 8 or fewer positions.
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2]) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x0 + (size_t)ci * plane;
+        for (int ky = 0; ky < kh; ky++) {
+            const float *row = base + (size_t)ky * xw;
+            for (int kx = 0; kx < kw; kx++) {
+                __m256 v = _mm256_loadu_ps(row + kx);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 0), v, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 1), v, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 2), v, a2);
+                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 3), v, a3);
+                a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 4), v, a4);
+                a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 5), v, a5);
+                wp += CO;
+            }
+        }
+    }
+    acc[0][0] = a0; acc[1][0] = a1; acc[2][0] = a2; acc[3][0] = a3; acc[4][0] = a4; acc[5][0] = a5;
+}
+
+__attribute__((target("avx2,fma"))) static inline void
+store_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, tb_act act) {
+    for (int r = 0; r < CO && c0 + r < cout; r++) {
+        __m256 b = _mm256_set1_ps(bias ? bias[c0 + r] : 0.0f);
+        __m256 o0 = activate_avx2(_mm256_add_ps(acc[r][0], b), act);
+        __m256 o1 = count > 8 ? activate_avx2(_mm256_add_ps(acc[r][1], b), act) : o0;
+        float *dst = y + (size_t)(c0 + r) * yplane;
+        if (count == TILE) {
+            _mm256_storeu_ps(dst, o0); _mm256_storeu_ps(dst + 8, o1);
+        } else if (count == 8) {
+            _mm256_storeu_ps(dst, o0);
+        } else {
+            float tmp[TILE];
+            _mm256_storeu_ps(tmp, o0); _mm256_storeu_ps(tmp + 8, o1);
+            memcpy(dst, tmp, (size_t)count * sizeof(float));
+        }
+    }
+}
+
+// Stores a two-row tile: acc[r][0] to row 0, acc[r][1] to the row `ystride` floats on.
+__attribute__((target("avx2,fma"))) static inline void
+store_rows_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, size_t ystride, int count,
+                tb_act act) {
+    for (int r = 0; r < CO && c0 + r < cout; r++) {
+        __m256 b = _mm256_set1_ps(bias ? bias[c0 + r] : 0.0f);
+        float *dst = y + (size_t)(c0 + r) * yplane;
+        for (int half = 0; half < 2; half++) {
+            __m256 o = activate_avx2(_mm256_add_ps(acc[r][half], b), act);
+            float *d = dst + half * ystride;
+            if (count == 8) {
+                _mm256_storeu_ps(d, o);
+            } else {
+                float tmp[8];
+                _mm256_storeu_ps(tmp, o);
+                memcpy(d, tmp, (size_t)count * sizeof(float));
+            }
+        }
+    }
+}
+
+// One tile: 16 positions of a row, or 8 where the row has 8 or fewer left; on maps 8 or fewer
+// wide, 8 positions of two rows at once.
+#define TILE_AVX2(KH, KW, OY, OX)                                                                         \
+    do {                                                                                                  \
+        __m256 acc[CO][2];                                                                                \
+        int left = ow - (OX), count = left < TILE ? left : TILE;                                          \
+        const float *src = x + (size_t)(OY) * xw + (OX);                                                  \
+        if (ow <= 8 && (OY) + 1 < oy1) {                                                                  \
+            tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw);                                  \
+            store_rows_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, (size_t)yw, ow, act); \
+        } else {                                                                                          \
+            if (count <= 8) tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc);                             \
+            else tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, 8);                                      \
+            store_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, count, act);       \
+        }                                                                                                 \
+    } while (0)
+
+// Rows advance by two where a tile takes two rows.
+#define ROW_STEP (ow <= 8 ? 2 : 1)
+
+// Blocks outer when the packed weights are large (each block's weights stay in cache while the
+// positions stream by); positions outer when they are small (each input tile stays in cache while
+// every block uses it). Either way each output is one tile call, so the bits are the same.
+#define RUN_AVX2_BODY(KH, KW)                                                                           \
+    if (weights_small) {                                                                                \
+        for (int oy = oy0; oy < oy1; oy += ROW_STEP)                                                    \
+            for (int ox = 0; ox < ow; ox += TILE)                                                       \
+                for (int cb = cb0; cb < cb1; cb++) {                                                    \
+                    const float *wp = packed + (size_t)cb * kdim * CO;                                  \
+                    TILE_AVX2(KH, KW, oy, ox);                                                          \
+                }                                                                                       \
+    } else {                                                                                            \
+        for (int cb = cb0; cb < cb1; cb++) {                                                            \
+            const float *wp = packed + (size_t)cb * kdim * CO;                                          \
+            for (int oy = oy0; oy < oy1; oy += ROW_STEP)                                                \
+                for (int ox = 0; ox < ow; ox += TILE) TILE_AVX2(KH, KW, oy, ox);                        \
+        }                                                                                               \
+    }
+
+__attribute__((target("avx2,fma"))) static void
+run_avx2(const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed, int kdim,
+         const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
+    int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
+    if (kh == 3 && kw == 3) {
+        RUN_AVX2_BODY(3, 3)
+    } else if (kh == 1 && kw == 1) {
+        RUN_AVX2_BODY(1, 1)
+    } else {
+        RUN_AVX2_BODY(kh, kw)
+    }
+}
+
+// ---- strided convolutions: the same tiles over phase planes, with a table of tap offsets.
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_taps_avx2(const float *x0, int cin, size_t plane, const int *taps, int ntaps, const float *wp, __m256 acc[CO][2],
+               size_t off1, int wide) {
+    ACC_6x16_DECLARE;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x0 + (size_t)ci * plane;
+        for (int t = 0; t < ntaps; t++) {
+            const float *p = base + taps[t];
+            __m256 v0 = _mm256_loadu_ps(p), v1 = wide ? _mm256_loadu_ps(p + off1) : v0;
+            STEP_6x16(v0, v1, wp);
+            wp += CO;
+        }
+    }
+    ACC_6x16_STORE(acc);
+}
+
+// NT taps per input channel: a constant where the caller names one (9 for 3x3, 1 for 1x1), so the
+// tap loop unrolls; WIDE: 16 positions of a row (else 8, or two rows of 8 on narrow maps).
+#define TAPS_AVX2_BODY(NT)                                                                                  \
+    for (int cb = cb0; cb < cb1; cb++) {                                                                    \
+        const float *wp = packed + (size_t)cb * kdim * CO;                                                  \
+        for (int oy = oy0; oy < oy1; oy += (ow <= 8 ? 2 : 1))                                               \
+            for (int ox = 0; ox < ow; ox += TILE) {                                                         \
+                __m256 acc[CO][2];                                                                          \
+                int left = ow - ox, count = left < TILE ? left : TILE;                                      \
+                const float *src = x + (size_t)oy * xw + ox;                                                \
+                float *dst = y + (size_t)oy * ow + ox;                                                      \
+                if (ow <= 8 && oy + 1 < oy1) {                                                              \
+                    tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, (size_t)xw, 1);                      \
+                    store_rows_avx2(acc, bias, cb * CO, cout, dst, yplane, (size_t)ow, ow, act);            \
+                } else if (count > 8) {                                                                     \
+                    tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 1);                               \
+                    store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                          \
+                } else {                                                                                    \
+                    tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 0);                               \
+                    store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                          \
+                }                                                                                           \
+            }                                                                                               \
+    }
+
+__attribute__((target("avx2,fma"))) static void
+taps_avx2(const float *x, size_t plane, int xw, int cin, const int *taps, int ntaps, const float *packed, const float *bias,
+          int cout, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
+    size_t yplane = (size_t)oh * ow;
+    int kdim = cin * ntaps;
+    if (ntaps == 9) {
+        TAPS_AVX2_BODY(9)
+    } else if (ntaps == 1) {
+        TAPS_AVX2_BODY(1)
+    } else {
+        TAPS_AVX2_BODY(ntaps)
+    }
+}
+
+static int cpu_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+int tb_kernels_available(tb_kernels k) {
+    switch (k) {
+    case TB_KERNELS_PORTABLE: return 1;
+#ifdef TB_HAVE_AVX2
+    case TB_KERNELS_AVX2: return cpu_has_avx2_fma();
+#endif
+    default: return 0;
+    }
+}
+
+static void run(tb_kernels k, const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed,
+                const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1,
+                tb_act act) {
+    int kdim = cin * kh * kw;
+#ifdef TB_HAVE_AVX2
+    if (k == TB_KERNELS_AVX2) {
+        run_avx2(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
+        return;
+    }
+#endif
+    run_portable(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
+}
+
+void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw, const float *packed, const float *bias,
+                    int cout, int kh, int kw, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
+    run(k, x, (size_t)xh * xw, xw, cin, kh, kw, packed, bias, cout, y, (size_t)oh * ow, ow, ow, oy0, oy1, cb0, cb1, act);
+}
+
+void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias, int cout,
+                float *y, int p0, int p1, int cb0, int cb1, tb_act act) {
+    int full = (p1 - p0) / TILE * TILE, tail = p1 - p0 - full;
+    if (full > 0) run(k, x + p0, (size_t)n, 0, cin, 1, 1, packed, bias, cout, y + p0, (size_t)n, 0, full, 0, 1, cb0, cb1, act);
+    if (tail > 0) {
+        // The last partial tile from a zero-padded copy, so that no load reads past a plane.
+        float stackbuf[256 * TILE];
+        float *tmp = cin <= 256 ? stackbuf : malloc((size_t)cin * TILE * sizeof(float));
+        if (!tmp) return;   // out of memory for a few KB: the caller's output stays as it was
+        for (int ci = 0; ci < cin; ci++) {
+            memcpy(tmp + (size_t)ci * TILE, x + (size_t)ci * n + p0 + full, (size_t)tail * sizeof(float));
+            memset(tmp + (size_t)ci * TILE + tail, 0, (size_t)(TILE - tail) * sizeof(float));
+        }
+        run(k, tmp, TILE, 0, cin, 1, 1, packed, bias, cout, y + p0 + full, (size_t)n, 0, tail, 0, 1, cb0, cb1, act);
+        if (tmp != stackbuf) free(tmp);
+    }
+}
+
+// ---------------------------------------------------------------- strided (tap tables)
+
+static void taps_portable(const float *x, size_t plane, int xw, int cin, const int *taps, int ntaps, const float *packed,
+                          const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1,
+                          tb_act act) {
+    size_t yplane = (size_t)oh * ow;
+    int kdim = cin * ntaps;
+    float acc[CO][TILE];
+    for (int cb = cb0; cb < cb1; cb++) {
+        const float *wp0 = packed + (size_t)cb * kdim * CO;
+        for (int oy = oy0; oy < oy1; oy++)
+            for (int ox = 0; ox < ow; ox += TILE) {
+                const float *x0 = x + (size_t)oy * xw + ox, *wp = wp0;
+                for (int r = 0; r < CO; r++)
+                    for (int i = 0; i < TILE; i++) acc[r][i] = 0;
+                for (int ci = 0; ci < cin; ci++)
+                    for (int t = 0; t < ntaps; t++) {
+                        const float *v = x0 + (size_t)ci * plane + taps[t];
+                        for (int r = 0; r < CO; r++) {
+                            float w = wp[r];
+                            for (int i = 0; i < TILE; i++) acc[r][i] += w * v[i];
+                        }
+                        wp += CO;
+                    }
+                store_tile(acc, bias, cb * CO, cout, y + (size_t)oy * ow + ox, yplane, ow - ox < TILE ? ow - ox : TILE, act);
+            }
+    }
+}
+
+void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, const int *taps, int ntaps,
+                  const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
+                  int cb0, int cb1, tb_act act) {
+#ifdef TB_HAVE_AVX2
+    if (k == TB_KERNELS_AVX2) { taps_avx2(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, oh, ow, oy0, oy1, cb0, cb1, act); return; }
+#endif
+    taps_portable(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, oh, ow, oy0, oy1, cb0, cb1, act);
+}

@@ -1,0 +1,62 @@
+// TumorBoard's own convolution kernels (issue 17): direct stride-1 convolutions over NCHW input,
+// weights packed once at load into blocks of TB_CO_BLOCK output channels, bias and activation
+// applied in the store. One C source, compiled for several instruction sets and chosen at run
+// time by what the processor has (tb_kernels_best), or forced by the caller.
+#ifndef TB_CKERNELS_H
+#define TB_CKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Output channels per packed weight block (the micro-kernel's rows).
+#define TB_CO_BLOCK 6
+/// Output positions per micro-kernel tile (two 8-float vectors).
+#define TB_TILE 16
+
+typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1 } tb_kernels;
+/// Activation applied in the store; the numbering matches nothing outside this file.
+typedef enum { TB_ACT_NONE = 0, TB_ACT_RELU = 1, TB_ACT_SILU = 2, TB_ACT_SIGMOID = 3 } tb_act;
+
+/// Whether this processor runs `k` (AVX2 needs AVX2 and FMA, checked with cpuid; portable always).
+int tb_kernels_available(tb_kernels k);
+
+/// Floats of packed weights for `cout` output channels and `kdim` = cin*kh*kw inputs each.
+size_t tb_packed_size(int cout, int kdim);
+/// weight [cout][kdim] -> packed [ceil(cout/6)][kdim][6], zero rows past cout.
+void tb_pack_weights(const float *weight, int cout, int kdim, float *packed);
+
+/// One direct convolution, stride 1, dilation 1, one group, over output rows [oy0, oy1) and
+/// packed channel blocks [cb0, cb1) of one image.
+/// x: the input, already padded: cin planes of xh x xw (xw >= ow + kw - 1 rounded up to whole
+/// tiles, so a tile never reads past a row: see tb_padded_width). y: cout planes of oh x ow.
+/// Every output is summed over (ci, ky, kx) in that order, whatever the ranges, so any split of
+/// the work gives the same bits.
+void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw,
+                    const float *packed, const float *bias, int cout, int kh, int kw,
+                    float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act);
+
+/// The padded input width tb_conv_direct needs for output width ow and kernel width kw.
+int tb_padded_width(int ow, int kw);
+
+/// A 1x1 convolution (a GEMM over the flattened positions) over positions [p0, p1) and blocks
+/// [cb0, cb1): x is cin planes of n positions, y cout planes of n positions. p0 must be a
+/// multiple of TB_TILE; a last partial tile reads only inside the planes.
+void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
+                int cout, float *y, int p0, int p1, int cb0, int cb1, tb_act act);
+
+/// A convolution of any kernel size as a table of tap offsets (strided convolutions, read through
+/// phase planes: see Sources/Engine/ConvKernels.swift): output (oy, ox) of channel o is
+/// sum over ci and t of w[o][ci*ntaps + t] * x[ci*plane + oy*xw + ox + taps[t]], over rows [oy0, oy1)
+/// and blocks [cb0, cb1). Every tap of a tile must leave TB_TILE floats readable past it (and, on
+/// maps 8 or fewer wide, the same one row of xw further down when another output row follows).
+void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, const int *taps, int ntaps,
+                  const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
+                  int cb0, int cb1, tb_act act);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,104 @@
+import Engine
+import Foundation
+import TestSupport
+import XCTest
+
+/// Our direct convolution kernels (issue 17, Sources/CKernels), on every path this processor
+/// runs (portable, and AVX2 where it has AVX2 and FMA): against the outputs PyTorch wrote for
+/// every fixture convolution they can take, against a naive double-precision convolution on
+/// shapes that exercise every tail (widths, channel blocks, positions, wide inputs), and for
+/// identical bits with 1 and 2 threads. The whole networks on each path: scripts/test runs the
+/// parity suites once per forced path (TUMORBOARD_KERNELS).
+final class DirectKernelTests: XCTestCase {
+    var paths: [ConvKernels] { [.portable, .avx2].filter(\.isAvailable) }
+
+    override func tearDown() { try? ConvKernels.force(nil) }
+
+    func testEveryPathMatchesPyTorchOnTheFixtureConvolutionsItTakes() throws {
+        let cases = try Fixtures.cases(Fixtures.path("ops.safetensors"))
+        XCTAssertTrue(paths.contains(.portable))
+        for k in paths {
+            try ConvKernels.force(k)
+            var ran = 0
+            for c in cases where c.op == "conv2d" {
+                let w = try c.tensor("weight")
+                guard c.pair("dilation") == (1, 1), c.params["groups"] as! Int == 1 else { continue }
+                let conv = try Conv2d(weight: w, bias: c.has("bias") ? c.tensor("bias") : nil, stride: c.pair("stride"),
+                                      padding: c.pair("padding"), algorithm: .direct)
+                assertClose(try conv(c.tensor("x")), try c.tensor("y"), "\(c.name) on \(k.rawValue)")
+                ran += 1
+            }
+            for c in cases where c.op == "conv_bn" {
+                let bn = try BatchNormParams(gamma: c.tensor("gamma"), beta: c.tensor("beta"), mean: c.tensor("mean"),
+                                             variance: c.tensor("var"), eps: Float(c.params["eps"] as! Double))
+                let conv = try Conv2d(weight: c.tensor("weight"), stride: c.pair("stride"), padding: c.pair("padding"), algorithm: .direct)
+                    .folding(bn, activation: .silu)
+                assertClose(try conv(c.tensor("x")), try c.tensor("y"), "\(c.name) on \(k.rawValue)")
+                ran += 1
+            }
+            XCTAssertGreaterThanOrEqual(ran, 8, "fixture convolutions the direct kernels took on \(k.rawValue) (stride 1 and 2, 1x1 to 7x7)")
+        }
+    }
+
+    /// Tails everywhere: output channels that fill no block of 6 (1, 5, 7, 13), rows of 1, 7, 8,
+    /// 9, 17 and 20 positions (partial 16- and 8-wide tiles, two-row tiles), 1x1 over 1, 15, 17
+    /// and 300 positions, an input wider than the 256 channels the 1x1 tail keeps on the stack;
+    /// strided and stem shapes through the tap tables (3x3/2, 6x6/2, 7x7/2, 1x1/2, 3x3 without
+    /// padding, a 2x1 stride), each activation, with and without bias.
+    func testAwkwardShapesMatchANaiveConvolutionAndAreThreadCountIndependent() throws {
+        let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)] = [
+            (3, 1, 5, 7, 3, 1, 1), (5, 5, 1, 1, 3, 1, 1), (4, 7, 8, 8, 3, 1, 1), (6, 13, 9, 17, 3, 1, 1), (17, 6, 20, 9, 3, 1, 1),
+            (2, 12, 3, 20, 3, 1, 1), (3, 7, 1, 1, 1, 1, 0), (9, 5, 3, 5, 1, 1, 0), (16, 13, 1, 17, 1, 1, 0), (300, 8, 15, 20, 1, 1, 0),
+            (7, 19, 4, 75, 1, 1, 0),
+            (5, 7, 14, 14, 3, 2, 1), (6, 13, 15, 33, 3, 2, 1), (3, 16, 21, 19, 6, 2, 2), (3, 8, 17, 15, 7, 2, 3), (8, 9, 9, 9, 1, 2, 0),
+            (4, 5, 7, 12, 3, 1, 0), (2, 6, 1, 3, 3, 2, 1),
+        ]
+        let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
+        for k in paths {
+            try ConvKernels.force(k)
+            for (i, s) in shapes.enumerated() {
+                let w = Tensor.random([s.cout, s.cin, s.k, s.k], seed: UInt64(20 + i), scale: 0.3)
+                let bias = i % 2 == 0 ? Tensor.random([s.cout], seed: UInt64(40 + i)) : nil
+                let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(60 + i))
+                let act = acts[i % acts.count]
+                let conv = try Conv2d(weight: w, bias: bias, stride: (s.s, s.s), padding: (s.p, s.p), activation: act, algorithm: .direct)
+                var outs: [Tensor] = []
+                let saved = EngineThreads.count
+                for n in [1, 2] { EngineThreads.set(n); outs.append(try conv(x)) }
+                EngineThreads.set(saved)
+                let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) pad \(s.p) at \(s.h)x\(s.w), \(act), bias \(bias != nil), \(k.rawValue)"
+                XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
+                assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
+            }
+        }
+    }
+
+    /// The direct kernels take only what they were written for, by name: one group, dilation 1,
+    /// padding smaller than the kernel, no GELU.
+    func testShapesTheDirectKernelsDoNotTakeAreRefusedByName() throws {
+        let refused: [() throws -> Conv2d] = [
+            { try Conv2d(weight: Tensor(zeros: [4, 1, 3, 3]), padding: (1, 1), groups: 4, algorithm: .direct) },
+            { try Conv2d(weight: Tensor(zeros: [4, 3, 3, 3]), padding: (2, 2), dilation: (2, 2), algorithm: .direct) },
+            { try Conv2d(weight: Tensor(zeros: [4, 3, 1, 1]), padding: (1, 1), algorithm: .direct) },
+            { try Conv2d(weight: Tensor(zeros: [4, 3, 3, 3]), padding: (1, 1), activation: .gelu, algorithm: .direct) },
+        ]
+        for make in refused {
+            XCTAssertThrowsError(try make()) { e in XCTAssertTrue("\(e)".contains("direct kernels take"), "\(e)") }
+        }
+    }
+
+    static func naive(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride st: Int, pad: Int, _ act: Activation) -> Tensor {
+        let conv = naiveConv2d(x, w, bias: b, stride: st, padding: pad)
+        let values = conv.joined().joined().joined().map { acc -> Float in
+            switch act {
+            case .none, .gelu: return Float(acc)
+            case .relu: return Float(max(0, acc))
+            case .silu: return Float(acc / (1 + exp(-acc)))
+            case .sigmoid: return Float(1 / (1 + exp(-acc)))
+            }
+        }
+        let (n, cout) = (conv.count, conv.first?.count ?? 0)
+        let (oh, ow) = (conv.first?.first?.count ?? 0, conv.first?.first?.first?.count ?? 0)
+        return (try? Tensor(shape: [n, cout, oh, ow], values: values)) ?? Tensor(zeros: [0])
+    }
+}
