@@ -27,6 +27,7 @@ def export(kind, extra_meta=None, ckpt=None, extra_tensors=None):
         # the shipped rule since issue 15: a product of the per-modality passes (fusion.py), with per-modality
         # temperatures that training/calibrate.py fits on val (1 until then)
         meta["combine"] = "product"; sd["expert_temperature"] = torch.ones(len(meta["dims"]))
+        print("export: the fusion head's temperatures are 1 until `python training/calibrate.py fusion_head` fits them on val")
     meta["source_checkpoint"] = str(src.relative_to(common.REPO)); meta["epoch"] = c.get("epoch")
     out = common.MODELS / f"{NAMES[kind]}.safetensors"
     sha = common.save_safetensors(sd, out, meta)

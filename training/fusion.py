@@ -56,14 +56,15 @@ class FusionHead(nn.Module):
 
     def product(self, feats, mask):
         """sum over the present modalities of each one's calibrated log-probabilities, the head run on it alone."""
-        out = torch.zeros(mask.shape[0], self.head.linear.out_features)
+        out = torch.zeros(mask.shape[0], self.head.linear.out_features, device=mask.device)
         for i in range(mask.shape[1]):
-            out = out + mask[:, i:i + 1] * torch.log_softmax(self.alone(feats, i) / self.expert_temperature[i], 1)
+            lp = torch.log_softmax(self.alone(feats, i) / self.expert_temperature[i], 1)
+            out = out + torch.where(mask[:, i:i + 1] > 0, lp, torch.zeros_like(lp))   # an absent slot's values never count
         return out
 
     def alone(self, feats, i):
         """the joint head's logits with modality i alone present"""
-        only = torch.zeros(feats[0].shape[0], len(feats)); only[:, i] = 1
+        only = torch.zeros(feats[0].shape[0], len(feats), device=feats[0].device); only[:, i] = 1
         return self.joint(feats, only)[0]
 
     def joint(self, feats, mask):

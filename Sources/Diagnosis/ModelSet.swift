@@ -64,6 +64,9 @@ public final class ModelSet: Sendable {
             pathologyEncoder = try ResNet(p, config: ResNet.Config(blocks: Self.blocks(p)))
         } else { pathologyEncoder = nil }
         fusion = try load("fusion_head.safetensors", required: false).map { try FusionHead($0) }
+        if let fusion, fusion.classes != Self.classes.count {
+            throw DiagnosisError.models("\(directory.appendingPathComponent("fusion_head.safetensors").path): \(fusion.classes) classes, this program ranks \(Self.classes.count) (\(Self.classes.joined(separator: ", ")))")
+        }
         let text = directory.appendingPathComponent("text/all-MiniLM-L6-v2")
         progress(step, Self.parts[step])
         if FileManager.default.fileExists(atPath: text.appendingPathComponent("model.safetensors").path) {

@@ -122,7 +122,8 @@ public struct Conv2d: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try Profiler.shared.measure(profileKey(x)) { try forward(x) }
+        let k = directKernels()   // chosen once, so the profile names the path that ran
+        return try Profiler.shared.measure(profileKey(x, direct: k)) { try forward(x, direct: k) }
     }
 
     /// Whether this call runs Winograd: forced, or chosen and the output has at least 14x14
@@ -146,16 +147,16 @@ public struct Conv2d: Sendable {
         return sel.kernels == .avx2 && direct.preferredByDefault ? .avx2 : nil
     }
 
-    private func profileKey(_ x: Tensor) -> String {
+    private func profileKey(_ x: Tensor, direct: ConvKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let path = directKernels().map { "direct-\($0.rawValue)" }
+        let path = direct.map { "direct-\($0.rawValue)" }
             ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
-    private func forward(_ x: Tensor) throws -> Tensor {
+    private func forward(_ x: Tensor, direct directPath: ConvKernels?) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
         }
@@ -168,7 +169,7 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
-        if let k = directKernels(), let direct {
+        if let k = directPath, let direct {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
             for b in 0..<n {
                 direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: y.pointer + b * outChannels * spatial,

@@ -39,8 +39,8 @@ public enum ConvKernels: String, Sendable, CaseIterable {
         public let forced: Bool
     }
 
-    /// The best kernels this processor has.
-    public static var best: ConvKernels { ConvKernels.avx2.isAvailable ? .avx2 : .blas }
+    /// The best kernels this processor has (asked of cpuid once).
+    public static let best: ConvKernels = ConvKernels.avx2.isAvailable ? .avx2 : .blas
 
     /// Forces `k` in this process (tests and `tumorboard bench`), or returns to the environment's
     /// choice with nil. Throws for kernels this processor cannot run.
@@ -97,8 +97,9 @@ final class DirectConvPlan: @unchecked Sendable {
 
     /// Whether the default (not forced) choice runs this convolution here: the stride-1 1x1 and
     /// 3x3 loops always (faster than im2col + GEMM and Winograd on every such shape of ResNet-18
-    /// and YOLOv5n); the tap tables only for the stems on 3 input channels (the 6x6/2 and 7x7/2
-    /// stems measured faster, the wider strided 3x3 layers slower: docs/performance.md).
+    /// and YOLOv5n); the tap tables only on inputs of at most 4 channels, i.e. the networks' stems
+    /// (the 6x6/2 and 7x7/2 stems measured faster, the wider strided 3x3 layers slower:
+    /// docs/performance.md).
     var preferredByDefault: Bool { mode != .taps || cin <= 4 }
 
     var blocks: Int { (cout + Int(TB_CO_BLOCK) - 1) / Int(TB_CO_BLOCK) }
@@ -143,11 +144,17 @@ final class DirectConvPlan: @unchecked Sendable {
             let tile = Int(TB_TILE)
             let chunk = max(tile, (32768 / max(1, cin)) / tile * tile)
             let pChunks = (n + chunk - 1) / chunk
+            // The last partial tile's zero-padded copy, one per work item, where it is too big
+            // for the kernel's stack (over 256 input channels).
+            let tailFloats = cin > 256 ? cin * tile : 0
+            let tails = tailFloats > 0 ? Scratch.borrow(pChunks * cbChunks * tailFloats) : nil
+            defer { tails.map(Scratch.giveBack) }
             EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * cin) { item in
                 let pc = item / cbChunks, cc = item % cbChunks
                 let p0 = pc * chunk, p1 = min(n, p0 + chunk)
                 let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
-                tb_conv1x1(path, x, cin32, Int32(n), weights, bias, cout32, y, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a)
+                tb_conv1x1(path, x, cin32, Int32(n), weights, bias, cout32, y, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
+                           tails.map { $0.pointer + item * tailFloats })
             }
         case .threeByThree:
             // A zero-bordered copy of the input, rows padded to whole tiles.

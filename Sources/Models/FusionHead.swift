@@ -56,6 +56,15 @@ public struct FusionHead: Sendable {
         headLinear = try w.linear("head.linear")
         temperature = try w.optional("temperature")?.item ?? 1
         combine = try Self.combineRule(w, modalities: projections.count)
+        // Every width the passes combine must agree, or a pass would index past a vector.
+        let d = headGamma.count
+        let widths = projections.map { [$0.linear.outFeatures, $0.gamma.count, $0.beta.count] }.joined()
+            + [attnHidden.inFeatures, attnScore.inFeatures == attnHidden.outFeatures ? d : -1, attnScore.outFeatures == 1 ? d : -1,
+               headBeta.count, headLinear.inFeatures]
+        guard d > 0, widths.allSatisfy({ $0 == d }), headLinear.outFeatures > 0 else {
+            throw EngineError.weights(file: w.fileName, tensor: nil,
+                                      problem: "fusion head widths disagree (projections, attention and head must all be \(d) wide, the score 1)")
+        }
     }
 
     /// The rule from the file: the `expert_temperature` tensor means a product; the config's

@@ -85,6 +85,17 @@ final class FusionTests: XCTestCase {
                        .attention, "a file from before the product rule still reads as the attention head")
     }
 
+    /// A head whose widths disagree would index past a vector in some pass: refused by name.
+    func testAHeadWhoseWidthsDisagreeIsRefused() throws {
+        let w = RandomCheckpoint.fusionHead(dims: [12, 10, 20], d: 16, hidden: 8)
+        var tensors: [String: Tensor] = [:]
+        for n in w.names { tensors[n] = try w(n) }
+        tensors["head.linear.weight"] = Tensor.random([3, 17], seed: 1)
+        XCTAssertThrowsError(try FusionHead(Weights(tensors: tensors, name: "skewed head"))) { e in
+            XCTAssertTrue("\(e)".contains("skewed head") && "\(e)".contains("widths disagree"), "\(e)")
+        }
+    }
+
     func checkGradient(_ head: FusionHead) throws {
         for present in [[true, true, true], [true, false, true], [true, false, false]] {
             var f = features()

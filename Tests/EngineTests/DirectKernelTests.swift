@@ -44,7 +44,8 @@ final class DirectKernelTests: XCTestCase {
     /// 9, 17 and 20 positions (partial 16- and 8-wide tiles, two-row tiles), 1x1 over 1, 15, 17
     /// and 300 positions, an input wider than the 256 channels the 1x1 tail keeps on the stack;
     /// strided and stem shapes through the tap tables (3x3/2, 6x6/2, 7x7/2, 1x1/2, 3x3 without
-    /// padding, a 2x1 stride), each activation, with and without bias.
+    /// padding), each activation, with and without bias. (A 2x1 stride with a 1x3 kernel is
+    /// PyTorch's fixture `conv_1x3_stride_2x1`, in the test above.)
     func testAwkwardShapesMatchANaiveConvolutionAndAreThreadCountIndependent() throws {
         let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)] = [
             (3, 1, 5, 7, 3, 1, 1), (5, 5, 1, 1, 3, 1, 1), (4, 7, 8, 8, 3, 1, 1), (6, 13, 9, 17, 3, 1, 1), (17, 6, 20, 9, 3, 1, 1),

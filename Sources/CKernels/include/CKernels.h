@@ -1,7 +1,8 @@
-// TumorBoard's own convolution kernels (issue 17): direct stride-1 convolutions over NCHW input,
-// weights packed once at load into blocks of TB_CO_BLOCK output channels, bias and activation
-// applied in the store. One C source, compiled for several instruction sets and chosen at run
-// time by what the processor has (tb_kernels_best), or forced by the caller.
+// TumorBoard's own convolution kernels (issue 17): direct convolutions over NCHW input (stride-1
+// 1x1 and 3x3 on their own loops, any other kernel and stride through a table of tap offsets),
+// weights packed once into blocks of TB_CO_BLOCK output channels, bias and activation applied in
+// the store. One C source, compiled for several instruction sets; the caller chooses the path
+// with tb_kernels_available (Sources/Engine/ConvKernels.swift).
 #ifndef TB_CKERNELS_H
 #define TB_CKERNELS_H
 
@@ -30,8 +31,9 @@ void tb_pack_weights(const float *weight, int cout, int kdim, float *packed);
 
 /// One direct convolution, stride 1, dilation 1, one group, over output rows [oy0, oy1) and
 /// packed channel blocks [cb0, cb1) of one image.
-/// x: the input, already padded: cin planes of xh x xw (xw >= ow + kw - 1 rounded up to whole
-/// tiles, so a tile never reads past a row: see tb_padded_width). y: cout planes of oh x ow.
+/// x: the input, already padded: cin planes of xh x xw, with xh >= oh + kh - 1 and
+/// xw >= tb_padded_width(ow, kw) (ow rounded up to whole tiles, plus kw - 1), so that a tile never
+/// reads past a plane. y: cout planes of oh x ow.
 /// Every output is summed over (ci, ky, kx) in that order, whatever the ranges, so any split of
 /// the work gives the same bits.
 void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw,
@@ -43,9 +45,11 @@ int tb_padded_width(int ow, int kw);
 
 /// A 1x1 convolution (a GEMM over the flattened positions) over positions [p0, p1) and blocks
 /// [cb0, cb1): x is cin planes of n positions, y cout planes of n positions. p0 must be a
-/// multiple of TB_TILE; a last partial tile reads only inside the planes.
+/// multiple of TB_TILE; a last partial tile reads only inside the planes (it is copied, zero-padded,
+/// into a buffer of cin * TB_TILE floats: on the stack up to 256 channels, else `tail_buffer`,
+/// which the caller must then pass).
 void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
-                int cout, float *y, int p0, int p1, int cb0, int cb1, tb_act act);
+                int cout, float *y, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
 
 /// A convolution of any kernel size as a table of tap offsets (strided convolutions, read through
 /// phase planes: see Sources/Engine/ConvKernels.swift): output (oy, ox) of channel o is

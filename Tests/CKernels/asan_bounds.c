@@ -1,0 +1,51 @@
+// The convolution kernels (Sources/CKernels) on exact-size buffers under AddressSanitizer: each
+// entry point gets exactly the floats the Swift side allocates for it (ConvKernels.swift: the
+// padded input of tb_padded_width, the 1x1 planes and tail buffer, the phase planes and tap
+// offsets of PhaseLayout, recomputed here by the same formulas), so a read or write past them is
+// reported. Values are not checked here (DirectKernelTests does that against PyTorch and a naive
+// convolution). Run by scripts/kernels-asan.
+#include "CKernels.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static float frand(unsigned *s){*s=*s*1664525u+1013904223u;return ((*s>>8)/16777216.0f)-0.5f;}
+static float *buf(size_t n, unsigned *s){float *p=malloc(n*sizeof(float)); for(size_t i=0;i<n;i++)p[i]=frand(s); return p;}
+static int floordiv(int a,int b){return a>=0? a/b : -((-a+b-1)/b);}
+int main(void){
+  unsigned seed=7; int paths[2]={TB_KERNELS_PORTABLE,TB_KERNELS_AVX2}; int np=tb_kernels_available(TB_KERNELS_AVX2)?2:1;
+  for(int pi=0;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];
+    // 3x3 stride 1 pad 1
+    int s3[][4]={{3,1,5,7},{5,5,1,1},{4,7,8,8},{6,13,9,17},{17,6,20,9},{2,12,3,20},{8,8,7,7},{3,9,2,8}};
+    for(unsigned t=0;t<sizeof s3/sizeof s3[0];t++){int cin=s3[t][0],cout=s3[t][1],h=s3[t][2],w=s3[t][3];
+      int xw=tb_padded_width(w,3),xh=h+2; float *xp=buf((size_t)cin*xh*xw,&seed),*wt=buf((size_t)cout*cin*9,&seed),*b=buf(cout,&seed);
+      float *pk=malloc(tb_packed_size(cout,cin*9)*sizeof(float)); tb_pack_weights(wt,cout,cin*9,pk);
+      float *y=malloc((size_t)cout*h*w*sizeof(float));
+      tb_conv_direct(k,xp,cin,xh,xw,pk,b,cout,3,3,y,h,w,0,h,0,(cout+5)/6,TB_ACT_SILU);
+      // row split too
+      if(h>2){tb_conv_direct(k,xp,cin,xh,xw,pk,b,cout,3,3,y,h,w,1,2,0,(cout+5)/6,TB_ACT_RELU);}
+      free(xp);free(wt);free(b);free(pk);free(y);}
+    // 1x1
+    int s1[][3]={{3,7,1},{9,5,15},{16,13,17},{300,8,300},{7,19,300},{1,1,16},{2,3,33}};
+    for(unsigned t=0;t<sizeof s1/sizeof s1[0];t++){int cin=s1[t][0],cout=s1[t][1],n=s1[t][2];
+      float *x=buf((size_t)cin*n,&seed),*wt=buf((size_t)cout*cin,&seed); float *pk=malloc(tb_packed_size(cout,cin)*sizeof(float)); tb_pack_weights(wt,cout,cin,pk);
+      float *y=malloc((size_t)cout*n*sizeof(float));
+      float *tail=cin>256? malloc((size_t)cin*TB_TILE*sizeof(float)) : NULL;
+      tb_conv1x1(k,x,cin,n,pk,NULL,cout,y,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,tail);
+      if(n>16) tb_conv1x1(k,x,cin,n,pk,NULL,cout,y,16,n,0,(cout+5)/6,TB_ACT_NONE,tail);
+      free(x);free(wt);free(pk);free(y);free(tail);}
+    // taps: the Swift PhaseLayout's sizes, exactly
+    int st[][7]={{5,7,14,14,3,2,1},{6,13,15,33,3,2,1},{3,16,21,19,6,2,2},{3,8,17,15,7,2,3},{8,9,9,9,1,2,0},{4,5,7,12,3,1,0},{2,6,1,3,3,2,1},{3,4,14,14,3,2,1}};
+    for(unsigned t=0;t<sizeof st/sizeof st[0];t++){int cin=st[t][0],cout=st[t][1],h=st[t][2],w=st[t][3],kk=st[t][4],s=st[t][5],p=st[t][6];
+      int oh=(h+2*p-kk)/s+1, ow=(w+2*p-kk)/s+1;
+      int by=-floordiv(-p,s), bx=by, qmax=floordiv(kk-1-p,s);
+      int rows=oh+qmax+by, width=(ow+15)/16*16+qmax+bx; size_t plane=(size_t)s*s*rows*width;
+      int *taps=malloc(sizeof(int)*kk*kk); int ti=0;
+      for(int ky=0;ky<kk;ky++)for(int kx=0;kx<kk;kx++){int ay=ky-p,ax=kx-p,qy=floordiv(ay,s),qx=floordiv(ax,s),ry=ay-qy*s,rx=ax-qx*s; taps[ti++]=(ry*s+rx)*rows*width+(qy+by)*width+(qx+bx);}
+      float *xp=buf((size_t)cin*plane,&seed),*wt=buf((size_t)cout*cin*kk*kk,&seed); float *pk=malloc(tb_packed_size(cout,cin*kk*kk)*sizeof(float)); tb_pack_weights(wt,cout,cin*kk*kk,pk);
+      float *y=malloc((size_t)cout*oh*ow*sizeof(float));
+      tb_conv_taps(k,xp,cin,plane,width,taps,kk*kk,pk,NULL,cout,y,oh,ow,0,oh,0,(cout+5)/6,TB_ACT_SILU);
+      free(taps);free(xp);free(wt);free(pk);free(y);}
+    printf("kernels-asan: %s path clean\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
+  }
+  return 0;
+}
