@@ -2,22 +2,23 @@
 (terciles of the val box areas), at its operating threshold and at any score: what limits it. With a training
 checkpoint (training/out/TAG/best.pt) it measures that one instead, at the shipped detector's threshold.
 python training/detector_by_size.py [CHECKPOINT.pt]"""
-import sys
+import json, sys
 from pathlib import Path
 import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import export, metrics, yolo
+import common, export, metrics
 from det_threshold import val_detections
+from safetensors import safe_open
 
 
 def from_checkpoint(path):
     c = torch.load(path, map_location="cpu", weights_only=False)
     cfg = c["config"]
-    m = yolo.YOLOv5n(cfg["anchors_px"], nc=cfg["nc"], ch_in=cfg["ch_in"], width=cfg["width"], depth=cfg["depth"],
-                     strides=tuple(cfg["strides"]), input_side=cfg.get("input_side"))
+    m = export.build_detector(cfg)
     m.load_state_dict(c["model"]); m.eval()
-    m.meta = dict(cfg, operating_threshold=export.load("detector").meta["operating_threshold"])
+    with safe_open(str(common.MODELS / "detector.safetensors"), "pt") as f:   # the shipped threshold, without loading the model
+        m.meta = dict(cfg, operating_threshold=json.loads(f.metadata()["config"])["operating_threshold"])
     print(f"{path}: epoch {c.get('epoch')}, val mAP@0.5 in training {c.get('val_map50')}, input side {cfg.get('input_side', 256)}")
     return m
 

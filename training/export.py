@@ -35,6 +35,12 @@ def export(kind, extra_meta=None, ckpt=None, extra_tensors=None):
     return out, sha
 
 
+def build_detector(meta):
+    """An untrained YOLOv5n shaped as a detector config (a shipped file's or a training checkpoint's) says."""
+    return yolo.YOLOv5n(meta["anchors_px"], nc=meta["nc"], ch_in=meta["ch_in"], width=meta["width"], depth=meta["depth"],
+                        strides=tuple(meta["strides"]), input_side=meta.get("input_side"))
+
+
 def load(kind, path=None):
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -43,8 +49,7 @@ def load(kind, path=None):
         meta = json.loads(f.metadata()["config"])
     sd = load_file(str(p))
     if kind == "detector":
-        m = yolo.YOLOv5n(meta["anchors_px"], nc=meta["nc"], ch_in=meta["ch_in"], width=meta["width"], depth=meta["depth"],
-                         strides=tuple(meta["strides"]), input_side=meta.get("input_side"))
+        m = build_detector(meta)
     elif kind in ("lesion", "pathology"):
         m = ResNet(in_ch=meta["in_ch"], widths=tuple(meta["widths"]), blocks=tuple(meta["blocks"]), num_classes=meta["num_classes"])
     else:

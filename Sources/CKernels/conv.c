@@ -58,28 +58,6 @@ static inline float tb_activate(float v, tb_act act) {
 
 // ---------------------------------------------------------------- portable
 
-// acc[r][i] for the tile whose first input (ci = 0, ky = 0, kx = 0) is x0; rows of xw floats,
-// planes of `plane` floats.
-static inline void tile_portable(const float *x0, int cin, size_t plane, int xw, int kh, int kw,
-                                 const float *wp, float acc[CO][TILE]) {
-    for (int r = 0; r < CO; r++)
-        for (int i = 0; i < TILE; i++) acc[r][i] = 0;
-    for (int ci = 0; ci < cin; ci++) {
-        const float *base = x0 + (size_t)ci * plane;
-        for (int ky = 0; ky < kh; ky++) {
-            const float *row = base + (size_t)ky * xw;
-            for (int kx = 0; kx < kw; kx++) {
-                const float *v = row + kx;
-                for (int r = 0; r < CO; r++) {
-                    float w = wp[r];
-                    for (int i = 0; i < TILE; i++) acc[r][i] += w * v[i];
-                }
-                wp += CO;
-            }
-        }
-    }
-}
-
 static inline void store_tile(float acc[CO][TILE], const float *bias, int c0, int cout, float *y, size_t yplane,
                               int count, tb_act act) {
     for (int r = 0; r < CO && c0 + r < cout; r++) {
@@ -89,17 +67,30 @@ static inline void store_tile(float acc[CO][TILE], const float *bias, int c0, in
     }
 }
 
-// Rows [oy0, oy1) of tiles over [0, ow): row oy reads from x + oy*xw (planes `plane` apart) and
-// writes to y + oy*yw (planes `yplane` apart); blocks [cb0, cb1) of packed weights, kdim each.
-static void run_portable(const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed, int kdim,
+// Rows [oy0, oy1) of tiles over [0, ow): row oy reads from x + oy*xw (planes `plane` apart, tap t
+// at offset taps[t]) and writes to y + oy*yw (planes `yplane` apart); blocks [cb0, cb1) of packed
+// weights. Every path of the portable kernels, stride 1 included, runs this one loop nest.
+static void run_portable(const float *x, size_t plane, int xw, int cin, const int *taps, int ntaps, const float *packed,
                          const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1,
                          int cb0, int cb1, tb_act act) {
+    int kdim = cin * ntaps;
     float acc[CO][TILE];
     for (int cb = cb0; cb < cb1; cb++) {
-        const float *wp = packed + (size_t)cb * kdim * CO;
+        const float *wp0 = packed + (size_t)cb * kdim * CO;
         for (int oy = oy0; oy < oy1; oy++)
             for (int ox = 0; ox < ow; ox += TILE) {
-                tile_portable(x + (size_t)oy * xw + ox, cin, plane, xw, kh, kw, wp, acc);
+                const float *x0 = x + (size_t)oy * xw + ox, *wp = wp0;
+                for (int r = 0; r < CO; r++)
+                    for (int i = 0; i < TILE; i++) acc[r][i] = 0;
+                for (int ci = 0; ci < cin; ci++)
+                    for (int t = 0; t < ntaps; t++) {
+                        const float *v = x0 + (size_t)ci * plane + taps[t];
+                        for (int r = 0; r < CO; r++) {
+                            float w = wp[r];
+                            for (int i = 0; i < TILE; i++) acc[r][i] += w * v[i];
+                        }
+                        wp += CO;
+                    }
                 store_tile(acc, bias, cb * CO, cout, y + (size_t)oy * yw + ox, yplane, ow - ox < TILE ? ow - ox : TILE, act);
             }
     }
@@ -377,7 +368,10 @@ static void run(tb_kernels k, const float *x, size_t plane, int xw, int cin, int
         return;
     }
 #endif
-    run_portable(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
+    int taps[kh * kw];   // stride 1: tap (ky, kx) is ky rows and kx columns on
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) taps[ky * kw + kx] = ky * xw + kx;
+    run_portable(x, plane, xw, cin, taps, kh * kw, packed, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
 }
 
 void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw, const float *packed, const float *bias,
@@ -402,40 +396,11 @@ void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packe
     }
 }
 
-// ---------------------------------------------------------------- strided (tap tables)
-
-static void taps_portable(const float *x, size_t plane, int xw, int cin, const int *taps, int ntaps, const float *packed,
-                          const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1,
-                          tb_act act) {
-    size_t yplane = (size_t)oh * ow;
-    int kdim = cin * ntaps;
-    float acc[CO][TILE];
-    for (int cb = cb0; cb < cb1; cb++) {
-        const float *wp0 = packed + (size_t)cb * kdim * CO;
-        for (int oy = oy0; oy < oy1; oy++)
-            for (int ox = 0; ox < ow; ox += TILE) {
-                const float *x0 = x + (size_t)oy * xw + ox, *wp = wp0;
-                for (int r = 0; r < CO; r++)
-                    for (int i = 0; i < TILE; i++) acc[r][i] = 0;
-                for (int ci = 0; ci < cin; ci++)
-                    for (int t = 0; t < ntaps; t++) {
-                        const float *v = x0 + (size_t)ci * plane + taps[t];
-                        for (int r = 0; r < CO; r++) {
-                            float w = wp[r];
-                            for (int i = 0; i < TILE; i++) acc[r][i] += w * v[i];
-                        }
-                        wp += CO;
-                    }
-                store_tile(acc, bias, cb * CO, cout, y + (size_t)oy * ow + ox, yplane, ow - ox < TILE ? ow - ox : TILE, act);
-            }
-    }
-}
-
 void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, const int *taps, int ntaps,
                   const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
                   int cb0, int cb1, tb_act act) {
 #ifdef TB_HAVE_AVX2
     if (k == TB_KERNELS_AVX2) { taps_avx2(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, oh, ow, oy0, oy1, cb0, cb1, act); return; }
 #endif
-    taps_portable(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, oh, ow, oy0, oy1, cb0, cb1, act);
+    run_portable(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, (size_t)oh * ow, ow, ow, oy0, oy1, cb0, cb1, act);
 }

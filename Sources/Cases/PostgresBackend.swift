@@ -199,7 +199,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         /// Seconds after which a statement's reply is no longer awaited: the connection is closed
         /// (a silently dropped link would otherwise hang until TCP gives up), and the caller's
         /// retry or error path takes over.
-        var deadline: TimeInterval = 310
+        let deadline: TimeInterval
         let announced = Flag()
 
         func execute(_ sql: String, _ arguments: SQLArguments) throws {

@@ -3,7 +3,7 @@ import Foundation
 /// What `tumorboard store copy` did: each case copied, already there (identical), or differing
 /// (left alone, named); the audit rows of cases that no longer exist; and the verification, by
 /// counts and per-case checksums read back from the destination.
-public struct StoreCopyReport: Sendable, Equatable {
+public struct StoreCopyReport: Sendable {
     // Copy while no one writes to the source (stop the workstations): a change made after its
     // snapshot is not copied, and a second run then names that case as differing.
     public struct Counts: Sendable, Equatable, CustomStringConvertible {
@@ -32,13 +32,6 @@ public struct StoreCopyReport: Sendable, Equatable {
     public var verified: Bool {
         mismatches.isEmpty && differing.isEmpty && failed.isEmpty && source == destination
             && orphanAuditRows.destination >= orphanAuditRows.source
-    }
-
-    public static func == (a: StoreCopyReport, b: StoreCopyReport) -> Bool {
-        a.from == b.from && a.to == b.to && a.copied == b.copied && a.alreadyThere == b.alreadyThere && a.differing == b.differing
-            && a.orphanAuditRowsCopied == b.orphanAuditRowsCopied && a.orphanAuditRows == b.orphanAuditRows
-            && a.failed.map(\.id) == b.failed.map(\.id) && a.failed.map(\.reason) == b.failed.map(\.reason)
-            && a.source == b.source && a.destination == b.destination && a.mismatches == b.mismatches
     }
 
     public var summary: String {
@@ -107,7 +100,7 @@ extension CaseStore {
     func dump() throws -> Dump {
         try read { db in
             var d = Dump()
-            for r in try db.rows("SELECT * FROM cases ORDER BY id", table: "cases") {
+            for r in try db.rows("SELECT * FROM cases ORDER BY id\(dialect.byteOrder)", table: "cases") {
                 let id = try r.required("id", as: String.self)
                 d.cases[id] = r
                 d.order.append(id)

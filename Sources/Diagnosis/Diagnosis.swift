@@ -90,9 +90,7 @@ public struct Diagnosis: Sendable {
         // Fusion, the 8 subset passes, exact Shapley values, Grad-CAM.
         let full = try timed("fusion") { try fusion(features) }
         let probabilities = full.probabilities
-        // Under a product of the modalities' passes the joint pass's attention decides nothing, so
-        // it is not shown as if it did; the contributions are what to read.
-        let attention: [Float]? = fusion.combine == .attention ? full.attention : nil
+        let attention = full.attention   // nil under a product of the modalities' passes
         let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
         let subsetTable = try timed("shapley") { try ModalityShapley.table(fusion: fusion, features: features, present: present) }
         let contributions = ModalityShapley.values(table: subsetTable.mapValues { $0[predicted] }, players: ModalitySubset(present))

@@ -26,10 +26,10 @@ public struct BatchNormParams: Sendable {
 }
 
 /// A 2-D convolution over NCHW input, with optional bias and a fused activation.
-/// Path by shape: stride-1 1x1 and 3x3 convolutions run on our direct kernels (`ConvKernels`,
-/// Sources/CKernels) where those are in force and measured faster; otherwise 1x1 / stride 1 / no
-/// padding goes straight to GEMM; 3x3 / stride 1 with enough channels goes to Winograd F(2x2, 3x3);
-/// everything else is im2col + GEMM, one GEMM per image and group.
+/// Path by shape: where our direct kernels (`ConvKernels`, Sources/CKernels) are in force they take
+/// the stride-1 1x1 and 3x3 convolutions and the stems (`DirectConvPlan.preferredByDefault`);
+/// otherwise 1x1 / stride 1 / no padding goes straight to GEMM; 3x3 / stride 1 with enough channels
+/// goes to Winograd F(2x2, 3x3); everything else is im2col + GEMM, one GEMM per image and group.
 public struct Conv2d: Sendable {
     public enum Algorithm: String, Sendable {
         /// Choose by shape (the default).

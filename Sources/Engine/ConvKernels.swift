@@ -156,52 +156,36 @@ final class DirectConvPlan: @unchecked Sendable {
                 tb_conv1x1(path, x, cin32, Int32(n), weights, bias, cout32, y, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
                            tails.map { $0.pointer + item * tailFloats })
             }
-        case .threeByThree:
-            // A zero-bordered copy of the input, rows padded to whole tiles.
-            let xw = Int(tb_padded_width(Int32(w), 3)), xh = h + 2
-            let padded = Scratch.borrow(cin * xh * xw)
-            defer { Scratch.giveBack(padded) }
-            let xp = padded.pointer
-            EngineThreads.parallelFor(cin, minWorkPerChunk: xh * xw) { c in
-                let plane = xp + c * xh * xw
-                plane.initialize(repeating: 0, count: xw)
-                for r in 0..<h {
-                    let row = plane + (r + 1) * xw
-                    row[0] = 0
-                    row.advanced(by: 1).update(from: x + (c * h + r) * w, count: w)
-                    row.advanced(by: w + 1).initialize(repeating: 0, count: xw - w - 1)
-                }
-                (plane + (h + 1) * xw).initialize(repeating: 0, count: xw)
-            }
-            EngineThreads.parallelFor(rChunks * cbChunks, minWorkPerChunk: rowChunk * w * cin * 9) { item in
-                let rc = item / cbChunks, cc = item % cbChunks
-                let oy0 = rc * rowChunk, oy1 = min(h, oy0 + rowChunk)
-                let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
-                tb_conv_direct(path, xp, cin32, Int32(xh), Int32(xw), weights, bias, cout32, 3, 3, y, Int32(h), Int32(w),
-                               Int32(oy0), Int32(oy1), Int32(cb0), Int32(cb1), a)
-            }
-        case .taps:
+        case .threeByThree, .taps:
+            // The input with a zero border, rows padded to whole tiles, split into stride phases
+            // (one phase for stride 1: the 3x3 loop reads it as rows of `width`).
             let ph = PhaseLayout(h: h, w: w, oh: oh, ow: ow, kh: kh, kw: kw, stride: stride, padding: padding)
             let planes = Scratch.borrow(cin * ph.plane)
             defer { Scratch.giveBack(planes) }
             ph.fill(from: x, channels: cin, into: planes.pointer)
+            let xp = planes.pointer, mode = mode
             let taps = ph.taps.map { Int32($0) }
-            let xp = planes.pointer
             taps.withUnsafeBufferPointer { t in
                 let tp = t.baseAddress!
                 EngineThreads.parallelFor(rChunks * cbChunks, minWorkPerChunk: rowChunk * ow * cin * kh * kw) { item in
                     let rc = item / cbChunks, cc = item % cbChunks
-                    let oy0 = rc * rowChunk, oy1 = min(oh, oy0 + rowChunk)
-                    let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
-                    tb_conv_taps(path, xp, cin32, ph.plane, Int32(ph.width), tp, Int32(kh * kw), weights, bias, cout32, y,
-                                 Int32(oh), Int32(ow), Int32(oy0), Int32(oy1), Int32(cb0), Int32(cb1), a)
+                    let oy0 = Int32(rc * rowChunk), oy1 = Int32(min(oh, rc * rowChunk + rowChunk))
+                    let cb0 = cc * blockChunk, cb1 = Int32(min(blocks, cb0 + blockChunk))
+                    if mode == .threeByThree {
+                        tb_conv_direct(path, xp, cin32, Int32(ph.rows), Int32(ph.width), weights, bias, cout32, 3, 3, y, Int32(oh), Int32(ow),
+                                       oy0, oy1, Int32(cb0), cb1, a)
+                    } else {
+                        tb_conv_taps(path, xp, cin32, ph.plane, Int32(ph.width), tp, Int32(kh * kw), weights, bias, cout32, y,
+                                     Int32(oh), Int32(ow), oy0, oy1, Int32(cb0), cb1, a)
+                    }
                 }
             }
         }
     }
 }
 
-/// The input of a strided (or unpadded, or odd-sized) convolution laid out for `tb_conv_taps`:
+/// The input of a direct convolution laid out for `tb_conv_taps` (and, with stride 1 and padding
+/// 1, for the 3x3 loop of `tb_conv_direct`):
 /// for each channel, stride.0 x stride.1 phase planes, phase (ry, rx) row i column j holding
 /// x[(i - by) * sh + ry][(j - bx) * sw + rx] (zero outside the image), with by, bx rows and columns
 /// of border so that every tap is a non-negative offset. Kernel tap (ky, kx) of output (oy, ox)
@@ -247,6 +231,13 @@ struct PhaseLayout {
                         let iy = (i - by) * sh + ry
                         guard iy >= 0, iy < h else { line.initialize(repeating: 0, count: width); continue }
                         let row = src + iy * w
+                        if sw == 1 {   // the border, the row, the tiles' overhang
+                            let lo = min(bx, width), n = max(0, min(w, width - bx))
+                            line.initialize(repeating: 0, count: lo)
+                            (line + bx).update(from: row, count: n)
+                            (line + lo + n).initialize(repeating: 0, count: width - lo - n)
+                            continue
+                        }
                         for j in 0..<width {
                             let ix = (j - bx) * sw + rx
                             line[j] = ix >= 0 && ix < w ? row[ix] : 0

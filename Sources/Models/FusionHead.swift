@@ -106,10 +106,10 @@ public struct FusionHead: Sendable {
         public let logits: [Float]
         /// Softmax of logits / temperature.
         public let probabilities: [Float]
-        /// Attention weight of each modality in the joint pass (0 where absent). Under `.product`
-        /// the answer does not read it (Diagnosis leaves it out of the findings).
-        public let attention: [Float]
-        let h: [[Float]]        // projected modality vectors of the joint pass
+        /// Attention weight of each modality (0 where absent); nil under `.product`, whose answer
+        /// no attention weight decides (the findings then leave it out).
+        public let attention: [Float]?
+        let h: [[Float]]        // projected modality vectors of an attention pass (empty under .product)
         let z: [Float]
         let present: [Bool]
         /// Under `.product`: each present modality's pass alone (nil where absent).
@@ -122,8 +122,7 @@ public struct FusionHead: Sendable {
             throw EngineError.argument(op: "fusion", detail: "needs 3 modality slots (image, pathology, labs), got \(features.count)")
         }
         let mask = present ?? features.map { $0 != nil }
-        let joint = try self.joint(features, mask: mask)
-        guard case .product(let t) = combine else { return joint }
+        guard case .product(let t) = combine else { return try joint(features, mask: mask) }
         var logits = [Float](repeating: 0, count: classes)
         var alone: [Output?] = [nil, nil, nil]
         for i in 0..<3 where mask[i] {
@@ -133,7 +132,7 @@ public struct FusionHead: Sendable {
             for c in 0..<classes { logits[c] += l[c] }
         }
         return Output(logits: logits, probabilities: Self.softmax(logits, temperature: temperature),
-                      attention: joint.attention, h: joint.h, z: joint.z, present: mask, alone: alone)
+                      attention: nil, h: [], z: [], present: mask, alone: alone)
     }
 
     static func logSoftmax(_ x: [Float]) -> [Float] {
@@ -211,7 +210,7 @@ public struct FusionHead: Sendable {
         let wRow = Array(UnsafeBufferPointer(start: headLinear.weight.pointer + c * d, count: d))
         let gz = Self.layerNormBackward(x: pass.z, gamma: headGamma.scalars, upstream: wRow, eps: eps)
         // dlogit/dh0 = a0 gz + a0 (gz.h0 - gz.z) ds0/dh0, with ds0/dh0 = U^T (v * (1 - tanh^2(U h0 + c))).
-        let a0 = pass.attention[0]
+        let a0 = pass.attention?[0] ?? 0
         let h0 = pass.h[0]
         let dot = { (x: [Float], y: [Float]) -> Float in zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
         let coef = a0 * (dot(gz, h0) - dot(gz, pass.z))
