@@ -54,6 +54,14 @@ def main():
         tumour_images_with_a_detection=int(sum(len(x) > 0 for x, t in zip(dets_op, tum) if t)), n_tumour=int(tum.sum()),
         n_images=len(te), n_boxes=int(sum(len(g) for g in gts)), eval="conf 0.001, NMS IoU 0.6, max 100 det/image, COCO 101-point AP at IoU 0.5",
         inputs="radiographs REAL (BTXRD test split)")
+    # image level, lesion / no lesion (issue 15): the top box's score ranks the images (0 where no box scores over
+    # 0.001); at the operating threshold an image is called a lesion when any box passes it
+    top = np.array([float(x[:, 4].max()) if len(x) else 0.0 for x in dets])
+    res["detection"]["image_level"] = dict(
+        auc_top_box_score=metrics.binary_auc(tum.astype(int), top),
+        specificity_at_operating=1 - res["detection"]["normal_images_with_a_detection"] / max(1, int((~tum).sum())),
+        sensitivity_at_operating=res["detection"]["tumour_images_with_a_detection"] / max(1, int(tum.sum())),
+        score="the top box's score (conf 0.001, NMS IoU 0.6); at the operating threshold, any box at the pipeline's NMS")
     print("detection", json.dumps(res["detection"]), flush=True)
     # classification
     F = np.load(common.OUT / "features.npz")
@@ -121,6 +129,9 @@ def write_md(res, path):
           f"| precision at the operating threshold | {f(D['at_operating']['precision'])} | | radiographs REAL |",
           f"| normal test images with any detection at the threshold | {D['normal_images_with_a_detection']} / {D['n_normal']} | | radiographs REAL |",
           f"| tumour test images with any detection at the threshold | {D['tumour_images_with_a_detection']} / {D['n_tumour']} | | radiographs REAL |",
+          f"| image level, lesion / no lesion: AUC of the top box's score (tumour vs normal images) | {f(D['image_level']['auc_top_box_score'])} | | radiographs REAL |",
+          f"| image level: specificity at the operating threshold (normal images without a box) | {f(D['image_level']['specificity_at_operating'])} | | radiographs REAL |",
+          f"| image level: sensitivity at the operating threshold (tumour images with a box) | {f(D['image_level']['sensitivity_at_operating'])} | | radiographs REAL |",
           "", f"Evaluation: {D['eval']}; {D['n_boxes']} ground-truth boxes.", ""]
     L += ["## Classification and ablation (benign / intermediate / malignant, test tumour images)", "",
           f"Test counts (benign, intermediate, malignant): {res['test_class_counts']}. Command: `python training/evaluate.py`.",

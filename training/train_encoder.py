@@ -46,13 +46,17 @@ def tile_tensor(t):
 
 
 class LesionBatches:
-    def __init__(self, images, idx, params, rng):
-        self.images, self.idx, self.params, self.rng = images, idx, params, rng
+    def __init__(self, images, idx, params, rng, whole=False):
+        self.images, self.idx, self.params, self.rng, self.whole = images, idx, params, rng, whole
 
     def __call__(self, sel, train=True):
         x = torch.from_numpy(self.images[self.idx[sel]]).float().unsqueeze(1)
         p = self.params[sel].copy()
-        if train:
+        if train and self.whole:  # the whole-image branch: mild scale and shift jitter of the whole letterbox
+            B = len(sel); r = self.rng
+            p[:, 2] *= r.uniform(0.9, 1.1, B)
+            p[:, 0] += r.uniform(-0.05, 0.05, B) * p[:, 2]; p[:, 1] += r.uniform(-0.05, 0.05, B) * p[:, 2]
+        elif train:
             B = len(sel); r = self.rng
             p[:, 2] *= r.uniform(0.85, 1.3, B)
             p[:, 0] += r.uniform(-0.15, 0.15, B) * p[:, 2]; p[:, 1] += r.uniform(-0.15, 0.15, B) * p[:, 2]
@@ -76,6 +80,7 @@ def augment_tensor(c, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kind", choices=["lesion", "pathology"], required=True)
+    ap.add_argument("--whole", action="store_true", help="lesion kind: the whole letterbox instead of the box crop (issue 15's whole-image branch)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--bs", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -91,8 +96,10 @@ def main():
     tag = args.tag or args.kind
     if args.kind == "lesion":
         d, idx, y, params = lesion_data()
+        if args.whole:
+            params[:] = crops.full_image_params()
         split = d["split"][idx]
-        gen = LesionBatches(d["images"], idx, params, rng)
+        gen = LesionBatches(d["images"], idx, params, rng, whole=args.whole)
         get = lambda sel, train: gen(sel, train)
         in_ch = 1
     else:

@@ -49,9 +49,7 @@ public struct Diagnosis: Sendable {
         guard let top = boxes.first else {
             return DetectionResult(width: radiograph.width, height: radiograph.height, detections: [], probabilities: nil)
         }
-        let p = Preprocessing.cropParameters(box: (top.x0, top.y0, top.x1, top.y1))
-        let crop = try Preprocessing.lesionCrop(lb, cx: p.cx, cy: p.cy, side: p.side)
-        let logits = try models.lesionEncoder(crop).scalars
+        let logits = try models.encodeLesion(lb, box: top).logits
         return DetectionResult(width: radiograph.width, height: radiograph.height,
                                detections: boxes.map { BoxFinding($0, letterbox: lb) },
                                probabilities: ClassProbabilities(FusionHead.softmax(logits, temperature: models.lesionTemperature)))
@@ -71,12 +69,9 @@ public struct Diagnosis: Sendable {
         let x = try timed("preprocess") { try Preprocessing.tensor(lb) }
         let boxes = try timed("detect") { try models.detector.detect(x).boxes }
         let top = boxes.first
-        let cp = Preprocessing.cropParameters(box: top.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
-        let crop = try timed("lesion_encoder") { try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side) }
-        let featureMap = try timed("lesion_encoder") { try models.lesionEncoder.featureMap(crop) }
-        let imageFeature = try timed("lesion_encoder") { try Ops.globalAvgPool(featureMap) }
-        let imageLogits = try timed("lesion_encoder") { try models.lesionHead(imageFeature).scalars }
-        let imageOnly = FusionHead.softmax(imageLogits, temperature: models.lesionTemperature)
+        let lesion = try timed("lesion_encoder") { try models.encodeLesion(lb, box: top) }
+        let (cp, featureMap, imageFeature) = (lesion.crop, lesion.featureMap, lesion.feature)
+        let imageOnly = FusionHead.softmax(lesion.logits, temperature: models.lesionTemperature)
 
         // No fusion head, no fused answer: never report the image-only one in its place. Checked
         // before the other encoders run (a missing text encoder is the lesser news).

@@ -38,11 +38,8 @@ extension Diagnosis {
         let raw = try det.raw(x)
         let candidates = det.nms(det.decode(raw, threshold: candidateScore), iou: candidateIoU)
         let boxes = det.nms(det.decode(raw, threshold: det.scoreThreshold), iou: det.nmsIoU)
-        let top = boxes.first
-        let cp = Preprocessing.cropParameters(box: top.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
-        let crop = try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side)
-        let imageFeature = try models.lesionEncoder.features(crop)
-        let imageLogits = try models.lesionHead(imageFeature).scalars
+        let lesion = try models.encodeLesion(lb, box: boxes.first)
+        let (imageFeature, imageLogits) = (lesion.feature, lesion.logits)
         let (slideFeature, textFeature, _) = try otherFeatures(input)
         let features: [Tensor?] = [imageFeature, slideFeature, textFeature]
         let present = features.map { $0 != nil }

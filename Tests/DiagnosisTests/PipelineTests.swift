@@ -101,7 +101,8 @@ final class PipelineTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(top.iou(Detection(x0: ref[0], y0: ref[1], x1: ref[2], y1: ref[3], score: ref[4])), 0.99, "\(k): top box")
             }
             // Lesion crop, features, image-only head.
-            let cp = Preprocessing.cropParameters(box: boxes.first.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
+            let lesion = try models.encodeLesion(lb, box: boxes.first)
+            let cp = lesion.crop
             close([cp.cx, cp.cy, cp.side], try st.tensor("\(k).crop_params").scalars, "\(k) crop params", rtol: 1e-3)
             let crop = try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side)
             if st.contains("\(k).crop_checksum") {
@@ -110,9 +111,9 @@ final class PipelineTests: XCTestCase {
                 let std = (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot()
                 close([Float(v.reduce(0, +)), Float(std)], try st.tensor("\(k).crop_checksum").scalars, "\(k) crop sum and std", rtol: 1e-4)
             }
-            let f = try models.lesionEncoder.features(crop)
+            let f = lesion.feature
             close(f.scalars, try st.tensor("\(k).image_features").scalars, "\(k) image features")
-            close(try models.lesionEncoder(crop).scalars, try st.tensor("\(k).image_logits").scalars, "\(k) image logits")
+            close(lesion.logits, try st.tensor("\(k).image_logits").scalars, "\(k) image logits")
             // Slide.
             var features: [Tensor?] = [f, nil, nil]
             if c.has_slide {
@@ -154,10 +155,8 @@ final class PipelineTests: XCTestCase {
         for c in meta.cases {
             let k = c.key
             let lb = try Preprocessing.letterbox(radiograph(c.image_id))
-            let boxes = try models.detector.detect(Preprocessing.tensor(lb)).boxes
-            let cp = Preprocessing.cropParameters(box: boxes.first.map { ($0.x0, $0.y0, $0.x1, $0.y1) })
-            let a = try models.lesionEncoder.featureMap(Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side))
-            let f = try Ops.globalAvgPool(a)
+            let lesion = try models.encodeLesion(lb, box: models.detector.detect(Preprocessing.tensor(lb)).boxes.first)
+            let (a, f) = (lesion.featureMap, lesion.feature)
             var features: [Tensor?] = [f, nil, try st.tensor("\(k).text_embedding").reshaped([1, -1])]
             if c.has_slide { features[1] = try st.tensor("\(k).pathology_features").reshaped([1, -1]) }
             let pass = try models.fusion!(features)
