@@ -381,8 +381,13 @@ void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw, const
 
 void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias, int cout,
                 float *y, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer) {
+    tb_gemm_panel(k, x, cin, n, packed, bias, cout, y, (size_t)n, p0, p1, cb0, cb1, act, tail_buffer);
+}
+
+void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias, int cout,
+                   float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer) {
     int full = (p1 - p0) / TILE * TILE, tail = p1 - p0 - full;
-    if (full > 0) run(k, x + p0, (size_t)n, 0, cin, 1, 1, packed, bias, cout, y + p0, (size_t)n, 0, full, 0, 1, cb0, cb1, act);
+    if (full > 0) run(k, x + p0, (size_t)n, 0, cin, 1, 1, packed, bias, cout, y + p0, yplane, 0, full, 0, 1, cb0, cb1, act);
     if (tail > 0) {
         // The last partial tile from a zero-padded copy, so that no load reads past a plane: on
         // the stack up to 256 input channels, else in the caller's buffer.
@@ -392,7 +397,7 @@ void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packe
             memcpy(tmp + (size_t)ci * TILE, x + (size_t)ci * n + p0 + full, (size_t)tail * sizeof(float));
             memset(tmp + (size_t)ci * TILE + tail, 0, (size_t)(TILE - tail) * sizeof(float));
         }
-        run(k, tmp, TILE, 0, cin, 1, 1, packed, bias, cout, y + p0 + full, (size_t)n, 0, tail, 0, 1, cb0, cb1, act);
+        run(k, tmp, TILE, 0, cin, 1, 1, packed, bias, cout, y + p0 + full, yplane, 0, tail, 0, 1, cb0, cb1, act);
     }
 }
 

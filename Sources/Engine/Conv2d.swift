@@ -143,15 +143,28 @@ public struct Conv2d: Sendable {
         guard algorithm == .auto else { return nil }
         let sel = ConvKernels.current
         if sel.kernels == .blas { return nil }
+        if sel.kernels == .avx2 && direct.panelByDefault { return nil }   // im2col + our GEMM (panelKernels)
         if sel.forced { return sel.kernels }
         return sel.kernels == .avx2 && direct.preferredByDefault ? .avx2 : nil
+    }
+
+    /// Whether this convolution, under the kernels now in force, multiplies its im2col columns
+    /// with our AVX2 GEMM (tests and the profile name it "im2col-avx2").
+    public var multipliesColumnsWithOwnGEMM: Bool { panelKernels() != nil }
+
+    /// The kernels that multiply the im2col columns when the direct kernels do not take the
+    /// whole convolution: the AVX2 GEMM for the strided convolutions it takes
+    /// (`DirectConvPlan.panelByDefault`, chosen or forced), else nil (OpenBLAS).
+    private func panelKernels() -> ConvKernels? {
+        guard let direct, algorithm == .auto, direct.panelByDefault, ConvKernels.current.kernels == .avx2 else { return nil }
+        return .avx2
     }
 
     private func profileKey(_ x: Tensor, direct: ConvKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let path = direct.map { "direct-\($0.rawValue)" }
+        let path = direct.map { "direct-\($0.rawValue)" } ?? panelKernels().map { "im2col-\($0.rawValue)" }
             ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
@@ -190,7 +203,11 @@ public struct Conv2d: Sendable {
         // im2col columns (none for a 1x1 convolution), multiplies, and applies bias and
         // activation while the band is still hot. Bands run in parallel; they depend only on
         // the shape, so the bits do not depend on the thread count.
-        let bandRows = max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
+        // With our GEMM (panelKernels) each block of 6 output channels reads the whole band, so
+        // bands are sized to stay in L2 (64 Ki floats of columns); OpenBLAS packs them itself.
+        let panel = panelKernels().flatMap { k in self.direct.map { (k, $0) } }
+        let bandRows = panel != nil ? max(1, min(oh, (1 << 16) / max(1, kdim * ow)))
+                                    : max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
         let bands = (oh + bandRows - 1) / bandRows
         let act = activation
         FlopCounter.shared.add(2 * n * outChannels * kdim * spatial)
@@ -215,6 +232,12 @@ public struct Conv2d: Sendable {
                         } else {
                             self.im2col(src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
                         }
+                    }
+                    if let (k, plan) = panel, let col {
+                        plan.runPanel(k, columns: col.pointer, n: cols, y: dst + first, yplane: spatial, bias: biasG, activation: act,
+                                      parallel: bands == 1)
+                        Scratch.giveBack(col)
+                        return
                     }
                     GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim,
                                b: col?.pointer ?? src + first, ldb: direct ? spatial : cols,

@@ -124,6 +124,36 @@ final class DirectConvPlan: @unchecked Sendable {
         }
     }
 
+    /// Whether the AVX2 GEMM runs this convolution on its im2col columns (`runPanel`): the
+    /// strided convolutions that the tap tables do not take by default (inputs of more than 4
+    /// channels), where im2col's contiguous rows feed the same micro-kernel as a 1x1 layer with
+    /// cin x kh x kw input channels (docs/performance.md, "Kernels of our own").
+    var panelByDefault: Bool { mode == .taps && cin > 4 }
+
+    /// The product of the packed weights and one band of im2col columns (`kdim` = cin x kh x kw
+    /// rows of `n` positions, in (ci, ky, kx) order, the packing's), with bias and activation
+    /// applied in the store: y points at the band's first position in output plane 0, whose
+    /// planes are `yplane` floats apart. `parallel` splits the channel blocks over the engine's
+    /// threads (for a single band); the bits do not depend on it.
+    func runPanel(_ k: ConvKernels, columns: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>, yplane: Int,
+                  bias: UnsafeMutablePointer<Float>?, activation: Activation, parallel: Bool) {
+        let path: tb_kernels = k == .avx2 ? TB_KERNELS_AVX2 : TB_KERNELS_PORTABLE
+        let weights = packed, a = Self.act(activation), kdim = cin * kh * kw
+        let (kdim32, cout32, blocks) = (Int32(kdim), Int32(cout), blocks)
+        let chunks = parallel ? min(blocks, max(1, EngineThreads.count)) : 1
+        let per = (blocks + chunks - 1) / chunks
+        let tailFloats = kdim > 256 && n % Int(TB_TILE) != 0 ? kdim * Int(TB_TILE) : 0
+        let tails = tailFloats > 0 ? Scratch.borrow(chunks * tailFloats) : nil
+        defer { tails.map(Scratch.giveBack) }
+        let body: (Int) -> Void = { c in
+            let cb0 = c * per, cb1 = min(blocks, cb0 + per)
+            guard cb0 < cb1 else { return }
+            tb_gemm_panel(path, columns, kdim32, Int32(n), weights, bias, cout32, y, yplane, 0, Int32(n), Int32(cb0), Int32(cb1), a,
+                          tails.map { $0.pointer + c * tailFloats })
+        }
+        if chunks > 1 { EngineThreads.parallelFor(chunks, minWorkPerChunk: per * Int(TB_CO_BLOCK) * kdim * n, body) } else { body(0) }
+    }
+
     /// y = conv(x) + bias, activated, for one image: x is cin planes of h x w, y cout planes of
     /// oh x ow. The work items depend only on the shape, and every output is summed in one fixed
     /// order, so 1 and 2 threads give identical bits.

@@ -119,7 +119,7 @@ struct Bench: ParsableCommand {
                           try [("gemm", Conv2d(weight: w, activation: .silu, algorithm: .im2col)),
                                ("direct-\(direct.rawValue)", Conv2d(weight: w, activation: .silu, algorithm: .direct))]))
         }
-        // Strided convolutions and stems (input side, kernel, stride, padding), through im2col and the tap tables.
+        // Strided convolutions and stems (input side, kernel, stride, padding), through im2col, the tap tables and the default.
         let strided = [(3, 16, 640, 6, 2, 2), (16, 32, 320, 3, 2, 1), (32, 64, 160, 3, 2, 1), (64, 128, 80, 3, 2, 1), (128, 256, 40, 3, 2, 1),
                        (3, 64, 224, 7, 2, 3), (64, 128, 56, 3, 2, 1), (128, 256, 28, 3, 2, 1), (256, 512, 14, 3, 2, 1), (64, 128, 56, 1, 2, 0)]
         for (ci, co, s, k, st, p) in strided {
@@ -127,7 +127,9 @@ struct Bench: ParsableCommand {
             let o = (s + 2 * p - k) / st + 1
             cases.append(("conv\(k)x\(k)/\(st) \(ci)->\(co) \(s)x\(s)", Tensor.random([1, ci, s, s], seed: 4), 2.0 * Double(ci * co * k * k * o * o) / 1e9,
                           try [("im2col", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .im2col)),
-                               ("direct-\(direct.rawValue)", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct))]))
+                               ("direct-\(direct.rawValue)", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct)),
+                               // the default choice: the tap tables for the stems, im2col + our GEMM for the rest
+                               ("auto", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu))]))
         }
         for c in cases {
             var best: [String: Double] = [:]

@@ -63,15 +63,41 @@ final class DirectKernelTests: XCTestCase {
                 let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(60 + i))
                 let act = acts[i % acts.count]
                 let conv = try Conv2d(weight: w, bias: bias, stride: (s.s, s.s), padding: (s.p, s.p), activation: act, algorithm: .direct)
-                var outs: [Tensor] = []
-                let saved = EngineThreads.count
-                for n in [1, 2] { EngineThreads.set(n); outs.append(try conv(x)) }
-                EngineThreads.set(saved)
+                let outs = try Self.atOneAndTwoThreads(conv, x)
                 let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) pad \(s.p) at \(s.h)x\(s.w), \(act), bias \(bias != nil), \(k.rawValue)"
                 XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
                 assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
             }
         }
+    }
+
+    /// Strided convolutions of more than 4 input channels on AVX2 run im2col + our GEMM
+    /// (`tb_gemm_panel`) by default and when AVX2 is forced (the op fixtures' strided convolutions
+    /// have at most 4 input channels; the trained networks' strided layers are checked against
+    /// PyTorch layer by layer in PipelineTests and BlocksTests on every path): against a naive convolution on shapes with every tail (bands of one row and many, a single band whose
+    /// blocks are split over the threads, im2col rows over 256 so the tail tile needs the caller's
+    /// buffer), and 1 vs 2 threads bit for bit.
+    func testStridedConvolutionsOnOurGEMMMatchAndAreThreadCountIndependent() throws {
+        guard ConvKernels.avx2.isAvailable else { throw XCTSkip("this processor has no AVX2 and FMA") }
+        try ConvKernels.force(.avx2)
+        let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)] = [
+            (5, 7, 14, 14, 3, 2, 1), (6, 13, 15, 33, 3, 2, 1), (8, 9, 9, 9, 1, 2, 0), (40, 11, 13, 13, 3, 2, 1),
+            (33, 6, 64, 70, 3, 2, 1), (7, 20, 2, 2, 3, 2, 1),
+        ]
+        for (i, s) in shapes.enumerated() {
+            let w = Tensor.random([s.cout, s.cin, s.k, s.k], seed: UInt64(120 + i), scale: 0.3)
+            let bias = i % 2 == 0 ? Tensor.random([s.cout], seed: UInt64(140 + i)) : nil
+            let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(160 + i))
+            let act: Activation = [.silu, .relu, .none][i % 3]
+            let conv = try Conv2d(weight: w, bias: bias, stride: (s.s, s.s), padding: (s.p, s.p), activation: act)
+            XCTAssertTrue(conv.multipliesColumnsWithOwnGEMM, "\(s)")
+            let outs = try Self.atOneAndTwoThreads(conv, x)
+            let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) at \(s.h)x\(s.w), \(act)"
+            XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
+            assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
+        }
+        try ConvKernels.force(.blas)
+        XCTAssertFalse(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).multipliesColumnsWithOwnGEMM)
     }
 
     /// The direct kernels take only what they were written for, by name: one group, dilation 1,
@@ -86,6 +112,13 @@ final class DirectKernelTests: XCTestCase {
         for make in refused {
             XCTAssertThrowsError(try make()) { e in XCTAssertTrue("\(e)".contains("direct kernels take"), "\(e)") }
         }
+    }
+
+    /// The convolution's output on 1 and on 2 engine threads.
+    static func atOneAndTwoThreads(_ conv: Conv2d, _ x: Tensor) throws -> [Tensor] {
+        let saved = EngineThreads.count
+        defer { EngineThreads.set(saved) }
+        return try [1, 2].map { n in EngineThreads.set(n); return try conv(x) }
     }
 
     static func naive(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride st: Int, pad: Int, _ act: Activation) -> Tensor {

@@ -51,6 +51,12 @@ int tb_padded_width(int ow, int kw);
 void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
                 int cout, float *y, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
 
+/// The same product with the output planes `yplane` floats apart (y points at position 0 of
+/// the panel in output plane 0): x is a panel of cin rows of n positions, such as the im2col
+/// columns of a band of output rows, whose products land inside larger output planes.
+void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
+                   int cout, float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
+
 /// A convolution of any kernel size as a table of tap offsets (strided convolutions, read through
 /// phase planes: see Sources/Engine/ConvKernels.swift): output (oy, ox) of channel o is
 /// sum over ci and t of w[o][ci*ntaps + t] * x[ci*plane + oy*xw + ox + taps[t]], over rows [oy0, oy1)
