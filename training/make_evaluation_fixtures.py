@@ -58,8 +58,13 @@ def predictions_case(seed, n=30):
     gts = [np.round(np.array(g).reshape(-1, 4)) for g in c["ground_truth"]]
     gts = [g[(g[:, 2] > g[:, 0]) & (g[:, 3] > g[:, 1])] for g in gts]
     dets = [np.array(d).reshape(-1, 5) for d in c["detections"]]
+    # image level, lesion / no lesion: an image with a reference box is a tumour image; its score is its top box's (0
+    # without one), ranked by scikit-learn's ROC AUC
+    from sklearn.metrics import roc_auc_score
+    top = [float(d[:, 4].max()) if len(d) else 0.0 for d in dets]
     return dict(seed=seed, ground_truth=[g.astype(int).tolist() for g in gts], detections=c["detections"],
-                ap50_pycocotools=coco_ap50(dets, gts), threshold=c["threshold"], at_threshold=metrics.pr_at_threshold(dets, gts, c["threshold"]))
+                ap50_pycocotools=coco_ap50(dets, gts), threshold=c["threshold"], at_threshold=metrics.pr_at_threshold(dets, gts, c["threshold"]),
+                image_level_auc_sklearn=float(roc_auc_score([len(g) > 0 for g in gts], top)))
 
 
 def classification_case(seed, n=200, k=3, ties=False, starve=False):

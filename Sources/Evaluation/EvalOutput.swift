@@ -27,7 +27,9 @@ extension EvalReport {
             m += "| recall at the operating threshold \(f(d.operatingThreshold)) | \(f(d.recall, 4)) (\(d.truePositives) of \(d.boxes) boxes) | |\n"
             m += "| precision at the operating threshold | \(f(d.precision, 4)) (\(d.falsePositives) false positives) | |\n"
             m += "| normal images with a detection | \(d.normalImagesWithADetection) of \(d.normalImages) | |\n"
-            m += "| tumour images with a detection | \(d.tumourImagesWithADetection) of \(d.tumourImages) | |\n\n"
+            m += "| tumour images with a detection | \(d.tumourImagesWithADetection) of \(d.tumourImages) | |\n"
+            m += "| image level, lesion / no lesion: AUC of the top candidate's score | \(f(d.imageLevelAUC, 4)) | |\n"
+            m += "| image level: specificity / sensitivity at the operating threshold | \(f(d.specificityAtOperating, 4)) / \(f(d.sensitivityAtOperating, 4)) | |\n\n"
             m += "Setting: \(d.setting). Plot: `pr_curve.png`.\n\n"
             if !d.recallBySize.isEmpty {
                 m += "Recall by lesion size (terciles of the reference boxes' areas):\n\n| box area (px²) | boxes | recall at the operating threshold | recall at any score |\n| --- | ---: | ---: | ---: |\n"

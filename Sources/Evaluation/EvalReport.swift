@@ -22,6 +22,13 @@ public struct EvalReport: Codable, Sendable {
         public var recallBySize: [SizeBin]
         public var images: Int, normalImages: Int, normalImagesWithADetection: Int
         public var tumourImages: Int, tumourImagesWithADetection: Int
+        /// Lesion / no lesion per image: the ROC AUC of each image's top candidate score (0 without
+        /// one), tumour images against normal ones (nil unless both are present).
+        public var imageLevelAUC: Double?
+        /// Normal images without a detection at the operating threshold, of all normal images.
+        public var specificityAtOperating: Double?
+        /// Tumour images with a detection at the operating threshold, of all tumour images.
+        public var sensitivityAtOperating: Double?
         public var setting: String
         public var inputs: String
     }

@@ -46,6 +46,7 @@ final class EvalTests: XCTestCase {
     struct PredictionsCase: Decodable {
         struct At: Decodable { let recall: Double, precision: Double, tp: Int, fp: Int, n_gt: Int }
         let ground_truth: [[[Int]]], detections: [[[Double]]], ap50_pycocotools: Double, threshold: Double, at_threshold: At
+        let image_level_auc_sklearn: Double
     }
 
     func testPredictionsFileAgainstPycocotools() throws {
@@ -73,6 +74,10 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(d.recall, c.at_threshold.recall, accuracy: 1e-12)
         XCTAssertEqual(d.precision, c.at_threshold.precision, accuracy: 1e-12)
         XCTAssertEqual(d.truePositives, c.at_threshold.tp); XCTAssertEqual(d.falsePositives, c.at_threshold.fp)
+        XCTAssertEqual(try XCTUnwrap(d.imageLevelAUC), c.image_level_auc_sklearn, accuracy: 1e-12, "image-level AUC against scikit-learn")
+        let normal = c.ground_truth.indices.filter { c.ground_truth[$0].isEmpty }
+        let alarms = normal.filter { i in c.detections[i].contains { $0[4] >= c.threshold } }.count
+        XCTAssertEqual(try XCTUnwrap(d.specificityAtOperating), 1 - Double(alarms) / Double(normal.count), accuracy: 1e-12)
         XCTAssertTrue(report.leftOut.contains { $0.hasPrefix("pred.jsonl:4:") && $0.contains("4-number box") }, "\(report.leftOut)")
         XCTAssertTrue(report.leftOut.contains { $0.hasPrefix("pred.jsonl:6:") && $0.contains("not a detect line") }, "\(report.leftOut)")
         XCTAssertEqual(report.cases, ids.count, "every image still scored (the good line for IMG000003 came first)")
