@@ -82,6 +82,11 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         }
     }
 
+    /// A timeout as the server's millisecond settings take it: at most Int32.max.
+    static func serverMilliseconds(_ seconds: TimeInterval) -> Int {
+        Int(min(seconds * 1000, Double(Int32.max)).rounded(.down))
+    }
+
     static func isTransientAtConnect(_ e: PSQLError) -> Bool {
         // A certificate that does not verify is not going to verify in half a second.
         if let u = e.underlying, u is NIOSSLError || u is BoringSSLError || "\(type(of: u))".contains("SSL") { return false }
@@ -95,10 +100,16 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             let c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
                                                    id: nextID, logger: logger).wait()
             // Nothing waits on the server for ever: a row another server keeps locked, a statement
-            // that does not end, a transaction left open by a stopped process (server side).
-            let t = Int(timeout * 1000), setup = Transaction(connection: c, logger: logger, deadline: timeout + 10)
-            for setting in ["lock_timeout = \(t)", "statement_timeout = \(max(t, 120_000))", "idle_in_transaction_session_timeout = 60000"] {
-                try setup.execute("SET \(setting)", [])
+            // that does not end, a transaction left open by a stopped process (server side). The
+            // server takes at most Int32.max milliseconds (about 24 days) for each.
+            let t = Self.serverMilliseconds(timeout), setup = Transaction(connection: c, logger: logger, deadline: timeout + 10)
+            do {
+                for setting in ["lock_timeout = \(t)", "statement_timeout = \(max(t, 120_000))", "idle_in_transaction_session_timeout = 60000"] {
+                    try setup.execute("SET \(setting)", [])
+                }
+            } catch {
+                _ = try? c.close().wait()   // a connection without its limits is not used, nor left open
+                throw error
             }
             connection = c
             return c

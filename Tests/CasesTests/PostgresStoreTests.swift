@@ -106,6 +106,16 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try bo.changeToken(), t2)
     }
 
+    /// A busy timeout longer than the server's settings take (Int32.max milliseconds, about 24
+    /// days) is clamped: the store connects and saves, rather than failing every connection on
+    /// its `SET lock_timeout`.
+    func testABusyTimeoutBeyondTheServersLimitStillConnects() throws {
+        let url = try TestBackend.postgresql.location(try temporaryFolder(self))
+        let store = try CaseStore(path: url, user: "ana", busyTimeout: 1e7)
+        try store.add(CaseRecord(id: "C1", age: 20, sex: .female))
+        XCTAssertEqual(try store.load("C1").id, "C1")
+    }
+
     /// Two connections (two servers) save over the same version at the same moment: exactly one wins.
     func testTheVersionCheckHoldsBetweenConnections() throws {
         let dir = try temporaryFolder(self)
