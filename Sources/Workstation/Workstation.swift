@@ -31,8 +31,10 @@ public struct WorkstationOptions {
     }
 }
 
-/// Where a source's findings are kept: its case store, else the cache folder, else memory.
+/// Where a source's findings are kept: its case store (the store the source already has open,
+/// not a second connection to it), else the cache folder, else memory.
 func findingsArchive(for source: any CaseSource, environment: [String: String]) -> any FindingsArchive {
+    if let s = source as? StoreSource { return StoreFindingsArchive(store: s.store) }
     if let path = source.storePath, let store = try? CaseStore(path: path) { return StoreFindingsArchive(store: store) }
     if let folder = FolderFindingsArchive.defaultFolder(environment: environment) { return FolderFindingsArchive(folder: folder) }
     return MemoryFindingsArchive()

@@ -32,6 +32,15 @@ final class WorkflowTests: XCTestCase {
         return s
     }
 
+    /// A store source keeps its findings in the store it already has open (no second
+    /// connection, so no silent fall-back to a local archive when a second open would fail).
+    func testAStoreSourcesFindingsGoToItsOwnStore() throws {
+        let (path, _) = try makeStore(count: 1)
+        let source = try StoreSource(store: CaseStore(path: path, user: "ana"))
+        let archive = try XCTUnwrap(findingsArchive(for: source, environment: [:]) as? StoreFindingsArchive)
+        XCTAssertTrue(archive.store === source.store)
+    }
+
     @discardableResult
     func loop(_ sessions: [WorkstationSession], timeout: Double = 10, until done: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)
