@@ -57,10 +57,11 @@ def main():
     # image level, lesion / no lesion (issue 15): the top box's score ranks the images (0 where no box scores over
     # 0.001); at the operating threshold an image is called a lesion when any box passes it
     top = np.array([float(x[:, 4].max()) if len(x) else 0.0 for x in dets])
-    res["detection"]["image_level"] = dict(
-        auc_top_box_score=metrics.binary_auc(tum.astype(int), top),
-        specificity_at_operating=1 - res["detection"]["normal_images_with_a_detection"] / max(1, int((~tum).sum())),
-        sensitivity_at_operating=res["detection"]["tumour_images_with_a_detection"] / max(1, int(tum.sum())),
+    auc = metrics.binary_auc(tum.astype(int), top)
+    res["detection"]["image_level"] = dict(  # None (null) where a class of images is missing
+        auc_top_box_score=None if np.isnan(auc) else auc,
+        specificity_at_operating=1 - res["detection"]["normal_images_with_a_detection"] / int((~tum).sum()) if (~tum).any() else None,
+        sensitivity_at_operating=res["detection"]["tumour_images_with_a_detection"] / int(tum.sum()) if tum.any() else None,
         score="the top box's score (conf 0.001, NMS IoU 0.6); at the operating threshold, any box at the pipeline's NMS")
     print("detection", json.dumps(res["detection"]), flush=True)
     # classification

@@ -93,7 +93,8 @@ def main():
     ap.add_argument("--time-budget", type=float, default=0, help="minutes; the schedule ends at whichever of epochs or budget comes first")
     args = ap.parse_args()
     torch.set_num_threads(2); common.seed_all(args.seed); rng = np.random.default_rng(args.seed)
-    tag = args.tag or args.kind
+    assert not args.whole or args.kind == "lesion", "--whole is a lesion-kind option"
+    tag = args.tag or ("whole" if args.whole else args.kind)   # never the shipped encoder's checkpoint folder by default
     if args.kind == "lesion":
         d, idx, y, params = lesion_data()
         if args.whole:

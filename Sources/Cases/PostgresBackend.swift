@@ -47,7 +47,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         }
         var c = PostgresConnection.Configuration(host: u.host, port: u.port, username: u.user,
                                                  password: try u.password(environment: environment), database: u.database, tls: tls)
-        c.options.connectTimeout = .milliseconds(Int64(timeout * 1000))
+        c.options.connectTimeout = .milliseconds(Int64(Self.serverMilliseconds(timeout)))
         configuration = c
         var l = Logger(label: "tumorboard.store")
         l.logLevel = .critical  // PostgresNIO logs queries at debug; nothing of a case reaches a log

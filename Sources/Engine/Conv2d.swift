@@ -27,7 +27,8 @@ public struct BatchNormParams: Sendable {
 
 /// A 2-D convolution over NCHW input, with optional bias and a fused activation.
 /// Path by shape: where our direct kernels (`ConvKernels`, Sources/CKernels) are in force they take
-/// the stride-1 1x1 and 3x3 convolutions and the stems (`DirectConvPlan.preferredByDefault`);
+/// the stride-1 1x1 and 3x3 convolutions and the stems (`DirectConvPlan.preferredByDefault`), and
+/// our GEMM multiplies the im2col columns of the other strided convolutions (`panelByDefault`);
 /// otherwise 1x1 / stride 1 / no padding goes straight to GEMM; 3x3 / stride 1 with enough channels
 /// goes to Winograd F(2x2, 3x3); everything else is im2col + GEMM, one GEMM per image and group.
 public struct Conv2d: Sendable {
@@ -132,8 +133,9 @@ public struct Conv2d: Sendable {
         winograd != nil && (algorithm == .winograd || outputs >= 196)
     }
 
-    /// The direct kernels this call runs on, or nil for the BLAS paths: forced by the algorithm,
-    /// or by `TUMORBOARD_KERNELS` (then on every convolution they take), else the AVX2 kernels
+    /// The direct kernels this call runs on, or nil for the im2col paths: forced by the algorithm,
+    /// or by `TUMORBOARD_KERNELS` (then on every convolution they take, except that under AVX2 the
+    /// wide strided ones go to im2col + our GEMM, forced or not: `panelKernels`), else the AVX2 kernels
     /// where they are the best available and measured faster for this kind of convolution
     /// (`DirectConvPlan.preferredByDefault`; `tumorboard bench --model conv-paths`,
     /// docs/performance.md). The portable kernels run only when forced.

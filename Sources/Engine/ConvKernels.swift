@@ -9,8 +9,9 @@ import Foundation
 ///
 /// By default (`TUMORBOARD_KERNELS` unset or `auto`) the best kernels this processor has run
 /// where they measured faster (`Conv2d`'s choice by shape), the rest on `blas`; a forced
-/// `portable` or `avx2` runs every convolution they can take, so that every shape is tested on
-/// them. `avx512` is a name the issue asks for but no kernels exist for it yet: asking for it is a
+/// `portable` or `avx2` runs every convolution they can take on our kernels (none on OpenBLAS),
+/// so that every shape is tested on them: under `avx2` the wide strided ones multiply their
+/// im2col columns with our GEMM, as by default, and the tap tables keep the rest. `avx512` is a name the issue asks for but no kernels exist for it yet: asking for it is a
 /// named error, never a silent fallback.
 public enum ConvKernels: String, Sendable, CaseIterable {
     case blas, portable, avx2
@@ -128,7 +129,7 @@ final class DirectConvPlan: @unchecked Sendable {
     /// strided convolutions that the tap tables do not take by default (inputs of more than 4
     /// channels), where im2col's contiguous rows feed the same micro-kernel as a 1x1 layer with
     /// cin x kh x kw input channels (docs/performance.md, "Kernels of our own").
-    var panelByDefault: Bool { mode == .taps && cin > 4 }
+    var panelByDefault: Bool { mode == .taps && cin > 4 && stride != (1, 1) }
 
     /// The product of the packed weights and one band of im2col columns (`kdim` = cin x kh x kw
     /// rows of `n` positions, in (ci, ky, kx) order, the packing's), with bias and activation

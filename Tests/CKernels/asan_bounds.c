@@ -33,6 +33,15 @@ int main(void){
       tb_conv1x1(k,x,cin,n,pk,NULL,cout,y,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,tail);
       if(n>16) tb_conv1x1(k,x,cin,n,pk,NULL,cout,y,16,n,0,(cout+5)/6,TB_ACT_NONE,tail);
       free(x);free(wt);free(pk);free(y);free(tail);}
+    // a GEMM panel (im2col band) whose products land in larger output planes: the last band of a
+    // map, y at its first position, so the last plane ends exactly at the buffer's end
+    int sp[][4]={{45,7,20,53},{300,8,17,40},{27,13,16,16},{9,6,1,9}};
+    for(unsigned t=0;t<sizeof sp/sizeof sp[0];t++){int kd=sp[t][0],cout=sp[t][1],n=sp[t][2],plane=sp[t][3];
+      float *x=buf((size_t)kd*n,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed); float *pk=malloc(tb_packed_size(cout,kd)*sizeof(float)); tb_pack_weights(wt,cout,kd,pk);
+      float *y=malloc((size_t)cout*plane*sizeof(float));
+      float *tail=kd>256? malloc((size_t)kd*TB_TILE*sizeof(float)) : NULL;
+      tb_gemm_panel(k,x,kd,n,pk,b,cout,y+(plane-n),(size_t)plane,0,n,0,(cout+5)/6,TB_ACT_SILU,tail);
+      free(x);free(wt);free(b);free(pk);free(y);free(tail);}
     // taps: the Swift PhaseLayout's sizes, exactly
     int st[][7]={{5,7,14,14,3,2,1},{6,13,15,33,3,2,1},{3,16,21,19,6,2,2},{3,8,17,15,7,2,3},{8,9,9,9,1,2,0},{4,5,7,12,3,1,0},{2,6,1,3,3,2,1},{3,4,14,14,3,2,1}};
     for(unsigned t=0;t<sizeof st/sizeof st[0];t++){int cin=st[t][0],cout=st[t][1],h=st[t][2],w=st[t][3],kk=st[t][4],s=st[t][5],p=st[t][6];
