@@ -41,7 +41,7 @@ public struct PostgresURL: Sendable, Equatable {
             throw .location("sslmode=\(mode): TumorBoard either verifies the server's certificate (verify-full, or verify-ca) or does not use TLS (disable); patient data never goes over TLS it has not verified")
         }
         // Off this machine, plain text must be asked for: patient data crosses the network.
-        let loopback = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
+        let loopback = Loopback.isLoopback(host: host)
         guard mode != nil || loopback else {
             throw .location("\(host) is another machine: add ?sslmode=verify-full (with sslrootcert=FILE for a private CA), or ?sslmode=disable on a network you trust")
         }

@@ -59,8 +59,7 @@ public struct PACSServer: Sendable, Equatable {
 
     /// True for a host on this machine (plain HTTP does not leave it).
     public var isLoopback: Bool {
-        let h = (baseURL.host ?? "").lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+        Loopback.isLoopback(host: baseURL.host ?? "")
     }
 }
 

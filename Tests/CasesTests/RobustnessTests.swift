@@ -76,3 +76,21 @@ final class RobustnessTests: XCTestCase {
         XCTAssertThrowsError(try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: toFIFO))) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
     }
 }
+
+/// One loopback rule for the store's URLs and the PACS servers: an address in 127.0.0.0/8,
+/// localhost or ::1; never a host name that merely starts with "127.".
+final class LoopbackTests: XCTestCase {
+    func testOnlyThisMachineIsLoopback() throws {
+        for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "127.255.255.254", "::1", "[::1]"] {
+            XCTAssertTrue(Loopback.isLoopback(host: h), h)
+        }
+        for h in ["127.example.org", "127.0.0.1.nip.io", "128.0.0.1", "10.0.0.1", "example.org", "", "127.0.0", "0127.0.0.1", "::2"] {
+            XCTAssertFalse(Loopback.isLoopback(host: h), h)
+        }
+        // The store: a loopback address other than 127.0.0.1 needs no sslmode; a look-alike name does.
+        XCTAssertNoThrow(try PostgresURL("postgresql://ana@127.0.0.2/cases", environment: [:]))
+        XCTAssertThrowsError(try PostgresURL("postgresql://ana@127.example.org/cases", environment: [:])) {
+            XCTAssertTrue("\($0)".contains("another machine"), "\($0)")
+        }
+    }
+}

@@ -36,6 +36,10 @@ final class ServersFileTests: XCTestCase {
         let adHoc = try PACSServersFile.resolve("http://10.0.0.5:8042/dicom-web", configPath: config.path, environment: env)
         XCTAssertNil(adHoc.credentialsFile)
         XCTAssertEqual(adHoc.label, "PACS http://10.0.0.5:8042/dicom-web")
+        XCTAssertFalse(adHoc.isLoopback)
+        // A name that only looks like a loopback address is another machine (plain HTTP would leave it).
+        XCTAssertFalse(try PACSServersFile.resolve("http://127.example.org:8042/dicom-web", configPath: config.path, environment: env).isLoopback)
+        XCTAssertTrue(try PACSServersFile.resolve("http://127.0.0.2:8042/dicom-web", configPath: config.path, environment: env).isLoopback)
         let unknown = expectPACSError { try PACSServersFile.resolve("radiology", configPath: config.path, environment: env) }
         assertMessage(unknown, contains: ["no PACS server named 'radiology'", config.path, "hospital, local"])
         // No servers file: a URL still works; a name does not.
