@@ -7,8 +7,6 @@ import Models
 /// diagnosis, `tumorboard detect` and `tumorboard eval`: the crop around a box (the top detection;
 /// the whole image when nil) and the lesion encoder's last feature map of it.
 public struct LesionEncoding: Sendable {
-    /// The box the crop is centred on (nil: the whole image).
-    public let box: Detection?
     /// The crop's centre and side, in letterbox pixels.
     public let crop: (cx: Float, cy: Float, side: Float)
     /// The lesion encoder's last feature map [1, C, h, w] (what Grad-CAM reads).
@@ -26,6 +24,6 @@ extension ModelSet {
         let crop = try Preprocessing.lesionCrop(lb, cx: cp.cx, cy: cp.cy, side: cp.side)
         let map = try lesionEncoder.featureMap(crop)
         let feature = try Ops.globalAvgPool(map)
-        return LesionEncoding(box: box, crop: cp, featureMap: map, feature: feature, logits: try lesionHead(feature).scalars)
+        return LesionEncoding(crop: cp, featureMap: map, feature: feature, logits: try lesionHead(feature).scalars)
     }
 }

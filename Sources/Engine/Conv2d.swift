@@ -123,8 +123,8 @@ public struct Conv2d: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let k = directKernels()   // chosen once, so the profile names the path that ran
-        return try Profiler.shared.measure(profileKey(x, direct: k)) { try forward(x, direct: k) }
+        let own = ownKernels()   // chosen once, so the profile names the path that ran
+        return try Profiler.shared.measure(profileKey(x, own: own)) { try forward(x, own: own) }
     }
 
     /// Whether this call runs Winograd: forced, or chosen and the output has at least 14x14
@@ -133,45 +133,46 @@ public struct Conv2d: Sendable {
         winograd != nil && (algorithm == .winograd || outputs >= 196)
     }
 
-    /// The direct kernels this call runs on, or nil for the im2col paths: forced by the algorithm,
-    /// or by `TUMORBOARD_KERNELS` (then on every convolution they take, except that under AVX2 the
-    /// wide strided ones go to im2col + our GEMM, forced or not: `panelKernels`), else the AVX2 kernels
-    /// where they are the best available and measured faster for this kind of convolution
-    /// (`DirectConvPlan.preferredByDefault`; `tumorboard bench --model conv-paths`,
-    /// docs/performance.md). The portable kernels run only when forced.
-    private func directKernels() -> ConvKernels? {
+    /// Where our kernels take this call: the whole convolution on the direct kernels, or the
+    /// im2col columns multiplied by our GEMM (the AVX2 kernels' choice for the wide strided
+    /// convolutions, `DirectConvPlan.panelByDefault`, forced or not); nil: the BLAS paths.
+    enum OwnKernels: Equatable { case direct(ConvKernels), columns(ConvKernels) }
+
+    /// Forced by the algorithm, or by `TUMORBOARD_KERNELS` (then on every convolution they take),
+    /// else the AVX2 kernels where they are the best available and measured faster for this kind
+    /// of convolution (`DirectConvPlan.preferredByDefault` / `panelByDefault`; `tumorboard bench
+    /// --model conv-paths`, docs/performance.md). The portable kernels run only when forced.
+    private func ownKernels() -> OwnKernels? {
         guard let direct else { return nil }
-        if algorithm == .direct { let k = ConvKernels.current.kernels; return k == .blas ? (ConvKernels.best == .blas ? .portable : ConvKernels.best) : k }
+        if algorithm == .direct { return .direct(ConvKernels.forDirectAlgorithm) }
         guard algorithm == .auto else { return nil }
         let sel = ConvKernels.current
-        if sel.kernels == .blas { return nil }
-        if sel.kernels == .avx2 && direct.panelByDefault { return nil }   // im2col + our GEMM (panelKernels)
-        if sel.forced { return sel.kernels }
-        return sel.kernels == .avx2 && direct.preferredByDefault ? .avx2 : nil
+        switch sel.kernels {
+        case .blas: return nil
+        case .avx2 where direct.panelByDefault: return .columns(.avx2)
+        case _ where sel.forced: return .direct(sel.kernels)
+        default: return sel.kernels == .avx2 && direct.preferredByDefault ? .direct(.avx2) : nil
+        }
     }
 
     /// Whether this convolution, under the kernels now in force, multiplies its im2col columns
-    /// with our AVX2 GEMM (tests and the profile name it "im2col-avx2").
-    public var multipliesColumnsWithOwnGEMM: Bool { panelKernels() != nil }
+    /// with our AVX2 GEMM (tests; the profile names it "im2col-avx2").
+    public var multipliesColumnsWithOwnGEMM: Bool { if case .columns = ownKernels() { return true } else { return false } }
 
-    /// The kernels that multiply the im2col columns when the direct kernels do not take the
-    /// whole convolution: the AVX2 GEMM for the strided convolutions it takes
-    /// (`DirectConvPlan.panelByDefault`, chosen or forced), else nil (OpenBLAS).
-    private func panelKernels() -> ConvKernels? {
-        guard let direct, algorithm == .auto, direct.panelByDefault, ConvKernels.current.kernels == .avx2 else { return nil }
-        return .avx2
-    }
-
-    private func profileKey(_ x: Tensor, direct: ConvKernels?) -> String {
+    private func profileKey(_ x: Tensor, own: OwnKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let path = direct.map { "direct-\($0.rawValue)" } ?? panelKernels().map { "im2col-\($0.rawValue)" }
-            ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
+        let ownPath: String? = switch own {
+        case .direct(let k): "direct-\(k.rawValue)"
+        case .columns(let k): "im2col-\(k.rawValue)"
+        case nil: nil
+        }
+        let path = ownPath ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
-    private func forward(_ x: Tensor, direct directPath: ConvKernels?) throws -> Tensor {
+    private func forward(_ x: Tensor, own: OwnKernels?) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
         }
@@ -184,7 +185,7 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
-        if let k = directPath, let direct {
+        if case .direct(let k) = own, let direct {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
             for b in 0..<n {
                 direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: y.pointer + b * outChannels * spatial,
@@ -207,7 +208,7 @@ public struct Conv2d: Sendable {
         // the shape, so the bits do not depend on the thread count.
         // With our GEMM (panelKernels) each block of 6 output channels reads the whole band, so
         // bands are sized to stay in L2 (64 Ki floats of columns); OpenBLAS packs them itself.
-        let panel = panelKernels().flatMap { k in self.direct.map { (k, $0) } }
+        let panel: (ConvKernels, DirectConvPlan)? = if case .columns(let k) = own, let plan = self.direct { (k, plan) } else { nil }
         let bandRows = panel != nil ? max(1, min(oh, (1 << 16) / max(1, kdim * ow)))
                                     : max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
         let bands = (oh + bandRows - 1) / bandRows

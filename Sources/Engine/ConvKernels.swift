@@ -43,6 +43,16 @@ public enum ConvKernels: String, Sendable, CaseIterable {
     /// The best kernels this processor has (asked of cpuid once).
     public static let best: ConvKernels = ConvKernels.avx2.isAvailable ? .avx2 : .blas
 
+    /// The kernels `Conv2d.Algorithm.direct` runs on: those in force, or the best available
+    /// (the portable ones without AVX2) where that is `blas`.
+    public static var forDirectAlgorithm: ConvKernels {
+        let k = current.kernels
+        return k != .blas ? k : (best == .blas ? .portable : best)
+    }
+
+    /// The C library's name for these kernels (`blas` has none: callers never pass it).
+    var cKernels: tb_kernels { self == .avx2 ? TB_KERNELS_AVX2 : TB_KERNELS_PORTABLE }
+
     /// Forces `k` in this process (tests and `tumorboard bench`), or returns to the environment's
     /// choice with nil. Throws for kernels this processor cannot run.
     public static func force(_ k: ConvKernels?) throws {
@@ -138,7 +148,7 @@ final class DirectConvPlan: @unchecked Sendable {
     /// threads (for a single band); the bits do not depend on it.
     func runPanel(_ k: ConvKernels, columns: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>, yplane: Int,
                   bias: UnsafeMutablePointer<Float>?, activation: Activation, parallel: Bool) {
-        let path: tb_kernels = k == .avx2 ? TB_KERNELS_AVX2 : TB_KERNELS_PORTABLE
+        let path = k.cKernels
         let weights = packed, a = Self.act(activation), kdim = cin * kh * kw
         let (kdim32, cout32, blocks) = (Int32(kdim), Int32(cout), blocks)
         let chunks = parallel ? min(blocks, max(1, EngineThreads.count)) : 1
@@ -160,7 +170,7 @@ final class DirectConvPlan: @unchecked Sendable {
     /// order, so 1 and 2 threads give identical bits.
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              bias: UnsafeMutablePointer<Float>?, activation: Activation) {
-        let path: tb_kernels = k == .avx2 ? TB_KERNELS_AVX2 : TB_KERNELS_PORTABLE
+        let path = k.cKernels
         let weights = packed, a = Self.act(activation)
         let blockChunk = 8, cbChunks = (blocks + blockChunk - 1) / blockChunk
         let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)

@@ -63,8 +63,6 @@ extension EvalReport {
             }
         }
         let normal = ok.filter { $0.label == .normal }
-        let tumourWithADetection = ok.filter { $0.label != .normal && !$0.detections.isEmpty }.count
-        let normalWithADetection = normal.filter { !$0.detections.isEmpty }.count
         let topScores = ok.map { o in o.candidates.map(\.score).max() ?? 0 }
         let imageAUC = try ClassificationReport.binaryAUC(positive: ok.map { $0.label != .normal }, scores: topScores)
         return Detection(
@@ -72,11 +70,9 @@ extension EvalReport {
             operatingThreshold: threshold, recall: atOp.recall, precision: atOp.precision,
             truePositives: atOp.truePositives, falsePositives: atOp.falsePositives, boxes: atOp.groundTruthCount,
             prCurve: curve, recallBySize: bins, images: ok.count, normalImages: normal.count,
-            normalImagesWithADetection: normalWithADetection,
-            tumourImages: ok.count - normal.count, tumourImagesWithADetection: tumourWithADetection,
+            normalImagesWithADetection: normal.filter { !$0.detections.isEmpty }.count,
+            tumourImages: ok.count - normal.count, tumourImagesWithADetection: ok.filter { $0.label != .normal && !$0.detections.isEmpty }.count,
             imageLevelAUC: imageAUC,
-            specificityAtOperating: normal.isEmpty ? nil : 1 - Double(normalWithADetection) / Double(normal.count),
-            sensitivityAtOperating: ok.count == normal.count ? nil : Double(tumourWithADetection) / Double(ok.count - normal.count),
             setting: "candidates above 0.001 after NMS at IoU 0.6 (at most 100 an image), one class, COCO 101-point AP at IoU 0.5; precision and recall of the boxes at the operating threshold (the pipeline's NMS)",
             inputs: inputs)
     }

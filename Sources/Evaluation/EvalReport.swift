@@ -25,12 +25,18 @@ public struct EvalReport: Codable, Sendable {
         /// Lesion / no lesion per image: the ROC AUC of each image's top candidate score (0 without
         /// one), tumour images against normal ones (nil unless both are present).
         public var imageLevelAUC: Double?
-        /// Normal images without a detection at the operating threshold, of all normal images.
-        public var specificityAtOperating: Double?
-        /// Tumour images with a detection at the operating threshold, of all tumour images.
-        public var sensitivityAtOperating: Double?
         public var setting: String
         public var inputs: String
+
+        /// Normal images without a detection at the operating threshold, of all normal images
+        /// (from the counts above, which report.json carries).
+        public var specificityAtOperating: Double? {
+            normalImages == 0 ? nil : 1 - Double(normalImagesWithADetection) / Double(normalImages)
+        }
+        /// Tumour images with a detection at the operating threshold, of all tumour images.
+        public var sensitivityAtOperating: Double? {
+            tumourImages == 0 ? nil : Double(tumourImagesWithADetection) / Double(tumourImages)
+        }
     }
 
     public struct SizeBin: Codable, Sendable {

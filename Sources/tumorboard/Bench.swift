@@ -102,7 +102,7 @@ struct Bench: ParsableCommand {
     /// kernels, and the 1x1 shapes of YOLOv5n through GEMM and the direct kernels, interleaved; the
     /// minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
     func convPaths() throws {
-        let direct = ConvKernels.current.kernels == .blas ? ConvKernels.best : ConvKernels.current.kernels
+        let direct = ConvKernels.forDirectAlgorithm
         let shapes3 = [(64, 56), (128, 28), (256, 14), (512, 7), (16, 160), (32, 80), (64, 40), (128, 20)]
         let shapes1 = [(32, 16, 160), (16, 32, 160), (64, 32, 80), (32, 64, 80), (128, 64, 40), (64, 128, 40), (256, 128, 20), (128, 256, 20), (512, 256, 20), (256, 512, 20)]
         var cases: [(name: String, x: Tensor, gflop: Double, convs: [(String, Conv2d)])] = []
