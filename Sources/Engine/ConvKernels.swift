@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 import Foundation
 
 /// Which convolution kernels run (issue 17, docs/performance.md "Kernels of our own").
@@ -287,5 +288,34 @@ struct PhaseLayout {
                 }
             }
         }
+    }
+}
+
+/// The processor's measured multiply-add peak: the yardstick for the kernels' GFLOP/s
+/// (`tumorboard bench --model peak` and `--model conv-paths`, docs/performance.md).
+public enum MachinePeak {
+    /// One run of the C loop (`tb_fma_loop`): the sum of its lanes and the floating-point
+    /// operations it did; the sum is flops / 2 exactly while iterations <= 2^24.
+    public static func loop(_ k: ConvKernels, iterations: Int) -> (sum: Double, flops: Double) {
+        var flops = 0.0
+        let sum = tb_fma_loop(k.cKernels, iterations, &flops)
+        return (sum, flops)
+    }
+
+    /// GFLOP/s of `threads` threads running the loop at once on `k`'s instruction set (AVX2 with
+    /// FMA, or the portable C), the best of `rounds` rounds of about 20 ms each.
+    public static func gflops(threads: Int, kernels k: ConvKernels, rounds: Int = 5) -> Double {
+        let iterations = 1 << 22
+        var best = 0.0
+        for _ in 0..<max(1, rounds) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let n = max(1, threads)
+            let done = UnsafeMutablePointer<Double>.allocate(capacity: n)
+            defer { done.deallocate() }
+            concurrentPerform(n) { t in done[t] = loop(k, iterations: iterations).flops }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            best = max(best, (0..<n).reduce(0.0) { $0 + done[$1] } / seconds / 1e9)
+        }
+        return best
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension Ops {
@@ -20,42 +21,12 @@ extension Ops {
             throw EngineError.shape(op: "maxpool2d", detail: "input \(h)x\(w) smaller than kernel \(kernel)")
         }
         let y = Tensor(uninitialized: [n, c, oh, ow])
-        if s == 1 {
-            // Separable: the max over a k x k window is the max over k rows of the max over k
-            // columns (2k comparisons per output instead of k^2; SPPF's three 5x5 pools).
-            EngineThreads.parallelFor(n * c, minWorkPerChunk: oh * ow * kernel * 2) { p in
-                let src = x.pointer + p * h * w, dst = y.pointer + p * oh * ow
-                var rowMax = [Float](repeating: 0, count: h * ow)
-                for iy in 0..<h {
-                    let line = src + iy * w
-                    for ox in 0..<ow {
-                        let x0 = max(0, ox - padding), x1 = min(w, ox - padding + kernel)
-                        var m = -Float.infinity
-                        for ix in x0..<x1 { m = max(m, line[ix]) }
-                        rowMax[iy * ow + ox] = m
-                    }
-                }
-                for oy in 0..<oh {
-                    let y0 = max(0, oy - padding), y1 = min(h, oy - padding + kernel)
-                    for ox in 0..<ow {
-                        var m = -Float.infinity
-                        for iy in y0..<y1 { m = max(m, rowMax[iy * ow + ox]) }
-                        dst[oy * ow + ox] = m
-                    }
-                }
-            }
-            return y
-        }
-        EngineThreads.parallelFor(n * c, minWorkPerChunk: oh * ow * kernel * kernel) { p in
-            let src = x.pointer + p * h * w, dst = y.pointer + p * oh * ow
-            for oy in 0..<oh {
-                let y0 = max(0, oy * s - padding), y1 = min(h, oy * s - padding + kernel)
-                for ox in 0..<ow {
-                    let x0 = max(0, ox * s - padding), x1 = min(w, ox * s - padding + kernel)
-                    var m = -Float.infinity
-                    for iy in y0..<y1 { for ix in x0..<x1 { m = max(m, src[iy * w + ix]) } }
-                    dst[oy * ow + ox] = m
-                }
+        // One plane per work item, in C (`tb_maxpool_plane`): the window's rows as whole
+        // vectorised rows, then its columns (separable, 2k comparisons per output instead of k^2).
+        EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * kernel) { p in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * padding) { row in
+                tb_maxpool_plane(x.pointer + p * h * w, Int32(h), Int32(w), y.pointer + p * oh * ow, Int32(oh), Int32(ow),
+                                 Int32(kernel), Int32(s), Int32(padding), row.baseAddress!)
             }
         }
         return y

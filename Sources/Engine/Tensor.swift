@@ -28,8 +28,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     public init(count: Int, zeroed: Bool = true) {
         self.count = count
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let raw = TensorBufferPool.take(floats: max(count, 1))
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
         owner = nil
@@ -40,7 +39,69 @@ public final class TensorStorage: @unchecked Sendable {
         self.pointer = pointer; self.count = count; self.owner = owner
     }
 
-    deinit { if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() } }
+    deinit { if owner == nil { TensorBufferPool.give(UnsafeMutableRawPointer(pointer), floats: max(count, 1)) } }
+}
+
+/// Freed tensor buffers kept for reuse (public: how much it holds, and a way to give it back). A network allocates the same output sizes on every pass,
+/// and a fresh large allocation comes from the system as new pages, each faulted in and zeroed by
+/// the kernel on first touch (about a thousand a YOLOv5n pass before this pool; docs/performance.md).
+/// Buffers of at least `minimumBytes` are rounded up to whole 4 KiB pages and kept by that size,
+/// up to `capacityBytes` in all; smaller ones, and any beyond the capacity, go back to the system.
+public enum TensorBufferPool {
+    public static let minimumBytes = 64 << 10
+    public static let capacityBytes = 128 << 20
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    nonisolated(unsafe) private static var held = 0
+
+    /// The bytes an allocation of `floats` takes: whole pages from `minimumBytes` on.
+    static func size(floats: Int) -> Int {
+        let bytes = floats * MemoryLayout<Float>.stride
+        return bytes >= minimumBytes ? (bytes + 4095) / 4096 * 4096 : bytes
+    }
+
+    /// A 64-byte aligned buffer for `floats` floats (uninitialised): a kept one of the same size, or new.
+    static func take(floats: Int) -> UnsafeMutableRawPointer {
+        let bytes = size(floats: floats)
+        if bytes >= minimumBytes {
+            lock.lock()
+            if let p = free[bytes]?.popLast() {
+                held -= bytes
+                lock.unlock()
+                return p
+            }
+            lock.unlock()
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    }
+
+    /// Keeps a buffer `take(floats:)` gave for the next of its size, or frees it.
+    static func give(_ p: UnsafeMutableRawPointer, floats: Int) {
+        let bytes = size(floats: floats)
+        if bytes >= minimumBytes {
+            lock.lock()
+            if held + bytes <= capacityBytes {
+                free[bytes, default: []].append(p)
+                held += bytes
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+        }
+        p.deallocate()
+    }
+
+    /// Bytes kept now.
+    public static var heldBytes: Int { lock.lock(); defer { lock.unlock() }; return held }
+
+    /// Frees every kept buffer (a host that wants the memory back between passes; tests).
+    public static func drain() {
+        lock.lock()
+        let all = free.values.flatMap { $0 }
+        free = [:]; held = 0
+        lock.unlock()
+        for p in all { p.deallocate() }
+    }
 }
 
 /// A dense Float32 tensor, row-major (NCHW for images), contiguous.

@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
         (2 x multiply-adds of convolutions, GEMMs and attention).
         """)
 
-    @Option(help: "resnet18, yolov5n, sgemm, conv-paths, case, or all (the first three).") var model = "all"
+    @Option(help: "resnet18, yolov5n, sgemm, conv-paths, peak, case, or all (the first three).") var model = "all"
     @Option(help: "safetensors with the model's weights (names as in PyTorch). Default: random.") var weights: String?
     @Option(help: "safetensors with the input tensor 'x'. Default: random.") var input: String?
     @Option(help: "Write the outputs here (safetensors) for comparison.") var output: String?
@@ -36,6 +36,7 @@ struct Bench: ParsableCommand {
         for m in selected {
             switch m {
             case "sgemm": try report(name: "sgemm_1024", benchSGEMM())
+            case "peak": printPeak(measuredPeak())
             case "conv-paths": try convPaths()
             case "case":
                 // One full case: detection, both encoders, MiniLM, fusion, the 8 Shapley passes, Grad-CAM.
@@ -61,7 +62,7 @@ struct Bench: ParsableCommand {
                     return ["p3": o[0], "p4": o[1], "p5": o[2]]
                 })
             default:
-                throw ValidationError("unknown model '\(m)': use resnet18, yolov5n, sgemm or all")
+                throw ValidationError("unknown model '\(m)': use resnet18, yolov5n, sgemm, conv-paths, peak, case or all")
             }
         }
     }
@@ -103,6 +104,8 @@ struct Bench: ParsableCommand {
     /// minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
     func convPaths() throws {
         let direct = ConvKernels.forDirectAlgorithm
+        let peak = measuredPeak()
+        printPeak(peak)
         let shapes3 = [(64, 56), (128, 28), (256, 14), (512, 7), (16, 160), (32, 80), (64, 40), (128, 20)]
         let shapes1 = [(32, 16, 160), (16, 32, 160), (64, 32, 80), (32, 64, 80), (128, 64, 40), (64, 128, 40), (256, 128, 20), (128, 256, 20), (512, 256, 20), (256, 512, 20)]
         var cases: [(name: String, x: Tensor, gflop: Double, convs: [(String, Conv2d)])] = []
@@ -141,7 +144,27 @@ struct Bench: ParsableCommand {
                     best[name] = min(best[name] ?? .infinity, ms)
                 }
             }
-            print(c.name + c.convs.map { String(format: " %@_min_ms=%.3f (%.0f GFLOP/s)", $0.0, best[$0.0]!, c.gflop / best[$0.0]! * 1e3) }.joined())
+            print(c.name + c.convs.map {
+                let rate = c.gflop / best[$0.0]! * 1e3
+                return String(format: " %@_min_ms=%.3f (%.0f GFLOP/s, %.0f%%)", $0.0, best[$0.0]!, rate, 100 * rate / peak.gflops)
+            }.joined())
+        }
+    }
+
+    /// The machine's multiply-add peak on this many threads, on the instruction set of the best
+    /// kernels this processor runs (AVX2 with FMA, else portable C): the yardstick of conv-paths'
+    /// percentages (docs/performance.md).
+    func measuredPeak() -> (gflops: Double, kernels: ConvKernels) {
+        let k: ConvKernels = ConvKernels.best == .blas ? .portable : ConvKernels.best
+        return (MachinePeak.gflops(threads: threads, kernels: k), k)
+    }
+
+    func printPeak(_ p: (gflops: Double, kernels: ConvKernels)) {
+        if json {
+            let obj: [String: Any] = ["model": "peak", "gflops_per_s": p.gflops, "threads": threads, "instructions": p.kernels.rawValue]
+            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
+        } else {
+            print(String(format: "peak gflops_per_s=%.1f threads=%d instructions=%@", p.gflops, threads, p.kernels.rawValue))
         }
     }
 

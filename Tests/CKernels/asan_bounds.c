@@ -56,5 +56,15 @@ int main(void){
       free(taps);free(xp);free(wt);free(pk);free(y);}
     printf("kernels-asan: %s path clean\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
   }
+  // max pooling (one path): every kernel, stride and padding up to half the kernel, on planes of
+  // one row, one column and odd sizes, with the scratch row exactly w + 2p floats
+  int pp[][2]={{1,1},{1,7},{7,1},{6,5},{13,9}};
+  for(unsigned t=0;t<sizeof pp/sizeof pp[0];t++) for(int kk=1;kk<=5;kk++) for(int s=1;s<=3;s++) for(int p=0;p<=kk/2;p++){
+    int h=pp[t][0],w=pp[t][1]; if(h+2*p<kk||w+2*p<kk) continue;
+    int oh=(h+2*p-kk)/s+1, ow=(w+2*p-kk)/s+1;
+    float *x=buf((size_t)h*w,&seed),*y=malloc((size_t)oh*ow*sizeof(float)),*row=malloc((size_t)(w+2*p)*sizeof(float));
+    tb_maxpool_plane(x,h,w,y,oh,ow,kk,s,p,row);
+    free(x);free(y);free(row);}
+  printf("kernels-asan: max pooling clean\n");
   return 0;
 }

@@ -100,6 +100,18 @@ final class DirectKernelTests: XCTestCase {
         XCTAssertFalse(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).multipliesColumnsWithOwnGEMM)
     }
 
+    /// The peak benchmark's loop (`MachinePeak`, `tumorboard bench --model peak`) does the work it
+    /// counts on every path: its lanes sum to half its floating-point operations, which fails if
+    /// the loop is cut short, miscounted or folded away.
+    func testThePeakLoopDoesTheWorkItCounts() {
+        for k in paths {
+            let r = MachinePeak.loop(k, iterations: 1000)
+            XCTAssertEqual(r.flops, k == .avx2 ? 192_000 : 96_000, k.rawValue)
+            XCTAssertEqual(r.sum, r.flops / 2, k.rawValue)
+        }
+        XCTAssertGreaterThan(MachinePeak.gflops(threads: 1, kernels: .portable, rounds: 1), 0)
+    }
+
     /// The direct kernels take only what they were written for, by name: one group, dilation 1,
     /// padding smaller than the kernel, no GELU.
     func testShapesTheDirectKernelsDoNotTakeAreRefusedByName() throws {

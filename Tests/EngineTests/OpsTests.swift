@@ -89,6 +89,44 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// Every kernel, stride and padding the pool takes (padding up to half the kernel), on planes
+    /// of one row, one column, odd sizes and sizes the stride does not divide, against the naive
+    /// definition (max over the window's inputs inside the image); the max is exact, so the
+    /// values must be equal, not close.
+    func testMaxPoolMatchesTheDefinitionOnAwkwardShapes() throws {
+        let planes = [(1, 1), (1, 7), (7, 1), (6, 5), (13, 9), (20, 17)]
+        var checked = 0
+        for (i, (h, w)) in planes.enumerated() {
+            let x = Tensor.random([2, 3, h, w], seed: UInt64(300 + i))
+            for k in 1...5 {
+                for s in 1...3 {
+                    for p in 0...(k / 2) where h + 2 * p >= k && w + 2 * p >= k {
+                        let y = try Ops.maxPool2d(x, kernel: k, stride: s, padding: p)
+                        let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
+                        XCTAssertEqual(y.shape, [2, 3, oh, ow])
+                        var want: [Float] = []
+                        for plane in 0..<6 {
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    var m = -Float.infinity
+                                    for iy in (oy * s - p)..<(oy * s - p + k) where iy >= 0 && iy < h {
+                                        for ix in (ox * s - p)..<(ox * s - p + k) where ix >= 0 && ix < w {
+                                            m = Swift.max(m, x.pointer[plane * h * w + iy * w + ix])
+                                        }
+                                    }
+                                    want.append(m)
+                                }
+                            }
+                        }
+                        XCTAssertEqual(y.scalars, want, "maxpool k\(k) s\(s) p\(p) on \(h)x\(w)")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(checked, 144, "kernel, stride and padding combinations checked")
+    }
+
     func testGlobalAveragePool() throws {
         try each("gap") { c in assertClose(try Ops.globalAvgPool(c.tensor("x")), try c.tensor("y"), c.name) }
     }

@@ -66,6 +66,19 @@ void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, c
                   const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
                   int cb0, int cb1, tb_act act);
 
+/// Max pooling of one plane: x is h x w, y oh x ow, a k x k window with stride s and p columns and
+/// rows of padding (p <= k / 2, so every window holds at least one input; the padding never wins).
+/// `row` is scratch for w + 2p floats. The max of a and b is `a > b ? a : b`.
+void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row);
+
+/// The processor's multiply-add throughput, for `tumorboard bench --model peak` (the yardstick of
+/// docs/performance.md): `iterations` steps of independent accumulators a = a * 1 + 1 from zero
+/// (AVX2: 12 vectors of 8 lanes, fused; portable: 48 lanes in plain C, as the compiler vectorises
+/// them). Writes the floating-point operations done to `flops` (2 per lane and step) and returns
+/// the sum of every lane, which is flops / 2 exactly while iterations <= 2^24: the loop is checked
+/// and cannot be optimised away.
+double tb_fma_loop(tb_kernels k, long iterations, double *flops);
+
 #ifdef __cplusplus
 }
 #endif

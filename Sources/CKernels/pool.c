@@ -1,0 +1,37 @@
+// Max pooling over one plane (see include/CKernels.h): the window's rows first, as a whole row at
+// a time (contiguous, so the compiler vectorises it), then the window's columns along that row.
+#include "CKernels.h"
+
+#include <math.h>
+
+static inline float max2(float a, float b) { return a > b ? a : b; }
+
+void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row) {
+    // row: the column maxima of the window's rows, with p columns of -inf on each side.
+    float *r = row + p;
+    for (int j = 0; j < p; j++) { row[j] = -INFINITY; r[w + j] = -INFINITY; }
+    for (int oy = 0; oy < oh; oy++) {
+        int y0 = oy * s - p, y1 = y0 + k;
+        if (y0 < 0) y0 = 0;
+        if (y1 > h) y1 = h;
+        const float *first = x + (size_t)y0 * w;
+        for (int j = 0; j < w; j++) r[j] = first[j];
+        for (int iy = y0 + 1; iy < y1; iy++) {
+            const float *line = x + (size_t)iy * w;
+            for (int j = 0; j < w; j++) r[j] = max2(r[j], line[j]);
+        }
+        float *out = y + (size_t)oy * ow;
+        if (s == 1) {
+            for (int ox = 0; ox < ow; ox++) out[ox] = row[ox];
+            for (int t = 1; t < k; t++)
+                for (int ox = 0; ox < ow; ox++) out[ox] = max2(out[ox], row[ox + t]);
+        } else {
+            for (int ox = 0; ox < ow; ox++) {
+                const float *win = row + (size_t)ox * s;
+                float m = win[0];
+                for (int t = 1; t < k; t++) m = max2(m, win[t]);
+                out[ox] = m;
+            }
+        }
+    }
+}
