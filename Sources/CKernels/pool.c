@@ -3,6 +3,7 @@
 #include "CKernels.h"
 
 #include <math.h>
+#include <string.h>
 
 static inline float max2(float a, float b) { return a > b ? a : b; }
 
@@ -34,4 +35,38 @@ void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, in
             }
         }
     }
+}
+
+// Phase planes (see include/CKernels.h): each output line is zeros, a strided copy of one input
+// row, zeros; strides 1 and 2 get their own loops, which the compiler vectorises.
+void tb_phase_split(const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width, float *out,
+                    int i0, int i1) {
+    for (int ry = 0; ry < sh; ry++)
+        for (int rx = 0; rx < sw; rx++) {
+            float *plane = out + (size_t)(ry * sw + rx) * rows * width;
+            // Output column bx + t reads input column t * sw + rx (rx < sw, so t >= 0 is inside on
+            // the left); n columns are inside on the right.
+            int jlo = bx < width ? bx : width;
+            int n = w - 1 - rx < 0 ? 0 : (w - 1 - rx) / sw + 1;
+            if (n > width - jlo) n = width - jlo;
+            for (int i = i0; i < i1; i++) {
+                float *line = plane + (size_t)i * width;
+                int iy = (i - by) * sh + ry;
+                if (i < by || iy >= h) {
+                    memset(line, 0, (size_t)width * sizeof(float));
+                    continue;
+                }
+                const float *src = x + (size_t)iy * w + rx;
+                float *dst = line + jlo;
+                memset(line, 0, (size_t)jlo * sizeof(float));
+                if (sw == 1) {
+                    memcpy(dst, src, (size_t)n * sizeof(float));
+                } else if (sw == 2) {
+                    for (int t = 0; t < n; t++) dst[t] = src[2 * t];
+                } else {
+                    for (int t = 0; t < n; t++) dst[t] = src[(size_t)t * sw];
+                }
+                memset(dst + n, 0, (size_t)(width - jlo - n) * sizeof(float));
+            }
+        }
 }

@@ -355,27 +355,8 @@ struct PhasePlanes {
         self.channels = channels; self.h = h; self.w = w
         height = (h + sh - 1) / sh; width = (w + sw - 1) / sw
         storage = Scratch.borrow(channels * sh * sw * height * width)
-        let (sh, sw, height, width) = (sh, sw, height, width)
-        let dst = storage.pointer
-        EngineThreads.parallelFor(channels, minWorkPerChunk: h * w) { c in
-            let plane = src + c * h * w
-            for ri in 0..<sh {
-                for rj in 0..<sw {
-                    let out = dst + ((c * sh + ri) * sw + rj) * height * width
-                    let cols = (w - rj + sw - 1) / sw
-                    var r = 0, iy = ri
-                    while iy < h {
-                        let line = plane + iy * w + rj, o = out + r * width
-                        if sw == 2 {
-                            for q in 0..<cols { o[q] = line[2 * q] }   // constant stride: vectorised
-                        } else {
-                            for q in 0..<cols { o[q] = line[q * sw] }
-                        }
-                        r += 1; iy += sh
-                    }
-                }
-            }
-        }
+        PhaseSplit.run(src, channels: channels, h: h, w: w, stride: stride, border: (0, 0), rows: height, width: width,
+                       into: storage.pointer)
     }
 
     func plane(_ c: Int, _ ri: Int, _ rj: Int) -> UnsafeMutablePointer<Float> {

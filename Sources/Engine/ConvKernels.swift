@@ -260,34 +260,10 @@ struct PhaseLayout {
         self.taps = taps
     }
 
-    /// Writes every channel's phase planes (borders and the tiles' overhang zero).
+    /// Writes every channel's phase planes (borders and the tiles' overhang zero), in C
+    /// (`tb_phase_split`), split over channels and bands of rows.
     func fill(from x: UnsafeMutablePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>) {
-        let (sh, sw, by, bx, rows, width, h, w, plane) = (sh, sw, by, bx, rows, width, h, w, plane)
-        EngineThreads.parallelFor(channels, minWorkPerChunk: plane) { c in
-            let src = x + c * h * w
-            for ry in 0..<sh {
-                for rx in 0..<sw {
-                    let out = dst + c * plane + (ry * sw + rx) * rows * width
-                    for i in 0..<rows {
-                        let line = out + i * width
-                        let iy = (i - by) * sh + ry
-                        guard iy >= 0, iy < h else { line.initialize(repeating: 0, count: width); continue }
-                        let row = src + iy * w
-                        if sw == 1 {   // the border, the row, the tiles' overhang
-                            let lo = min(bx, width), n = max(0, min(w, width - bx))
-                            line.initialize(repeating: 0, count: lo)
-                            (line + bx).update(from: row, count: n)
-                            (line + lo + n).initialize(repeating: 0, count: width - lo - n)
-                            continue
-                        }
-                        for j in 0..<width {
-                            let ix = (j - bx) * sw + rx
-                            line[j] = ix >= 0 && ix < w ? row[ix] : 0
-                        }
-                    }
-                }
-            }
-        }
+        PhaseSplit.run(x, channels: channels, h: h, w: w, stride: (sh, sw), border: (by, bx), rows: rows, width: width, into: dst)
     }
 }
 
@@ -317,5 +293,21 @@ public enum MachinePeak {
             best = max(best, (0..<n).reduce(0.0) { $0 + done[$1] } / seconds / 1e9)
         }
         return best
+    }
+}
+
+/// Splits every channel of an input into its phase planes (`tb_phase_split`) on the engine's
+/// threads, in bands of rows (a stem has 3 channels: bands keep both threads busy). The one copy
+/// of this rule for `PhaseLayout` (our kernels) and `PhasePlanes` (im2col).
+enum PhaseSplit {
+    static func run(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, stride: (Int, Int), border: (Int, Int),
+                    rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
+        let phases = stride.0 * stride.1, plane = phases * rows * width
+        let band = max(1, min(rows, (1 << 16) / max(1, phases * width))), bands = (rows + band - 1) / band
+        EngineThreads.parallelFor(channels * bands, minWorkPerChunk: band * phases * width) { item in
+            let c = item / bands, i0 = (item % bands) * band
+            tb_phase_split(x + c * h * w, Int32(h), Int32(w), Int32(stride.0), Int32(stride.1), Int32(border.0), Int32(border.1),
+                           Int32(rows), Int32(width), dst + c * plane, Int32(i0), Int32(min(rows, i0 + band)))
+        }
     }
 }

@@ -66,5 +66,16 @@ int main(void){
     tb_maxpool_plane(x,h,w,y,oh,ow,kk,s,p,row);
     free(x);free(y);free(row);}
   printf("kernels-asan: max pooling clean\n");
+  // phase planes: im2col's (no border, ceil(h/s) x ceil(w/s)) and our kernels' (PhaseLayout: a
+  // border, rows padded past the map, width rounded to whole tiles), in two bands of rows
+  int ps[][6]={{1,1,2,2,0,0},{7,9,2,2,0,0},{640,640,2,2,1,1},{5,3,3,2,1,2},{9,9,1,1,1,1},{2,17,2,3,0,0}};
+  for(unsigned t=0;t<sizeof ps/sizeof ps[0];t++){int h=ps[t][0],w=ps[t][1],sh=ps[t][2],sw=ps[t][3],by=ps[t][4],bx=ps[t][5];
+    for(int layout=0;layout<2;layout++){
+      int rows=(h+sh-1)/sh+by+layout*2, width=(w+sw-1)/sw+bx+layout*((16-((w+sw-1)/sw)%16)%16+1);
+      float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)sh*sw*rows*width*sizeof(float));
+      tb_phase_split(x,h,w,sh,sw,by,bx,rows,width,o,0,rows/2);
+      tb_phase_split(x,h,w,sh,sw,by,bx,rows,width,o,rows/2,rows);
+      free(x);free(o);}}
+  printf("kernels-asan: phase planes clean\n");
   return 0;
 }
