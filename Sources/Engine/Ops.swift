@@ -84,13 +84,30 @@ extension Ops {
         let inner = first.shape[(axis + 1)...].reduce(1, *)
         let y = Tensor(uninitialized: shape)
         let rowOut = shape[axis] * inner
-        var offset = 0
-        for t in xs {
-            let chunk = t.shape[axis] * inner
-            for o in 0..<outer where chunk > 0 {
-                (y.pointer + o * rowOut + offset).update(from: t.pointer + o * chunk, count: chunk)
+        // The output is a sequence of contiguous pieces, one per input and outer index, in output
+        // order; equal ranges of the output are copied in parallel, each from the pieces it meets.
+        var pieces: [(start: Int, src: UnsafeMutablePointer<Float>)] = []
+        for o in 0..<outer {
+            var offset = 0
+            for t in xs {
+                let chunk = t.shape[axis] * inner
+                if chunk > 0 { pieces.append((o * rowOut + offset, t.pointer + o * chunk)) }
+                offset += chunk
             }
-            offset += chunk
+        }
+        let total = outer * rowOut
+        pieces.withUnsafeBufferPointer { pc in
+            EngineThreads.parallelRanges(total, grain: 1 << 15) { r in
+                // The last piece starting at or before r.lowerBound, then on through r.
+                var lo = 0, hi = pc.count - 1
+                while lo < hi { let mid = (lo + hi + 1) / 2; if pc[mid].start <= r.lowerBound { lo = mid } else { hi = mid - 1 } }
+                var i = lo, at = r.lowerBound
+                while at < r.upperBound {
+                    let end = min(r.upperBound, i + 1 < pc.count ? pc[i + 1].start : total)
+                    (y.pointer + at).update(from: pc[i].src + (at - pc[i].start), count: end - at)
+                    at = end; i += 1
+                }
+            }
         }
         return y
     }

@@ -144,6 +144,40 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// Concatenation copies equal ranges of the output in parallel, each from the pieces it
+    /// meets: against the definition on every axis, with batches, an empty input, and sizes
+    /// large enough to be split over the threads (and at 1 thread, the same values).
+    func testConcatOnEveryAxisMatchesTheDefinitionAtOneAndTwoThreads() throws {
+        let saved = EngineThreads.count
+        defer { EngineThreads.set(saved) }
+        let cases: [([[Int]], Int)] = [
+            ([[3, 5, 40, 41], [3, 2, 40, 41], [3, 0, 40, 41], [3, 7, 40, 41]], 1),
+            ([[2, 16, 90, 90], [2, 16, 90, 90]], 1),
+            ([[1, 4, 30, 50], [1, 4, 9, 50]], 2),
+            ([[2, 3, 7, 300], [2, 3, 7, 1]], 3),
+            ([[1, 70000], [2, 70000]], 0),
+        ]
+        for (i, (shapes, axis)) in cases.enumerated() {
+            let xs = shapes.enumerated().map { Tensor.random($0.element, seed: UInt64(400 + 10 * i + $0.offset)) }
+            var shape = shapes[0]
+            shape[axis] = shapes.reduce(0) { $0 + $1[axis] }
+            let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+            var want: [Float] = []
+            for o in 0..<outer {
+                for x in xs {
+                    let chunk = x.shape[axis] * inner
+                    want += Array(x.scalars[(o * chunk)..<((o + 1) * chunk)])
+                }
+            }
+            for threads in [1, 2] {
+                EngineThreads.set(threads)
+                let y = try Ops.concat(xs, axis: axis)
+                XCTAssertEqual(y.shape, shape)
+                XCTAssertEqual(y.scalars, want, "concat of \(shapes) on axis \(axis) at \(threads) threads")
+            }
+        }
+    }
+
     func testLinear() throws {
         try each("linear") { c in
             let fc = try Linear(weight: c.tensor("weight"), bias: c.has("bias") ? c.tensor("bias") : nil)
