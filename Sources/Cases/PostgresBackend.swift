@@ -82,6 +82,18 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         }
     }
 
+    /// The limits every connection sets for its session, in milliseconds: a lock wait the busy
+    /// timeout, a statement at least two minutes, a transaction left idle by a stopped process one
+    /// minute (the server then ends it).
+    static func sessionLimits(timeout: TimeInterval) -> [(name: String, milliseconds: Int)] {
+        [("lock_timeout", serverMilliseconds(timeout)), ("statement_timeout", serverMilliseconds(statementLimit(timeout: timeout))),
+         ("idle_in_transaction_session_timeout", 60_000)]
+    }
+
+    /// Seconds a statement may run on the server (its `statement_timeout`): the busy timeout, and
+    /// at least two minutes. The client waits that long and 10 s more for a reply.
+    static func statementLimit(timeout: TimeInterval) -> TimeInterval { max(timeout, 120) }
+
     /// A timeout as the server's millisecond settings take it: at most Int32.max.
     static func serverMilliseconds(_ seconds: TimeInterval) -> Int {
         Int(min(seconds * 1000, Double(Int32.max)).rounded(.down))
@@ -102,11 +114,11 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             // Nothing waits on the server for ever: a row another server keeps locked, a statement
             // that does not end, a transaction left open by a stopped process (server side). The
             // server takes at most Int32.max milliseconds (about 24 days) for each.
-            let t = Self.serverMilliseconds(timeout), setup = Transaction(connection: c, logger: logger, deadline: timeout + 10)
+            // One round trip for the three (set_config is SET as a function; values in milliseconds).
+            let setup = Transaction(connection: c, logger: logger, deadline: timeout + 10), limits = Self.sessionLimits(timeout: timeout)
             do {
-                for setting in ["lock_timeout = \(t)", "statement_timeout = \(max(t, 120_000))", "idle_in_transaction_session_timeout = 60000"] {
-                    try setup.execute("SET \(setting)", [])
-                }
+                try setup.execute("SELECT " + limits.map { _ in "set_config(?, ?, false)" }.joined(separator: ", "),
+                                  limits.flatMap { [$0.name, String($0.milliseconds)] })
             } catch {
                 _ = try? c.close().wait()   // a connection without its limits is not used, nor left open
                 throw error
@@ -132,7 +144,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         while true {
             attempt += 1
             let conn = try connected()
-            let tx = Transaction(connection: conn, logger: logger, deadline: max(timeout, 120) + 10)
+            let tx = Transaction(connection: conn, logger: logger, deadline: Self.statementLimit(timeout: timeout) + 10)
             var committing = false
             do {
                 try tx.execute(begin, [])

@@ -72,13 +72,10 @@ public protocol CaseSource: Sendable {
     var problems: [String] { get }
     /// The case as the Cases module keeps it: what the diagnosis reads.
     func record(id: String) throws -> CaseRecord
-    /// The case store behind this source, if it is one (findings are then kept in it).
-    var storePath: String? { get }
 }
 
 extension CaseSource {
     public var problems: [String] { [] }
-    public var storePath: String? { nil }
 }
 
 public struct CaseSourceError: Error, CustomStringConvertible {

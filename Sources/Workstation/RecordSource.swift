@@ -9,12 +9,11 @@ public struct RecordSource: CaseSource {
     let records: [CaseRecord]
     /// Folders that were refused, with the reason (shown once in the status bar).
     public let problems: [String]
-    public let storePath: String?
     /// Record index by case ID.
     let index: [String: Int]
 
-    public init(title: String, records: [CaseRecord], problems: [String] = [], storePath: String? = nil) {
-        self.title = title; self.records = records; self.problems = problems; self.storePath = storePath
+    public init(title: String, records: [CaseRecord], problems: [String] = []) {
+        self.title = title; self.records = records; self.problems = problems
         var index: [String: Int] = [:]
         for (i, r) in records.enumerated() where index[r.id] == nil { index[r.id] = i }
         self.index = index

@@ -24,12 +24,11 @@ public final class StoreSource: CaseSource, @unchecked Sendable {
 
     static func records(_ found: (records: [CaseRecord], versions: [String: Int], problems: [String]), path: String) -> RecordSource {
         RecordSource(title: "\(StoreLocation.shortName(path)) (store, \(found.records.count) cases)",
-                     records: found.records, problems: found.problems, storePath: path)
+                     records: found.records, problems: found.problems)
     }
 
     public var title: String { snapshot.withLock { $0.cases.title } }
     public var problems: [String] { snapshot.withLock { $0.cases.problems } }
-    public var storePath: String? { store.location }
     public func summaries() -> [CaseSummary] { snapshot.withLock { $0.cases.summaries() } }
     public func detail(id: String) throws -> CaseDetail { try snapshot.current.cases.detail(id: id) }
     public func record(id: String) throws -> CaseRecord { try snapshot.current.cases.record(id: id) }

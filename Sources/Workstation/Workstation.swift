@@ -31,11 +31,11 @@ public struct WorkstationOptions {
     }
 }
 
-/// Where a source's findings are kept: its case store (the store the source already has open,
-/// not a second connection to it), else the cache folder, else memory.
+/// Where a source's findings are kept: a store source's own case store (the store it already has
+/// open, not a second connection to it), else the cache folder, else memory. Only a store source
+/// has a store: there is no second way to name one, so no silent fall-back when opening it fails.
 func findingsArchive(for source: any CaseSource, environment: [String: String]) -> any FindingsArchive {
     if let s = source as? StoreSource { return StoreFindingsArchive(store: s.store) }
-    if let path = source.storePath, let store = try? CaseStore(path: path) { return StoreFindingsArchive(store: store) }
     if let folder = FolderFindingsArchive.defaultFolder(environment: environment) { return FolderFindingsArchive(folder: folder) }
     return MemoryFindingsArchive()
 }

@@ -116,6 +116,20 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try store.load("C1").id, "C1")
     }
 
+    /// Every connection sets its session's limits (one round trip): the server reports them back.
+    func testEachConnectionCarriesItsSessionLimits() throws {
+        let url = try TestBackend.postgresql.location(try temporaryFolder(self))
+        let store = try CaseStore(path: url, user: "ana", busyTimeout: 7.5)
+        let backend = try XCTUnwrap(store.backend as? PostgresBackend)
+        let shown = try backend.read { tx in
+            try ["lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"].map { name in
+                try tx.rows("SELECT current_setting(?) AS v", [name], table: "settings").first?.values["v"]
+            }
+        }
+        XCTAssertEqual(shown, [.text("7500ms"), .text("2min"), .text("1min")])
+        XCTAssertEqual(PostgresBackend.sessionLimits(timeout: 1e7).map(\.milliseconds), [Int(Int32.max), Int(Int32.max), 60_000])
+    }
+
     /// Two connections (two servers) save over the same version at the same moment: exactly one wins.
     func testTheVersionCheckHoldsBetweenConnections() throws {
         let dir = try temporaryFolder(self)
