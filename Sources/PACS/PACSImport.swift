@@ -88,9 +88,17 @@ public struct PACSStudyImport: Sendable {
         self.user = user
     }
 
-    /// The folder below the store's folder that holds retrieved studies (a PostgreSQL store: the
-    /// user's data folder).
-    public static func pacsFolder(storePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+    /// The folder that holds retrieved studies: `$TUMORBOARD_PACS_FOLDER` where it is set (an
+    /// absolute path: for a PostgreSQL store that several servers share, a folder each of them
+    /// mounts at that same path), else the `pacs` folder beside the store file, else (a PostgreSQL
+    /// store, which has no folder) the user's data folder.
+    public static func pacsFolder(storePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(PACSError) -> URL {
+        if let chosen = environment["TUMORBOARD_PACS_FOLDER"], !chosen.isEmpty {
+            guard chosen.hasPrefix("/") else {
+                throw .files(path: chosen, problem: "TUMORBOARD_PACS_FOLDER must be an absolute path (every server that opens these cases must find the files at the same path)")
+            }
+            return URL(fileURLWithPath: chosen).standardizedFileURL
+        }
         // A PostgreSQL store has no folder of its own: the user's data folder (where the default
         // SQLite store lives). Every server that opens those cases must see the files at that path.
         if StoreLocation.isURL(storePath) {
@@ -129,6 +137,7 @@ public struct PACSStudyImport: Sendable {
             return s
         }
         if StoreLocation.isURL(storePath) || FileManager.default.fileExists(atPath: storePath) { _ = try store() }
+        _ = try Self.pacsFolder(storePath: storePath)   // a bad TUMORBOARD_PACS_FOLDER is named before anything is retrieved
         var report = PACSImportReport(server: server, study: study, caseID: caseID)
         report.importReport.storePath = storePath
 
@@ -258,7 +267,7 @@ public struct PACSStudyImport: Sendable {
     /// owner and group only (like the store), whatever the umask.
     func writeFiles(_ instances: [(sop: String, data: Data)], caseID: String, study: String, server: String) throws(PACSError) -> URL {
         let fm = FileManager.default
-        let root = Self.pacsFolder(storePath: storePath)
+        let root = try Self.pacsFolder(storePath: storePath)
         let caseFolder = root.appendingPathComponent(caseID)
         let final = caseFolder.appendingPathComponent(study)
         let staging = caseFolder.appendingPathComponent(".\(study).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

@@ -187,7 +187,7 @@ final class FaultTests: XCTestCase {
         XCTAssertTrue(message.contains("different PatientIDs"), message)
         XCTAssertFalse(message.contains("PT-B") || message.contains("SECRET"), "no patient tag is repeated: \(message)")
         XCTAssertNil(report.folder)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: PACSStudyImport.pacsFolder(storePath: storePath).appendingPathComponent("PT-A").path),
+        XCTAssertFalse(FileManager.default.fileExists(atPath: try PACSStudyImport.pacsFolder(storePath: storePath).appendingPathComponent("PT-A").path),
                        "the retrieved files are removed")
         XCTAssertEqual(try CaseStore(path: storePath).count(), 0)
     }

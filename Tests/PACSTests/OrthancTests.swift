@@ -107,6 +107,29 @@ final class OrthancTests: XCTestCase {
         XCTAssertEqual(try store.load("TB-PACS-1").radiographs.count, 1)
     }
 
+    /// TUMORBOARD_PACS_FOLDER (a folder every server mounts, for a PostgreSQL store they share)
+    /// takes the retrieved files instead of the store's folder; a relative one is refused before
+    /// anything is retrieved.
+    func testRetrievedStudiesGoToTheChosenFolder() throws {
+        let orthanc = try OrthancTestServer.running()
+        let storeFolder = try temporaryFolder(self), shared = try temporaryFolder(self)
+        let storePath = storeFolder.appendingPathComponent("cases.sqlite").path
+        defer { unsetenv("TUMORBOARD_PACS_FOLDER") }
+        setenv("TUMORBOARD_PACS_FOLDER", "relative/pacs", 1)
+        let job = PACSStudyImport(client: try orthanc.client(), storePath: storePath)
+        XCTAssertThrowsError(try job.run(study: Self.rg3Study)) { e in
+            XCTAssertTrue("\(e)".contains("TUMORBOARD_PACS_FOLDER must be an absolute path"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: storePath), "nothing was created")
+        setenv("TUMORBOARD_PACS_FOLDER", shared.appendingPathComponent("pacs").path, 1)
+        let report = try job.run(study: Self.rg3Study)
+        XCTAssertTrue(report.imported, report.summaryLines.joined(separator: "\n"))
+        let stored = try XCTUnwrap(try CaseStore(path: storePath).load("11RG3").radiographs.first?.file)
+        XCTAssertTrue(stored.hasPrefix(shared.appendingPathComponent("pacs/11RG3/\(Self.rg3Study)/").path), stored)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stored))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: storeFolder.appendingPathComponent("pacs").path))
+    }
+
     func testAStudyOfSeveralSeriesAndModalities() throws {
         // Two DX radiographs in two series and a CT series, in one study: one case of two
         // radiographs, the CT named and skipped.

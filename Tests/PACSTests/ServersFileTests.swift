@@ -49,13 +49,22 @@ final class ServersFileTests: XCTestCase {
     }
 
     /// Retrieved studies go beside a store file; a PostgreSQL store has no folder, so they go to
-    /// the user's data folder (never to a folder named after the URL).
-    func testWhereRetrievedStudiesGo() {
-        XCTAssertEqual(PACSStudyImport.pacsFolder(storePath: "/srv/tb/cases.sqlite").path, "/srv/tb/pacs")
-        XCTAssertEqual(PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db:5432/tb?sslmode=verify-full",
+    /// the user's data folder (never to a folder named after the URL); TUMORBOARD_PACS_FOLDER
+    /// (a shared mount, for a PostgreSQL store that several servers use) overrides both, and must
+    /// be absolute.
+    func testWhereRetrievedStudiesGo() throws {
+        XCTAssertEqual(try PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db/tb", environment: ["TUMORBOARD_PACS_FOLDER": "/mnt/shared/tb/../pacs", "HOME": "/h"]).path,
+                       "/mnt/shared/pacs")
+        XCTAssertEqual(try PACSStudyImport.pacsFolder(storePath: "/srv/tb/cases.sqlite", environment: ["TUMORBOARD_PACS_FOLDER": "/mnt/pacs"]).path, "/mnt/pacs")
+        XCTAssertEqual(try PACSStudyImport.pacsFolder(storePath: "/srv/tb/cases.sqlite", environment: ["TUMORBOARD_PACS_FOLDER": ""]).path, "/srv/tb/pacs")
+        XCTAssertThrowsError(try PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db/tb", environment: ["TUMORBOARD_PACS_FOLDER": "shared/pacs"])) { e in
+            XCTAssertTrue("\(e)".contains("TUMORBOARD_PACS_FOLDER must be an absolute path"), "\(e)")
+        }
+        XCTAssertEqual(try PACSStudyImport.pacsFolder(storePath: "/srv/tb/cases.sqlite", environment: [:]).path, "/srv/tb/pacs")
+        XCTAssertEqual(try PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db:5432/tb?sslmode=verify-full",
                                                   environment: ["HOME": "/home/ana", "TUMORBOARD_STORE": "postgresql://ana@db/tb"]).path,
                        "/home/ana/.local/share/tumorboard/pacs")
-        XCTAssertEqual(PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db/tb", environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]).path,
+        XCTAssertEqual(try PACSStudyImport.pacsFolder(storePath: "postgresql://ana@db/tb", environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]).path,
                        "/d/tumorboard/pacs")
     }
 
