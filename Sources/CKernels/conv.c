@@ -357,13 +357,14 @@ __attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iterations,
         __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
                          "+x"(a9), "+x"(a10), "+x"(a11));
     }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float lanes[8];
-    _mm256_storeu_ps(lanes, s);
+    // Each lane holds `iterations` exactly (up to 2^24); the lanes are added in double.
+    __m256 acc[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
     double sum = 0;
-    for (int i = 0; i < 8; i++) sum += lanes[i];
+    for (int j = 0; j < 12; j++) {
+        float lanes[8];
+        _mm256_storeu_ps(lanes, acc[j]);
+        for (int i = 0; i < 8; i++) sum += lanes[i];
+    }
     return sum;
 }
 

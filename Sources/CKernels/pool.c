@@ -5,7 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-static inline float max2(float a, float b) { return a > b ? a : b; }
+// NaN propagates, as in PyTorch: a NaN anywhere in a window makes its maximum NaN.
+static inline float max2(float a, float b) { return (a > b || a != a) ? a : b; }
 
 void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row) {
     // row: the column maxima of the window's rows, with p columns of -inf on each side.

@@ -278,9 +278,13 @@ public enum MachinePeak {
         return (sum, flops)
     }
 
+    /// The instruction set the peak is measured on: that of the best kernels this processor runs
+    /// (AVX2 with FMA, else the portable C).
+    public static var instructions: ConvKernels { ConvKernels.best == .blas ? .portable : ConvKernels.best }
+
     /// GFLOP/s of `threads` threads running the loop at once on `k`'s instruction set (AVX2 with
     /// FMA, or the portable C), the best of `rounds` rounds of about 20 ms each.
-    public static func gflops(threads: Int, kernels k: ConvKernels, rounds: Int = 5) -> Double {
+    public static func gflops(threads: Int, kernels k: ConvKernels = instructions, rounds: Int = 5) -> Double {
         let iterations = 1 << 22
         var best = 0.0
         for _ in 0..<max(1, rounds) {

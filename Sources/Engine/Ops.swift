@@ -16,6 +16,9 @@ extension Ops {
             throw EngineError.argument(op: "maxpool2d", detail: "kernel \(kernel), stride \(s), padding \(padding): padding must be at most half the kernel")
         }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        guard n * c == 0 || (h > 0 && w > 0) else {
+            throw EngineError.shape(op: "maxpool2d", detail: "input \(x.shape) has an empty plane")
+        }
         let oh = (h + 2 * padding - kernel) / s + 1, ow = (w + 2 * padding - kernel) / s + 1
         guard oh > 0, ow > 0 else {
             throw EngineError.shape(op: "maxpool2d", detail: "input \(h)x\(w) smaller than kernel \(kernel)")
@@ -84,29 +87,22 @@ extension Ops {
         let inner = first.shape[(axis + 1)...].reduce(1, *)
         let y = Tensor(uninitialized: shape)
         let rowOut = shape[axis] * inner
-        // The output is a sequence of contiguous pieces, one per input and outer index, in output
-        // order; equal ranges of the output are copied in parallel, each from the pieces it meets.
-        var pieces: [(start: Int, src: UnsafeMutablePointer<Float>)] = []
-        for o in 0..<outer {
-            var offset = 0
-            for t in xs {
-                let chunk = t.shape[axis] * inner
-                if chunk > 0 { pieces.append((o * rowOut + offset, t.pointer + o * chunk)) }
-                offset += chunk
-            }
-        }
+        // Each outer index's row of the output is the inputs' pieces side by side; equal ranges
+        // of the output are copied in parallel, each piece by piece.
+        let chunks = xs.map { $0.shape[axis] * inner }
+        var starts = [0]   // where each input's piece starts in a row
+        for c in chunks { starts.append(starts[starts.count - 1] + c) }
         let total = outer * rowOut
-        pieces.withUnsafeBufferPointer { pc in
-            EngineThreads.parallelRanges(total, grain: 1 << 15) { r in
-                // The last piece starting at or before r.lowerBound, then on through r.
-                var lo = 0, hi = pc.count - 1
-                while lo < hi { let mid = (lo + hi + 1) / 2; if pc[mid].start <= r.lowerBound { lo = mid } else { hi = mid - 1 } }
-                var i = lo, at = r.lowerBound
-                while at < r.upperBound {
-                    let end = min(r.upperBound, i + 1 < pc.count ? pc[i + 1].start : total)
-                    (y.pointer + at).update(from: pc[i].src + (at - pc[i].start), count: end - at)
-                    at = end; i += 1
-                }
+        let sources = xs.map(\.pointer)
+        EngineThreads.parallelRanges(total, grain: 1 << 15) { r in
+            var at = r.lowerBound
+            while at < r.upperBound {
+                let o = at / rowOut, within = at % rowOut
+                var t = 0
+                while starts[t + 1] <= within { t += 1 }   // the input whose piece holds `within` (skips empty ones)
+                let end = min(r.upperBound, o * rowOut + starts[t + 1])
+                (y.pointer + at).update(from: sources[t] + o * chunks[t] + (within - starts[t]), count: end - at)
+                at = end
             }
         }
         return y

@@ -42,16 +42,19 @@ public final class TensorStorage: @unchecked Sendable {
     deinit { if owner == nil { TensorBufferPool.give(UnsafeMutableRawPointer(pointer), floats: max(count, 1)) } }
 }
 
-/// Freed tensor buffers kept for reuse (public: how much it holds, and a way to give it back). A network allocates the same output sizes on every pass,
-/// and a fresh large allocation comes from the system as new pages, each faulted in and zeroed by
-/// the kernel on first touch (about a thousand a YOLOv5n pass before this pool; docs/performance.md).
-/// Buffers of at least `minimumBytes` are rounded up to whole 4 KiB pages and kept by that size,
-/// up to `capacityBytes` in all; smaller ones, and any beyond the capacity, go back to the system.
+/// Freed tensor buffers kept for reuse (public: how much it holds, and a way to give it back).
+/// A network allocates the same output sizes on every pass, and a fresh large allocation comes
+/// from the system as new pages, each faulted in and zeroed by the kernel on first touch (about
+/// 1,300 a YOLOv5n pass before this pool; docs/performance.md). Buffers of at least
+/// `minimumBytes` are rounded up to whole 4 KiB pages and kept by that size, up to `capacityBytes`
+/// in all: the most recently freed first, and when a new one does not fit, the longest kept go
+/// back to the system (so sizes no longer asked for, another model's, do not hold the room).
 public enum TensorBufferPool {
     public static let minimumBytes = 64 << 10
     public static let capacityBytes = 128 << 20
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    /// Kept buffers, oldest first.
+    nonisolated(unsafe) private static var kept: [(bytes: Int, pointer: UnsafeMutableRawPointer)] = []
     nonisolated(unsafe) private static var held = 0
 
     /// The bytes an allocation of `floats` takes: whole pages from `minimumBytes` on.
@@ -60,12 +63,14 @@ public enum TensorBufferPool {
         return bytes >= minimumBytes ? (bytes + 4095) / 4096 * 4096 : bytes
     }
 
-    /// A 64-byte aligned buffer for `floats` floats (uninitialised): a kept one of the same size, or new.
+    /// A 64-byte aligned buffer for `floats` floats (uninitialised): the most recently kept one
+    /// of the same size, or new.
     static func take(floats: Int) -> UnsafeMutableRawPointer {
         let bytes = size(floats: floats)
         if bytes >= minimumBytes {
             lock.lock()
-            if let p = free[bytes]?.popLast() {
+            if let i = kept.lastIndex(where: { $0.bytes == bytes }) {
+                let p = kept.remove(at: i).pointer
                 held -= bytes
                 lock.unlock()
                 return p
@@ -75,20 +80,22 @@ public enum TensorBufferPool {
         return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
     }
 
-    /// Keeps a buffer `take(floats:)` gave for the next of its size, or frees it.
+    /// Keeps a buffer `take(floats:)` gave for the next of its size, making room by freeing the
+    /// longest kept; one larger than the capacity is freed at once.
     static func give(_ p: UnsafeMutableRawPointer, floats: Int) {
         let bytes = size(floats: floats)
-        if bytes >= minimumBytes {
-            lock.lock()
-            if held + bytes <= capacityBytes {
-                free[bytes, default: []].append(p)
-                held += bytes
-                lock.unlock()
-                return
-            }
-            lock.unlock()
+        guard bytes >= minimumBytes, bytes <= capacityBytes else { p.deallocate(); return }
+        lock.lock()
+        var evicted: [UnsafeMutableRawPointer] = []
+        while held + bytes > capacityBytes, !kept.isEmpty {
+            let old = kept.removeFirst()
+            held -= old.bytes
+            evicted.append(old.pointer)
         }
-        p.deallocate()
+        kept.append((bytes, p))
+        held += bytes
+        lock.unlock()
+        for e in evicted { e.deallocate() }
     }
 
     /// Bytes kept now.
@@ -97,8 +104,8 @@ public enum TensorBufferPool {
     /// Frees every kept buffer (a host that wants the memory back between passes; tests).
     public static func drain() {
         lock.lock()
-        let all = free.values.flatMap { $0 }
-        free = [:]; held = 0
+        let all = kept.map(\.pointer)
+        kept = []; held = 0
         lock.unlock()
         for p in all { p.deallocate() }
     }

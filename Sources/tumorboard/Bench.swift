@@ -151,12 +151,10 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The machine's multiply-add peak on this many threads, on the instruction set of the best
-    /// kernels this processor runs (AVX2 with FMA, else portable C): the yardstick of conv-paths'
-    /// percentages (docs/performance.md).
+    /// The machine's multiply-add peak on this many threads (`MachinePeak`): the yardstick of
+    /// conv-paths' percentages (docs/performance.md).
     func measuredPeak() -> (gflops: Double, kernels: ConvKernels) {
-        let k: ConvKernels = ConvKernels.best == .blas ? .portable : ConvKernels.best
-        return (MachinePeak.gflops(threads: threads, kernels: k), k)
+        (MachinePeak.gflops(threads: threads), MachinePeak.instructions)
     }
 
     func printPeak(_ p: (gflops: Double, kernels: ConvKernels)) {

@@ -76,6 +76,16 @@ int main(void){
       tb_phase_split(x,h,w,sh,sw,by,bx,rows,width,o,0,rows/2);
       tb_phase_split(x,h,w,sh,sw,by,bx,rows,width,o,rows/2,rows);
       free(x);free(o);}}
+  // ... and PhaseLayout's own sizes (Sources/Engine/ConvKernels.swift), where the tile-padded width
+  // can be narrower than a phase of the input (k 2, s 2, p 0 on 33 columns: 16 outputs, 17 inputs)
+  int pl[][5]={{9,33,2,2,0},{640,640,6,2,2},{14,14,3,2,1},{7,7,3,1,1},{17,15,7,2,3},{1,3,3,2,1},{5,12,3,1,0}};
+  for(unsigned t=0;t<sizeof pl/sizeof pl[0];t++){int h=pl[t][0],w=pl[t][1],kk=pl[t][2],s=pl[t][3],p=pl[t][4];
+    int oh=(h+2*p-kk)/s+1, ow=(w+2*p-kk)/s+1;
+    int by=-floordiv(-p,s), bx=by, qmax=floordiv(kk-1-p,s);
+    int rows=oh+qmax+by, width=(ow+15)/16*16+qmax+bx;
+    float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)s*s*rows*width*sizeof(float));
+    tb_phase_split(x,h,w,s,s,by,bx,rows,width,o,0,rows);
+    free(x);free(o);}
   printf("kernels-asan: phase planes clean\n");
   return 0;
 }

@@ -127,6 +127,29 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(checked, 144, "kernel, stride and padding combinations checked")
     }
 
+    /// A NaN in a window makes its maximum NaN wherever it sits in the window (as in PyTorch), and
+    /// a plane with no rows or columns is a named error, not a read past the input.
+    func testMaxPoolPropagatesNaNAndRefusesAnEmptyPlane() throws {
+        for at in 0..<9 {
+            let x = Tensor.random([1, 1, 3, 3], seed: 7)
+            x.pointer[at] = .nan
+            for (k, s, p) in [(3, 1, 1), (3, 2, 1), (2, 1, 0), (3, 3, 0)] {
+                let y = try Ops.maxPool2d(x, kernel: k, stride: s, padding: p)
+                let (oh, ow) = ((3 + 2 * p - k) / s + 1, (3 + 2 * p - k) / s + 1)
+                let (iy, ix) = (at / 3, at % 3)
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let inside = (oy * s - p..<oy * s - p + k).contains(iy) && (ox * s - p..<ox * s - p + k).contains(ix)
+                        XCTAssertEqual(y.pointer[oy * ow + ox].isNaN, inside, "NaN at \(at), k\(k) s\(s) p\(p), output (\(oy), \(ox))")
+                    }
+                }
+            }
+        }
+        XCTAssertThrowsError(try Ops.maxPool2d(Tensor(zeros: [1, 1, 0, 5]), kernel: 2, stride: 1, padding: 1)) { e in
+            XCTAssertTrue("\(e)".contains("empty plane"), "\(e)")
+        }
+    }
+
     func testGlobalAveragePool() throws {
         try each("gap") { c in assertClose(try Ops.globalAvgPool(c.tensor("x")), try c.tensor("y"), c.name) }
     }

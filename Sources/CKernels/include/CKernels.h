@@ -66,9 +66,10 @@ void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, c
                   const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
                   int cb0, int cb1, tb_act act);
 
-/// Max pooling of one plane: x is h x w, y oh x ow, a k x k window with stride s and p columns and
-/// rows of padding (p <= k / 2, so every window holds at least one input; the padding never wins).
-/// `row` is scratch for w + 2p floats. The max of a and b is `a > b ? a : b`.
+/// Max pooling of one plane: x is h x w (both at least 1), y oh x ow, a k x k window with stride s
+/// and p columns and rows of padding (p <= k / 2, so every window holds at least one input; the
+/// padding never wins). `row` is scratch for w + 2p floats. A NaN in a window makes its maximum NaN
+/// (as in PyTorch).
 void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row);
 
 /// One channel's phase planes, the input of a strided convolution split by row and column
