@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"]),
-        .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"]),
+        .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"], swiftSettings: postgresSettings),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis", "Evaluation", "PACS"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Diagnosis", "Cases", "Imaging", "TestSupport"]),
         .testTarget(name: "PACSTests", dependencies: ["PACS", "Cases", "Imaging"]),
