@@ -306,26 +306,41 @@ tile_taps_avx2(const float *x0, int cin, size_t plane, const int *taps, int ntap
 
 // NT taps per input channel: a constant where the caller names one (9 for 3x3, 1 for 1x1), so the
 // tap loop unrolls; WIDE: 16 positions of a row (else 8, or two rows of 8 on narrow maps).
+#define TAPS_TILE(NT, OY, OX)                                                                               \
+    do {                                                                                                    \
+        __m256 acc[CO][2];                                                                                  \
+        int left = ow - (OX), count = left < TILE ? left : TILE;                                            \
+        const float *src = x + (size_t)(OY) * xw + (OX);                                                    \
+        float *dst = y + (size_t)(OY) * ow + (OX);                                                          \
+        if (ow <= 8 && (OY) + 1 < oy1) {                                                                    \
+            tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, (size_t)xw, 1);                              \
+            store_rows_avx2(acc, bias, cb * CO, cout, dst, yplane, (size_t)ow, ow, act);                    \
+        } else if (count > 8) {                                                                             \
+            tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 1);                                       \
+            store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                                  \
+        } else {                                                                                            \
+            tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 0);                                       \
+            store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                                  \
+        }                                                                                                   \
+    } while (0)
+
+// As the stride-1 loops: positions outer when the blocks' weights are small (a stem's: each tile's
+// taps stay in L1 while every block uses them), blocks outer otherwise. Each output is one tile
+// call either way, so the bits are the same.
 #define TAPS_AVX2_BODY(NT)                                                                                  \
-    for (int cb = cb0; cb < cb1; cb++) {                                                                    \
-        const float *wp = packed + (size_t)cb * kdim * CO;                                                  \
+    if (weights_small) {                                                                                    \
         for (int oy = oy0; oy < oy1; oy += (ow <= 8 ? 2 : 1))                                               \
-            for (int ox = 0; ox < ow; ox += TILE) {                                                         \
-                __m256 acc[CO][2];                                                                          \
-                int left = ow - ox, count = left < TILE ? left : TILE;                                      \
-                const float *src = x + (size_t)oy * xw + ox;                                                \
-                float *dst = y + (size_t)oy * ow + ox;                                                      \
-                if (ow <= 8 && oy + 1 < oy1) {                                                              \
-                    tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, (size_t)xw, 1);                      \
-                    store_rows_avx2(acc, bias, cb * CO, cout, dst, yplane, (size_t)ow, ow, act);            \
-                } else if (count > 8) {                                                                     \
-                    tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 1);                               \
-                    store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                          \
-                } else {                                                                                    \
-                    tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 0);                               \
-                    store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                          \
+            for (int ox = 0; ox < ow; ox += TILE)                                                           \
+                for (int cb = cb0; cb < cb1; cb++) {                                                        \
+                    const float *wp = packed + (size_t)cb * kdim * CO;                                      \
+                    TAPS_TILE(NT, oy, ox);                                                                  \
                 }                                                                                           \
-            }                                                                                               \
+    } else {                                                                                                \
+        for (int cb = cb0; cb < cb1; cb++) {                                                                \
+            const float *wp = packed + (size_t)cb * kdim * CO;                                              \
+            for (int oy = oy0; oy < oy1; oy += (ow <= 8 ? 2 : 1))                                           \
+                for (int ox = 0; ox < ow; ox += TILE) TAPS_TILE(NT, oy, ox);                                \
+        }                                                                                                   \
     }
 
 __attribute__((target("avx2,fma"))) static void
@@ -333,6 +348,7 @@ taps_avx2(const float *x, size_t plane, int xw, int cin, const int *taps, int nt
           int cout, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
     size_t yplane = (size_t)oh * ow;
     int kdim = cin * ntaps;
+    int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
     if (ntaps == 9) {
         TAPS_AVX2_BODY(9)
     } else if (ntaps == 1) {
