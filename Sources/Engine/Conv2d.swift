@@ -222,7 +222,10 @@ public struct Conv2d: Sendable {
                 let biasG = bias.map { $0.pointer + g * coutG }
                 // A strided convolution reads its input through phase planes (the input split by
                 // row and column remainder mod the stride), so every im2col row is a contiguous copy.
-                let phases = !direct && stride != (1, 1) && dilation == (1, 1) ? PhasePlanes(src, channels: cinG, h, w, stride: stride) : nil
+                // A 1x1 kernel without padding reads one phase of the stride x stride: its im2col
+                // gathers that phase straight from the input instead of splitting all of them.
+                let onePhase = kh == 1 && kw == 1 && padding == (0, 0)
+                let phases = !direct && !onePhase && stride != (1, 1) && dilation == (1, 1) ? PhasePlanes(src, channels: cinG, h, w, stride: stride) : nil
                 defer { phases?.release() }
                 let band: (Int) -> Void = { t in
                     let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
