@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common, crops, export, metrics, yolo
+import common, crops, metrics, yolo
 from pipeline import Pipeline, DET_IOU
 from resnet import ResNet
 
@@ -92,7 +92,7 @@ def main():
         experts["thr+flip, else whole"] = np.where(passed[:, None], experts["thr+flip"], experts["whole"])
         for n in ("thr", "any+flip"):
             li = ctx[f"fusion: image ({n}) + context"] - lc
-            ctx[f"fusion: image ({n}) + context x whole"] = li + lc + lp(experts["whole"])
+            ctx[f"fusion: image ({n}) + context x whole"] = ctx[f"fusion: image ({n}) + context"] + lp(experts["whole"])
             ctx[f"fusion: (image ({n}), else whole) + context"] = np.where(passed[:, None], li, lp(experts["whole"])) + lc
         ctx["fusion: context x whole"] = lc + lp(experts["whole"])
         print("whole-image expert", wpath, "T", tw, flush=True)

@@ -432,9 +432,9 @@ void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *pa
     if (full > 0) run(k, x + p0, (size_t)n, 0, cin, 1, 1, packed, bias, cout, y + p0, yplane, 0, full, 0, 1, cb0, cb1, act);
     if (tail > 0) {
         // The last partial tile from a zero-padded copy, so that no load reads past a plane: on
-        // the stack up to 256 input channels, else in the caller's buffer.
-        float stackbuf[256 * TILE];
-        float *tmp = cin <= 256 ? stackbuf : tail_buffer;
+        // the stack up to TB_TAIL_STACK_ROWS input channels, else in the caller's buffer.
+        float stackbuf[TB_TAIL_STACK_ROWS * TILE];
+        float *tmp = cin <= TB_TAIL_STACK_ROWS ? stackbuf : tail_buffer;
         for (int ci = 0; ci < cin; ci++) {
             memcpy(tmp + (size_t)ci * TILE, x + (size_t)ci * n + p0 + full, (size_t)tail * sizeof(float));
             memset(tmp + (size_t)ci * TILE + tail, 0, (size_t)(TILE - tail) * sizeof(float));

@@ -206,7 +206,7 @@ public struct Conv2d: Sendable {
         // im2col columns (none for a 1x1 convolution), multiplies, and applies bias and
         // activation while the band is still hot. Bands run in parallel; they depend only on
         // the shape, so the bits do not depend on the thread count.
-        // With our GEMM (panelKernels) each block of 6 output channels reads the whole band, so
+        // With our GEMM (`OwnKernels.columns`) each block of 6 output channels reads the whole band, so
         // bands are sized to stay in L2 (64 Ki floats of columns); OpenBLAS packs them itself.
         let panel: (ConvKernels, DirectConvPlan)? = if case .columns(let k) = own, let plan = self.direct { (k, plan) } else { nil }
         let bandRows = panel != nil ? max(1, min(oh, (1 << 16) / max(1, kdim * ow)))
@@ -226,13 +226,14 @@ public struct Conv2d: Sendable {
                 // gathers that phase straight from the input instead of splitting all of them.
                 let onePhase = kh == 1 && kw == 1 && padding == (0, 0)
                 let phases = !direct && !onePhase && stride != (1, 1) && dilation == (1, 1) ? PhasePlanes(src, channels: cinG, h, w, stride: stride) : nil
-                defer { phases?.release() }
+                defer { withExtendedLifetime(phases) {} }
                 let band: (Int) -> Void = { t in
                     let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
                     let cols = rows.count * ow, first = rows.lowerBound * ow
                     var col: TensorStorage?
+                    defer { withExtendedLifetime(col) {} }   // read below only through raw pointers
                     if !direct {
-                        col = Scratch.borrow(kdim * cols)
+                        col = TensorStorage(count: kdim * cols, zeroed: false)
                         if let phases {
                             self.im2col(phases, ow, col!.pointer, rows: rows, parallel: bands == 1)
                         } else {
@@ -242,13 +243,11 @@ public struct Conv2d: Sendable {
                     if let (k, plan) = panel, let col {
                         plan.runPanel(k, columns: col.pointer, n: cols, y: dst + first, yplane: spatial, bias: biasG, activation: act,
                                       parallel: bands == 1)
-                        Scratch.giveBack(col)
                         return
                     }
                     GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim,
                                b: col?.pointer ?? src + first, ldb: direct ? spatial : cols,
                                c: dst + first, ldc: spatial, countFlops: false, split: bands == 1)
-                    if let col { Scratch.giveBack(col) }
                     if biasG != nil || act != .none {
                         for o in 0..<coutG { applyActivation(act, dst + o * spatial + first, cols, bias: biasG?[o] ?? 0) }
                     }
@@ -357,7 +356,7 @@ struct PhasePlanes {
         (sh, sw) = stride
         self.channels = channels; self.h = h; self.w = w
         height = (h + sh - 1) / sh; width = (w + sw - 1) / sw
-        storage = Scratch.borrow(channels * sh * sw * height * width)
+        storage = TensorStorage(count: channels * sh * sw * height * width, zeroed: false)
         PhaseSplit.run(src, channels: channels, h: h, w: w, stride: stride, border: (0, 0), rows: height, width: width,
                        into: storage.pointer)
     }
@@ -367,5 +366,4 @@ struct PhasePlanes {
     }
     func rows(_ ri: Int) -> Int { (h - ri + sh - 1) / sh }
     func cols(_ rj: Int) -> Int { (w - rj + sw - 1) / sw }
-    func release() { Scratch.giveBack(storage) }
 }

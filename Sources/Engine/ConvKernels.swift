@@ -136,11 +136,18 @@ final class DirectConvPlan: @unchecked Sendable {
         }
     }
 
+    /// Floats of buffer a work item passes the C kernels for its last partial tile of `positions`
+    /// (`tail_buffer`): none where the rows fit the kernel's own stack (TB_TAIL_STACK_ROWS), or
+    /// where the positions fill whole tiles.
+    static func tailFloats(rows: Int, positions: Int) -> Int {
+        rows > Int(TB_TAIL_STACK_ROWS) && positions % Int(TB_TILE) != 0 ? rows * Int(TB_TILE) : 0
+    }
+
     /// Whether the AVX2 GEMM runs this convolution on its im2col columns (`runPanel`): the
     /// strided convolutions that the tap tables do not take by default (inputs of more than 4
     /// channels), where im2col's contiguous rows feed the same micro-kernel as a 1x1 layer with
     /// cin x kh x kw input channels (docs/performance.md, "Kernels of our own").
-    var panelByDefault: Bool { mode == .taps && cin > 4 && stride != (1, 1) }
+    var panelByDefault: Bool { !preferredByDefault && stride != (1, 1) }
 
     /// The product of the packed weights and one band of im2col columns (`kdim` = cin x kh x kw
     /// rows of `n` positions, in (ci, ky, kx) order, the packing's), with bias and activation
@@ -154,9 +161,9 @@ final class DirectConvPlan: @unchecked Sendable {
         let (kdim32, cout32, blocks) = (Int32(kdim), Int32(cout), blocks)
         let chunks = parallel ? min(blocks, max(1, EngineThreads.count)) : 1
         let per = (blocks + chunks - 1) / chunks
-        let tailFloats = kdim > 256 && n % Int(TB_TILE) != 0 ? kdim * Int(TB_TILE) : 0
-        let tails = tailFloats > 0 ? Scratch.borrow(chunks * tailFloats) : nil
-        defer { tails.map(Scratch.giveBack) }
+        let tailFloats = Self.tailFloats(rows: kdim, positions: n)
+        let tails = tailFloats > 0 ? TensorStorage(count: chunks * tailFloats, zeroed: false) : nil
+        defer { withExtendedLifetime(tails) {} }
         let body: (Int) -> Void = { c in
             let cb0 = c * per, cb1 = min(blocks, cb0 + per)
             guard cb0 < cb1 else { return }
@@ -187,10 +194,10 @@ final class DirectConvPlan: @unchecked Sendable {
             let chunk = max(tile, (32768 / max(1, cin)) / tile * tile)
             let pChunks = (n + chunk - 1) / chunk
             // The last partial tile's zero-padded copy, one per work item, where it is too big
-            // for the kernel's stack (over 256 input channels).
-            let tailFloats = cin > 256 ? cin * tile : 0
-            let tails = tailFloats > 0 ? Scratch.borrow(pChunks * cbChunks * tailFloats) : nil
-            defer { tails.map(Scratch.giveBack) }
+            // for the kernel's stack (over TB_TAIL_STACK_ROWS input channels).
+            let tailFloats = Self.tailFloats(rows: cin, positions: n)
+            let tails = tailFloats > 0 ? TensorStorage(count: pChunks * cbChunks * tailFloats, zeroed: false) : nil
+            defer { withExtendedLifetime(tails) {} }
             EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * cin) { item in
                 let pc = item / cbChunks, cc = item % cbChunks
                 let p0 = pc * chunk, p1 = min(n, p0 + chunk)
@@ -202,8 +209,8 @@ final class DirectConvPlan: @unchecked Sendable {
             // The input with a zero border, rows padded to whole tiles, split into stride phases
             // (one phase for stride 1: the 3x3 loop reads it as rows of `width`).
             let ph = PhaseLayout(h: h, w: w, oh: oh, ow: ow, kh: kh, kw: kw, stride: stride, padding: padding)
-            let planes = Scratch.borrow(cin * ph.plane)
-            defer { Scratch.giveBack(planes) }
+            let planes = TensorStorage(count: cin * ph.plane, zeroed: false)
+            defer { withExtendedLifetime(planes) {} }   // read below only through raw pointers
             ph.fill(from: x, channels: cin, into: planes.pointer)
             let xp = planes.pointer, mode = mode
             let taps = ph.taps.map { Int32($0) }

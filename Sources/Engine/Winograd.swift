@@ -37,9 +37,10 @@ struct Winograd2x3: Sendable {
         let (ph, pw) = padding
         let oh = h + 2 * ph - 2, ow = w + 2 * pw - 2
         let th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = th * tw
-        let v = Scratch.borrow(16 * cin * tiles)
-        let m = Scratch.borrow(16 * cout * tiles)
-        defer { Scratch.giveBack(v); Scratch.giveBack(m) }
+        // Work buffers: a pass's sizes repeat, so TensorBufferPool hands the same pages back.
+        let v = TensorStorage(count: 16 * cin * tiles, zeroed: false)
+        let m = TensorStorage(count: 16 * cout * tiles, zeroed: false)
+        defer { withExtendedLifetime((v, m)) {} }   // read below only through raw pointers
         let vp = v.pointer, mp = m.pointer
         let cinT = cin * tiles, coutT = cout * tiles
 
@@ -118,34 +119,6 @@ struct Winograd2x3: Sendable {
             if bias != nil || activation != .none {
                 applyActivation(activation, out, oh * ow, bias: bias?[o] ?? 0)
             }
-        }
-    }
-}
-
-/// Reusable work buffers (im2col columns, Winograd tiles), so a forward pass does not fault in
-/// fresh pages for every layer. Buffers go back after use; at most a few are kept.
-enum Scratch {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var free: [TensorStorage] = []
-
-    static func borrow(_ count: Int) -> TensorStorage {
-        lock.lock()
-        if let i = free.indices.filter({ free[$0].count >= count }).min(by: { free[$0].count < free[$1].count }) {
-            let s = free.remove(at: i)
-            lock.unlock()
-            return s
-        }
-        lock.unlock()
-        return TensorStorage(count: count, zeroed: false)
-    }
-
-    static func giveBack(_ s: TensorStorage) {
-        lock.lock(); defer { lock.unlock() }
-        free.append(s)
-        if free.count > 4 {
-            // Keep the largest few.
-            free.sort { $0.count > $1.count }
-            free.removeLast(free.count - 4)
         }
     }
 }

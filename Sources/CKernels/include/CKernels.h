@@ -16,6 +16,9 @@ extern "C" {
 #define TB_CO_BLOCK 6
 /// Output positions per micro-kernel tile (two 8-float vectors).
 #define TB_TILE 16
+/// Input channels (rows) up to which a last partial tile is copied on the kernel's own stack; above
+/// it the caller passes a buffer of rows * TB_TILE floats (tb_conv1x1, tb_gemm_panel).
+#define TB_TAIL_STACK_ROWS 256
 
 typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1 } tb_kernels;
 /// Activation applied in the store; the numbering matches nothing outside this file.
@@ -46,7 +49,7 @@ int tb_padded_width(int ow, int kw);
 /// A 1x1 convolution (a GEMM over the flattened positions) over positions [p0, p1) and blocks
 /// [cb0, cb1): x is cin planes of n positions, y cout planes of n positions. p0 must be a
 /// multiple of TB_TILE; a last partial tile reads only inside the planes (it is copied, zero-padded,
-/// into a buffer of cin * TB_TILE floats: on the stack up to 256 channels, else `tail_buffer`,
+/// into a buffer of cin * TB_TILE floats: on the stack up to TB_TAIL_STACK_ROWS channels, else `tail_buffer`,
 /// which the caller must then pass).
 void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
                 int cout, float *y, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
