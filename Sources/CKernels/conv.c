@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CO TB_CO_BLOCK
-#define TILE TB_TILE
+#include "internal.h"
 
 int tb_padded_width(int ow, int kw) { return (ow + TILE - 1) / TILE * TILE + kw - 1; }
 
@@ -27,34 +26,6 @@ void tb_pack_weights(const float *weight, int cout, int kdim, float *packed) {
             }
 }
 
-// exp as the engine's Swift fastExp (Activations.swift): x = n ln2 + r, a degree-6 polynomial,
-// 2^n through the exponent bits; relative error below 2e-7 on [-87, 88].
-static inline float tb_exp(float x) {
-    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float t = xc * 1.442695040888963f + 12582912.0f;
-    float n = t - 12582912.0f;
-    float r = xc - n * 0.693145751953125f;
-    r = r - n * 1.428606765330187e-06f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    union { float f; unsigned u; } bits = { t };
-    union { unsigned u; float f; } scale = { (bits.u - 0x4B3FFF81u) << 23 };
-    return p * scale.f;
-}
-
-static inline float tb_activate(float v, tb_act act) {
-    switch (act) {
-    case TB_ACT_RELU: return v > 0 ? v : 0;
-    case TB_ACT_SILU: return v / (1.0f + tb_exp(-v));
-    case TB_ACT_SIGMOID: return 1.0f / (1.0f + tb_exp(-v));
-    default: return v;
-    }
-}
 
 // ---------------------------------------------------------------- portable
 
@@ -99,58 +70,6 @@ static void run_portable(const float *x, size_t plane, int xw, int cin, const in
 // ---------------------------------------------------------------- AVX2 + FMA
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TB_HAVE_AVX2 1
-
-__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.442695040888963f), _mm256_set1_ps(12582912.0f));
-    __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(12582912.0f));
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B3FFF81)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-__attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v, tb_act act) {
-    switch (act) {
-    case TB_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case TB_ACT_SILU:
-        return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
-    case TB_ACT_SIGMOID:
-        return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
-    default: return v;
-    }
-}
-
-// The 6 x 16 tile's 12 accumulators, one step of it (6 broadcast weights times two vectors of
-// inputs), and their hand-over; shared by the stride-1 tiles and the tap-table tiles.
-#define ACC_6x16_DECLARE                                                                                   \
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;              \
-    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00
-#define STEP_6x16(v0, v1, wp)                                                                              \
-    do {                                                                                                   \
-        __m256 w_;                                                                                         \
-        w_ = _mm256_broadcast_ss((wp) + 0); a00 = _mm256_fmadd_ps(w_, v0, a00); a01 = _mm256_fmadd_ps(w_, v1, a01); \
-        w_ = _mm256_broadcast_ss((wp) + 1); a10 = _mm256_fmadd_ps(w_, v0, a10); a11 = _mm256_fmadd_ps(w_, v1, a11); \
-        w_ = _mm256_broadcast_ss((wp) + 2); a20 = _mm256_fmadd_ps(w_, v0, a20); a21 = _mm256_fmadd_ps(w_, v1, a21); \
-        w_ = _mm256_broadcast_ss((wp) + 3); a30 = _mm256_fmadd_ps(w_, v0, a30); a31 = _mm256_fmadd_ps(w_, v1, a31); \
-        w_ = _mm256_broadcast_ss((wp) + 4); a40 = _mm256_fmadd_ps(w_, v0, a40); a41 = _mm256_fmadd_ps(w_, v1, a41); \
-        w_ = _mm256_broadcast_ss((wp) + 5); a50 = _mm256_fmadd_ps(w_, v0, a50); a51 = _mm256_fmadd_ps(w_, v1, a51); \
-    } while (0)
-#define ACC_6x16_STORE(acc)                                                                                \
-    do {                                                                                                   \
-        acc[0][0] = a00; acc[0][1] = a01; acc[1][0] = a10; acc[1][1] = a11; acc[2][0] = a20; acc[2][1] = a21; \
-        acc[3][0] = a30; acc[3][1] = a31; acc[4][0] = a40; acc[4][1] = a41; acc[5][0] = a50; acc[5][1] = a51; \
-    } while (0)
-
 // The 6 x 16 tile: 12 accumulators. kh and kw are constants where the caller inlines it. The
 // second vector of inputs starts off1 floats after the first: 8 (16 positions of one row), or one
 // row (8 positions of two rows, for maps 8 or fewer wide, such as ResNet-18's 7x7).

@@ -159,12 +159,20 @@ public struct Conv2d: Sendable {
     /// with our AVX2 GEMM (tests; the profile names it "im2col-avx2").
     public var multipliesColumnsWithOwnGEMM: Bool { if case .columns = ownKernels() { return true } else { return false } }
 
+    /// Whether this convolution, under the kernels now in force, runs Winograd F(2x2, 3x3) on our
+    /// kernels for an input of h x w (`DirectConvPlan.runsWinograd`; tests; the profile names it
+    /// "winograd-avx2").
+    public func runsOwnWinograd(h: Int, w: Int) -> Bool {
+        let (oh, ow) = outputSize(h, w)
+        if case .direct = ownKernels(), direct?.runsWinograd(oh: oh, ow: ow) == true { return true } else { return false }
+    }
+
     private func profileKey(_ x: Tensor, own: OwnKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
         let ownPath: String? = switch own {
-        case .direct(let k): "direct-\(k.rawValue)"
+        case .direct(let k): direct?.runsWinograd(oh: oh, ow: ow) == true ? "winograd-\(k.rawValue)" : "direct-\(k.rawValue)"
         case .columns(let k): "im2col-\(k.rawValue)"
         case nil: nil
         }

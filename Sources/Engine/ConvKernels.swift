@@ -116,6 +116,22 @@ final class DirectConvPlan: @unchecked Sendable {
 
     var blocks: Int { (cout + Int(TB_CO_BLOCK) - 1) / Int(TB_CO_BLOCK) }
 
+    /// Whether this convolution runs Winograd F(2x2, 3x3) on our micro-kernel (`tb_wino_conv`,
+    /// Sources/CKernels/winograd.c) instead of the direct 3x3 loop for an output of oh x ow:
+    /// stride 1, padding 1, at least `winogradMinChannels` input channels (the thinnest stride-1
+    /// 3x3 layer of the two networks, YOLOv5n's 16 at 160x160, already ran faster: below that the
+    /// transforms weigh more against the multiplications they save, and no layer was measured),
+    /// and at least `winogradMinTiles` tiles of 2x2 outputs. On fewer (ResNet-18's 7x7 stage: 16)
+    /// each transformed weight serves too few tiles: the weights, 16/9 the size of the direct
+    /// kernel's, stream from memory for little work, and two threads ran no faster than the direct
+    /// loop (docs/performance.md). The same rule on every path, forced or not, so the parity runs
+    /// test it.
+    func runsWinograd(oh: Int, ow: Int) -> Bool {
+        mode == .threeByThree && cin >= Self.winogradMinChannels && ((oh + 1) / 2) * ((ow + 1) / 2) >= Self.winogradMinTiles
+    }
+    static let winogradMinChannels = 16
+    static let winogradMinTiles = 32
+
     private var packed: UnsafeMutablePointer<Float> {
         lock.lock(); defer { lock.unlock() }
         if let p = packedStorage { return p.pointer }
@@ -125,6 +141,17 @@ final class DirectConvPlan: @unchecked Sendable {
         packedStorage = s
         return s.pointer
     }
+
+    /// The transformed weights U = G g G^T, packed for the micro-kernel, made on first use.
+    private var winogradWeights: UnsafeMutablePointer<Float> {
+        lock.lock(); defer { lock.unlock() }
+        if let p = winogradStorage { return p.pointer }
+        let s = TensorStorage(count: tb_wino_weights_floats(Int32(cout), Int32(cin)))
+        tb_wino_pack_weights(weight.pointer, Int32(cout), Int32(cin), s.pointer)
+        winogradStorage = s
+        return s.pointer
+    }
+    private var winogradStorage: TensorStorage?
 
     private static func act(_ a: Activation) -> tb_act {
         switch a {
@@ -205,6 +232,8 @@ final class DirectConvPlan: @unchecked Sendable {
                 tb_conv1x1(path, x, cin32, Int32(n), weights, bias, cout32, y, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
                            tails.map { $0.pointer + item * tailFloats })
             }
+        case .threeByThree where runsWinograd(oh: oh, ow: ow):
+            runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .threeByThree, .taps:
             // The input with a zero border, rows padded to whole tiles, split into stride phases
             // (one phase for stride 1: the 3x3 loop reads it as rows of `width`).
@@ -228,6 +257,45 @@ final class DirectConvPlan: @unchecked Sendable {
                                      Int32(oh), Int32(ow), oy0, oy1, Int32(cb0), cb1, a)
                     }
                 }
+            }
+        }
+    }
+}
+
+extension DirectConvPlan {
+    /// Winograd F(2x2, 3x3) for one image: the input with its zero border (one row and column,
+    /// the tile rows rounded up), then pairs of 8-tile chunks (16 lanes) on the engine's threads;
+    /// where the pairs are too few to keep the threads busy (small maps), the channel blocks are
+    /// split too. Every output is computed the same way whatever the split: 1 and 2 threads give
+    /// identical bits.
+    fileprivate func runWinograd(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>,
+                                 oh: Int, ow: Int, bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
+        let u = winogradWeights
+        var rows32: Int32 = 0, width32: Int32 = 0, chunks32: Int32 = 0
+        tb_wino_layout(Int32(oh), Int32(ow), &rows32, &width32, &chunks32)
+        let (rows, width, chunks) = (Int(rows32), Int(width32), Int(chunks32))
+        let plane = rows * width
+        let padded = TensorStorage(count: cin * plane, zeroed: false)
+        defer { withExtendedLifetime(padded) {} }   // read below only through raw pointers
+        PhaseSplit.run(x, channels: cin, h: h, w: w, stride: (1, 1), border: (1, 1), rows: rows, width: width, into: padded.pointer)
+        let xp = padded.pointer
+        // Small items balance the threads (each takes the next as it finishes); the blocks are
+        // split only where the pairs are too few, as each such item repeats the input transform.
+        let threads = max(1, EngineThreads.count), pairs = (chunks + 1) / 2
+        let pairsPerItem = max(1, pairs / (16 * threads)), groups = (pairs + pairsPerItem - 1) / pairsPerItem
+        let cbChunks = groups >= 2 * threads ? 1 : min(blocks, 4 * threads)
+        let blocksPerItem = (blocks + cbChunks - 1) / cbChunks
+        let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
+        let workFloats = tb_wino_work_floats(cin32, Int32(blocksPerItem))
+        EngineThreads.parallelFor(groups * cbChunks, minWorkPerChunk: pairsPerItem * 16 * 16 * cin * blocksPerItem * Int(TB_CO_BLOCK)) { item in
+            let g = item / cbChunks, c = item % cbChunks
+            let q0 = g * pairsPerItem * 2, q1 = min(chunks, q0 + pairsPerItem * 2)
+            let cb0 = c * blocksPerItem, cb1 = min(blocks, cb0 + blocksPerItem)
+            guard q0 < q1, cb0 < cb1 else { return }
+            let work = TensorStorage(count: workFloats, zeroed: false)
+            withExtendedLifetime(work) {
+                tb_wino_conv(path, xp, cin32, plane, Int32(width), u, bias, cout32, y, Int32(oh), Int32(ow), Int32(q0), Int32(q1),
+                             Int32(cb0), Int32(cb1), a, work.pointer)
             }
         }
     }

@@ -5,6 +5,7 @@
 //   act     1x1 layers of YOLOv5n with SiLU in the store and without, interleaved
 //   cold    1x1 layers with every cache flushed (a 64 MiB write) before each call
 //   stem    the YOLOv5n and ResNet-18 stems: phase split plus tap tables, as the engine runs them
+//   winograd  stride-1 3x3 layers of both networks: the direct loop against Winograd F(2x2, 3x3)
 // Each line gives GFLOP/s and the share of the one-core peak measured at the start (tb_fma_loop).
 #include "CKernels.h"
 #include <stdio.h>
@@ -118,6 +119,44 @@ static double stem(int cin, int cout, int h, int kk, int s, int p) {
     return best;
 }
 
+// A stride-1 3x3 layer (padding 1) from an unpadded input, as the engine runs it: the zero-bordered
+// copy (tb_phase_split, stride 1) then the direct loop in the engine's row and block chunks
+// (`winograd` 0), or Winograd F(2x2, 3x3) over all tile chunks and blocks (1). Returns the best of
+// 20 and the output.
+static double conv3x3(int c, int hw, int winograd, float **out) {
+    int oh = hw, ow = hw, blocks = (c + 5) / 6;
+    float *x = rnd((size_t)c * hw * hw), *w = rnd((size_t)c * c * 9), *b = rnd(c), *y = aligned_alloc(64, (size_t)c * oh * ow * 4 + 64);
+    int rows, width, chunks;
+    if (winograd) tb_wino_layout(oh, ow, &rows, &width, &chunks);
+    else { rows = oh + 2; width = tb_padded_width(ow, 3); chunks = 0; }
+    size_t plane = (size_t)rows * width;
+    float *xp = aligned_alloc(64, (size_t)c * plane * 4 + 64);
+    float *pk = aligned_alloc(64, (winograd ? tb_wino_weights_floats(c, c) : tb_packed_size(c, c * 9)) * 4);
+    float *work = winograd ? aligned_alloc(64, tb_wino_work_floats(c, blocks) * 4) : NULL;
+    if (winograd) tb_wino_pack_weights(w, c, c, pk);
+    else tb_pack_weights(w, c, c * 9, pk);
+    int rowChunk = (oh + 7) / 8, m = (256 + ow - 1) / ow;
+    if (m > rowChunk) rowChunk = m;
+    if (rowChunk > oh) rowChunk = oh;
+    double best = 1e9;
+    for (int r = 0; r < 20; r++) {
+        double t0 = now();
+        for (int ci = 0; ci < c; ci++) tb_phase_split(x + (size_t)ci * hw * hw, hw, hw, 1, 1, 1, 1, rows, width, xp + ci * plane, 0, rows);
+        if (winograd)
+            tb_wino_conv(TB_KERNELS_AVX2, xp, c, plane, width, pk, b, c, y, oh, ow, 0, chunks, 0, blocks, TB_ACT_RELU, work);
+        else
+            for (int oy = 0; oy < oh; oy += rowChunk)
+                for (int cb = 0; cb < blocks; cb += 8)
+                    tb_conv_direct(TB_KERNELS_AVX2, xp, c, rows, width, pk, b, c, 3, 3, y, oh, ow, oy, oy + rowChunk < oh ? oy + rowChunk : oh,
+                                   cb, cb + 8 < blocks ? cb + 8 : blocks, TB_ACT_RELU);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    *out = y;
+    free(x); free(w); free(b); free(xp); free(pk); free(work);
+    return best;
+}
+
 static const int thin[][3] = {{64, 255, 6400}, {64, 64, 1600}, {32, 16, 25600}, {16, 32, 25600}, {64, 32, 6400},
                               {128, 64, 1600}, {256, 128, 400}, {512, 256, 400}, {64, 64, 6400}};
 
@@ -158,8 +197,30 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "stem")) {
         report("stem 6x6/2, 3 -> 16 at 640 (YOLOv5n)", 2.0 * 3 * 16 * 36 * 320 * 320, stem(3, 16, 640, 6, 2, 2));
         report("stem 7x7/2, 3 -> 64 at 224 (ResNet-18)", 2.0 * 3 * 64 * 49 * 112 * 112, stem(3, 64, 224, 7, 2, 3));
+    } else if (!strcmp(mode, "winograd")) {
+        int sh[][2] = {{64, 56}, {128, 28}, {256, 14}, {512, 7}, {16, 160}, {32, 80}, {64, 40}, {128, 20}};
+        for (int i = 0; i < 8; i++) {
+            int c = sh[i][0], hw = sh[i][1];
+            double flop = 2.0 * c * c * 9 * hw * hw, err = 0, scale = 0;
+            float *y0, *y1;
+            srand(1);
+            double td = conv3x3(c, hw, 0, &y0);
+            srand(1);
+            double tw = conv3x3(c, hw, 1, &y1);
+            for (size_t j = 0; j < (size_t)c * hw * hw; j++) {
+                double e = y1[j] - y0[j];
+                if (e < 0) e = -e;
+                if (e > err) err = e;
+                if (y0[j] > scale) scale = y0[j];
+            }
+            snprintf(what, sizeof what, "3x3 %d at %dx%d, direct", c, hw, hw);
+            report(what, flop, td);
+            snprintf(what, sizeof what, "  Winograd (max diff %.1e of max %.1f)", err, scale);
+            report(what, flop, tw);
+            free(y0); free(y1);
+        }
     } else {
-        fprintf(stderr, "usage: scripts/kernel-harness hot|act|cold|stem\n");
+        fprintf(stderr, "usage: scripts/kernel-harness hot|act|cold|stem|winograd\n");
         return 2;
     }
     return 0;

@@ -71,6 +71,44 @@ final class DirectKernelTests: XCTestCase {
         }
     }
 
+    /// Stride-1 3x3 convolutions of 16 input channels or more run Winograd F(2x2, 3x3) on our
+    /// micro-kernel (`tb_wino_conv`) on maps of 32 tiles of 2x2 outputs or more, on every path:
+    /// against a naive double-precision convolution on shapes with every tail (a map one row high;
+    /// odd heights and widths, whose last tiles are cut; tile rows shorter and longer than a chunk
+    /// of 8 tiles, so chunks cross row ends; output channels that fill no block of 6; input
+    /// channels not a multiple of 8; a map of two pairs of chunks, whose channel blocks are split
+    /// over the threads), each activation, with and without bias, and 1 vs 2 threads bit for bit.
+    func testWinogradMatchesANaiveConvolutionAndIsThreadCountIndependent() throws {
+        let shapes: [(cin: Int, cout: Int, h: Int, w: Int)] = [
+            (16, 5, 1, 63), (64, 7, 9, 13), (65, 13, 9, 17), (20, 6, 16, 7), (17, 1, 5, 33), (72, 6, 20, 20), (64, 7, 6, 37),
+            (128, 64, 8, 15),
+        ]
+        let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
+        for k in paths {
+            try ConvKernels.force(k)
+            for (i, s) in shapes.enumerated() {
+                let w = Tensor.random([s.cout, s.cin, 3, 3], seed: UInt64(220 + i), scale: 0.1)
+                let bias = i % 2 == 0 ? Tensor.random([s.cout], seed: UInt64(240 + i)) : nil
+                let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(260 + i))
+                let act = acts[i % acts.count]
+                let conv = try Conv2d(weight: w, bias: bias, stride: (1, 1), padding: (1, 1), activation: act, algorithm: .direct)
+                XCTAssertTrue(conv.runsOwnWinograd(h: s.h, w: s.w), "\(s) on \(k.rawValue)")
+                let outs = try Self.atOneAndTwoThreads(conv, x)
+                let what = "Winograd \(s.cin)->\(s.cout) at \(s.h)x\(s.w), \(act), bias \(bias != nil), \(k.rawValue)"
+                XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
+                assertClose(outs[0], Self.naive(x, w, bias, stride: 1, pad: 1, act), what)
+            }
+        }
+        try ConvKernels.force(ConvKernels.avx2.isAvailable ? .avx2 : .portable)
+        let thin = try Conv2d(weight: Tensor.random([8, 15, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
+        XCTAssertFalse(thin.runsOwnWinograd(h: 56, w: 56), "15 input channels: the direct 3x3 loop")
+        let wide = try Conv2d(weight: Tensor.random([8, 512, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
+        XCTAssertTrue(wide.runsOwnWinograd(h: 14, w: 14), "49 tiles")
+        XCTAssertFalse(wide.runsOwnWinograd(h: 7, w: 7), "16 tiles (ResNet-18's 7x7 stage): the direct 3x3 loop")
+        try ConvKernels.force(.blas)
+        XCTAssertFalse(try Conv2d(weight: Tensor.random([64, 64, 3, 3], seed: 1), padding: (1, 1)).runsOwnWinograd(h: 56, w: 56))
+    }
+
     /// Strided convolutions of more than 4 input channels on AVX2 run im2col + our GEMM
     /// (`tb_gemm_panel`) by default and when AVX2 is forced (the op fixtures' strided convolutions
     /// have at most 4 input channels; the trained networks' strided layers are checked against

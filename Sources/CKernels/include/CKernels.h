@@ -69,6 +69,23 @@ void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, c
                   const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
                   int cb0, int cb1, tb_act act);
 
+/// Winograd F(2x2, 3x3) (Sources/CKernels/winograd.c): a stride-1 3x3 convolution with padding 1.
+/// The input is read from a zero-bordered copy (one row and column of border) of `rows` x `width`
+/// per channel, as tb_phase_split writes it with stride 1 and border 1; the 2x2 output tiles run in
+/// `chunks` chunks of 8 consecutive tiles.
+void tb_wino_layout(int oh, int ow, int *rows, int *width, int *chunks);
+/// Floats of transformed, packed weights: 16 x tb_packed_size(cout, cin).
+size_t tb_wino_weights_floats(int cout, int cin);
+/// weight [cout][cin][3][3] -> U = G g G^T, laid out [16][ceil(cout/6)][cin][6] (zero past cout).
+void tb_wino_pack_weights(const float *weight, int cout, int cin, float *u);
+/// Floats of work buffer tb_wino_conv needs for `blocks` channel blocks.
+size_t tb_wino_work_floats(int cin, int blocks);
+/// Chunks [q0, q1) of output tiles (taken two at a time) and blocks [cb0, cb1) of output channels of
+/// one image, bias and activation applied in the store. Every output is computed the same way
+/// whatever the ranges, so any split of the work gives the same bits.
+void tb_wino_conv(tb_kernels k, const float *xp, int cin, size_t plane, int width, const float *u, const float *bias, int cout,
+                  float *y, int oh, int ow, int q0, int q1, int cb0, int cb1, tb_act act, float *work);
+
 /// Max pooling of one plane: x is h x w (both at least 1), y oh x ow, a k x k window with stride s
 /// and p columns and rows of padding (p <= k / 2, so every window holds at least one input; the
 /// padding never wins). `row` is scratch for w + 2p floats. A NaN in a window makes its maximum NaN
