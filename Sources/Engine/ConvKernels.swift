@@ -118,10 +118,10 @@ final class DirectConvPlan: @unchecked Sendable {
 
     /// Whether this convolution runs Winograd F(2x2, 3x3) on our micro-kernel (`tb_wino_conv`,
     /// Sources/CKernels/winograd.c) instead of the direct 3x3 loop for an output of oh x ow:
-    /// stride 1, padding 1, at least `winogradMinChannels` input channels (the thinnest stride-1
-    /// 3x3 layer of the two networks, YOLOv5n's 16 at 160x160, already ran faster: below that the
-    /// transforms weigh more against the multiplications they save, and no layer was measured),
-    /// and at least `winogradMinTiles` tiles of 2x2 outputs. On fewer (ResNet-18's 7x7 stage: 16)
+    /// stride 1, padding 1, at least `winogradMinChannels` input channels (YOLOv5n's 32 at 80x80
+    /// ran 1.5x faster; its 16 at 160x160, faster on one thread, ran slower on two inside the
+    /// network: with so few channels the transforms weigh as much as the multiplications they
+    /// save), and at least `winogradMinTiles` tiles of 2x2 outputs. On fewer (ResNet-18's 7x7 stage: 16)
     /// each transformed weight serves too few tiles: the weights, 16/9 the size of the direct
     /// kernel's, stream from memory for little work, and two threads ran no faster than the direct
     /// loop (docs/performance.md). The same rule on every path, forced or not, so the parity runs
@@ -129,7 +129,7 @@ final class DirectConvPlan: @unchecked Sendable {
     func runsWinograd(oh: Int, ow: Int) -> Bool {
         mode == .threeByThree && cin >= Self.winogradMinChannels && ((oh + 1) / 2) * ((ow + 1) / 2) >= Self.winogradMinTiles
     }
-    static let winogradMinChannels = 16
+    static let winogradMinChannels = 32
     static let winogradMinTiles = 32
 
     private var packed: UnsafeMutablePointer<Float> {

@@ -71,7 +71,7 @@ final class DirectKernelTests: XCTestCase {
         }
     }
 
-    /// Stride-1 3x3 convolutions of 16 input channels or more run Winograd F(2x2, 3x3) on our
+    /// Stride-1 3x3 convolutions of 32 input channels or more run Winograd F(2x2, 3x3) on our
     /// micro-kernel (`tb_wino_conv`) on maps of 32 tiles of 2x2 outputs or more, on every path:
     /// against a naive double-precision convolution on shapes with every tail (a map one row high;
     /// odd heights and widths, whose last tiles are cut; tile rows shorter and longer than a chunk
@@ -80,7 +80,7 @@ final class DirectKernelTests: XCTestCase {
     /// over the threads), each activation, with and without bias, and 1 vs 2 threads bit for bit.
     func testWinogradMatchesANaiveConvolutionAndIsThreadCountIndependent() throws {
         let shapes: [(cin: Int, cout: Int, h: Int, w: Int)] = [
-            (16, 5, 1, 63), (64, 7, 9, 13), (65, 13, 9, 17), (20, 6, 16, 7), (17, 1, 5, 33), (72, 6, 20, 20), (64, 7, 6, 37),
+            (32, 5, 1, 63), (64, 7, 9, 13), (65, 13, 9, 17), (33, 6, 16, 7), (40, 1, 5, 33), (72, 6, 20, 20), (64, 7, 6, 37),
             (128, 64, 8, 15),
         ]
         let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
@@ -100,8 +100,8 @@ final class DirectKernelTests: XCTestCase {
             }
         }
         try ConvKernels.force(ConvKernels.avx2.isAvailable ? .avx2 : .portable)
-        let thin = try Conv2d(weight: Tensor.random([8, 15, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
-        XCTAssertFalse(thin.runsOwnWinograd(h: 56, w: 56), "15 input channels: the direct 3x3 loop")
+        let thin = try Conv2d(weight: Tensor.random([8, 31, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
+        XCTAssertFalse(thin.runsOwnWinograd(h: 56, w: 56), "31 input channels: the direct 3x3 loop")
         let wide = try Conv2d(weight: Tensor.random([8, 512, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
         XCTAssertTrue(wide.runsOwnWinograd(h: 14, w: 14), "49 tiles")
         XCTAssertFalse(wide.runsOwnWinograd(h: 7, w: 7), "16 tiles (ResNet-18's 7x7 stage): the direct 3x3 loop")
