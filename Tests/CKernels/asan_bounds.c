@@ -1,7 +1,8 @@
 // The convolution kernels (Sources/CKernels) on exact-size buffers under AddressSanitizer: each
 // entry point gets exactly the floats the Swift side allocates for it (ConvKernels.swift: the
 // padded input of tb_padded_width, the 1x1 planes and tail buffer, the phase planes and tap
-// offsets of PhaseLayout, recomputed here by the same formulas), so a read or write past them is
+// offsets of PhaseLayout, Winograd's bordered input and work buffer, recomputed here by the same
+// formulas), so a read or write past them is
 // reported. Values are not checked here (DirectKernelTests does that against PyTorch and a naive
 // convolution). Run by scripts/kernels-asan.
 #include "CKernels.h"
@@ -54,6 +55,22 @@ int main(void){
       float *y=malloc((size_t)cout*oh*ow*sizeof(float));
       tb_conv_taps(k,xp,cin,plane,width,taps,kk*kk,pk,NULL,cout,y,oh,ow,0,oh,0,(cout+5)/6,TB_ACT_SILU);
       free(taps);free(xp);free(wt);free(pk);free(y);}
+    // Winograd F(2x2, 3x3): the bordered input of tb_wino_layout, the work buffer of
+    // tb_wino_work_floats for the blocks of the call, the output planes; whole ranges and split
+    // ones (a last chunk alone, a middle block range), maps one row high, odd and narrower than a
+    // chunk of 8 tiles, and rows of exactly whole chunks (the AVX2 row loads and two-row stores)
+    int sw[][4]={{32,5,1,63},{33,6,16,7},{40,1,5,33},{9,13,9,17},{8,7,6,37},{16,6,2,2},{7,12,1,1},{8,8,32,32},{5,19,15,16}};
+    for(unsigned t=0;t<sizeof sw/sizeof sw[0];t++){int cin=sw[t][0],cout=sw[t][1],h=sw[t][2],w=sw[t][3],rows,width,chunks,blocks=(cout+5)/6;
+      tb_wino_layout(h,w,&rows,&width,&chunks); size_t plane=(size_t)rows*width;
+      float *xp=buf((size_t)cin*plane,&seed),*wt=buf((size_t)cout*cin*9,&seed),*b=buf(cout,&seed);
+      float *u=malloc(tb_wino_weights_floats(cout,cin)*sizeof(float)); tb_wino_pack_weights(wt,cout,cin,u);
+      float *y=malloc((size_t)cout*h*w*sizeof(float));
+      float *work=malloc(tb_wino_work_floats(cin,blocks)*sizeof(float));
+      tb_wino_conv(k,xp,cin,plane,width,u,b,cout,y,h,w,0,chunks,0,blocks,TB_ACT_SILU,work);
+      free(work); work=malloc(tb_wino_work_floats(cin,1)*sizeof(float));
+      tb_wino_conv(k,xp,cin,plane,width,u,NULL,cout,y,h,w,chunks-1,chunks,blocks-1,blocks,TB_ACT_RELU,work);
+      if(blocks>2) tb_wino_conv(k,xp,cin,plane,width,u,b,cout,y,h,w,0,chunks,1,2,TB_ACT_NONE,work);
+      free(xp);free(wt);free(b);free(u);free(y);free(work);}
     printf("kernels-asan: %s path clean\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
   }
   // max pooling (one path): every kernel, stride and padding up to half the kernel, on planes of
