@@ -1,4 +1,5 @@
 import Dispatch
+import Engine
 import Foundation
 
 /// A value shared between the main thread and the background queues.
@@ -16,8 +17,9 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
 
 /// All the workstation's background work in one small type: five serial queues (image
 /// decoding; the engine, one case at a time; a scan of kept results; the case store; the PACS), latest-wins requests per
-/// channel, cancellable batches that let single requests in between their items, and results
-/// posted to the main loop through `WakeUp`. Nothing here touches the terminal.
+/// channel, cancellable batches that let single requests in between their items, results
+/// posted to the main loop through `WakeUp`, and the engine's freed buffers given back once its
+/// lane has been idle a while. Nothing here touches the terminal.
 final class BackgroundWork<Message: Sendable>: Sendable {
     enum Lane: Sendable { case decode, engine, scan, store, network }
 
@@ -31,8 +33,30 @@ final class BackgroundWork<Message: Sendable>: Sendable {
     private let networkQueue = DispatchQueue(label: "tumorboard.network", qos: .userInitiated)
     /// The newest ticket of each channel: a job whose ticket is older has been superseded.
     private let tickets = Locked<[String: UInt64]>([:])
+    /// Engine-lane jobs finished so far: the idle drain below runs only if none finished since it
+    /// was scheduled.
+    private let engineJobs = Locked<UInt64>(0)
+    /// How long the engine lane stays idle before the engine's freed buffers (`TensorBufferPool`,
+    /// up to 128 MiB after a diagnosis) go back to the system; nil: never. A diagnosis within that
+    /// time reuses them (no fresh pages); a workstation left open on a case gives the memory back.
+    /// The pool is the process's, so only the program's one session sets it (`Workstation.run`).
+    let engineIdleDrain: DispatchTimeInterval?
 
-    init(wake: WakeUp<Message>) { self.wake = wake }
+    init(wake: WakeUp<Message>, engineIdleDrain: DispatchTimeInterval? = nil) {
+        self.wake = wake
+        self.engineIdleDrain = engineIdleDrain
+    }
+
+    /// Called on the engine queue after each engine-lane job: schedules the idle drain.
+    private func engineJobFinished() {
+        guard let idle = engineIdleDrain else { return }
+        let n = engineJobs.withLock { count -> UInt64 in count += 1; return count }
+        engineQueue.asyncAfter(deadline: .now() + idle) { [engineJobs] in
+            if engineJobs.current == n { TensorBufferPool.drain() }
+        }
+    }
+
+    private func jobDone(on lane: Lane) { if lane == .engine { engineJobFinished() } }
 
     private func queue(_ lane: Lane) -> DispatchQueue {
         switch lane {
@@ -59,8 +83,9 @@ final class BackgroundWork<Message: Sendable>: Sendable {
     func request(_ channel: String, on lane: Lane,
                  _ job: @escaping @Sendable (_ isCurrent: @escaping @Sendable () -> Bool) -> Message?) {
         let isCurrent = newTicket(channel)
-        queue(lane).async { [wake] in
+        queue(lane).async { [self] in
             guard isCurrent() else { return }
+            defer { jobDone(on: lane) }
             if let m = job(isCurrent) { wake.post(m) }
         }
     }
@@ -86,6 +111,7 @@ final class BackgroundWork<Message: Sendable>: Sendable {
                 return
             }
             if let m = step(i, items[i]) { wake.post(m) }
+            jobDone(on: lane)
             q.async { run(i + 1) }
         }
         q.async { run(0) }
@@ -93,6 +119,9 @@ final class BackgroundWork<Message: Sendable>: Sendable {
 
     /// Runs `job` on `lane` with no channel (nothing supersedes it).
     func run(on lane: Lane, _ job: @escaping @Sendable () -> Message?) {
-        queue(lane).async { [wake] in if let m = job() { wake.post(m) } }
+        queue(lane).async { [self] in
+            defer { jobDone(on: lane) }
+            if let m = job() { wake.post(m) }
+        }
     }
 }

@@ -77,7 +77,8 @@ public enum Workstation {
         }
         browser.resultsFile = options.resultsFile
         if let id = options.initialCase { browser.open(id: id) }
-        let session = WorkstationSession(browser: browser, archive: findingsArchive(for: options.source, environment: env))
+        let session = WorkstationSession(browser: browser, archive: findingsArchive(for: options.source, environment: env),
+                                         engineIdleDrain: .seconds(30))
         let wake = session.wake
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM, SIGHUP] {

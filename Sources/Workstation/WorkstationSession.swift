@@ -21,10 +21,12 @@ final class WorkstationSession {
         case signal(Int32)
     }
 
-    init(browser: Browser, archive: any FindingsArchive) {
+    /// `engineIdleDrain`: how long the engine stays idle before its freed buffers go back to the
+    /// system (`BackgroundWork.engineIdleDrain`; nil: kept).
+    init(browser: Browser, archive: any FindingsArchive, engineIdleDrain: DispatchTimeInterval? = nil) {
         self.browser = browser
         wake = WakeUp<LoopMessage>()
-        work = BackgroundWork(wake: wake)
+        work = BackgroundWork(wake: wake, engineIdleDrain: engineIdleDrain)
         service = DiagnosisService(work: work, source: browser.source, archive: archive)
         ids = browser.all.map(\.id)
     }
