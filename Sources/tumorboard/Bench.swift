@@ -99,9 +99,10 @@ struct Bench: ParsableCommand {
         return Result(medianMs: ms[ms.count / 2], minMs: ms[0], flops: flops, outputs: outputs)
     }
 
-    /// Every 3x3 stride-1 shape of ResNet-18 and YOLOv5n through im2col, Winograd and our direct
-    /// kernels, and the 1x1 shapes of YOLOv5n through GEMM and the direct kernels, interleaved; the
-    /// minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
+    /// Every 3x3 stride-1 shape of ResNet-18 and YOLOv5n through im2col, Winograd on OpenBLAS and
+    /// our kernels, and the 1x1 shapes of YOLOv5n through GEMM and the direct kernels, interleaved;
+    /// the minimum of the runs is reported (robust to a busy machine). Guides Conv2d's `.auto`.
+    /// Every rate counts the direct convolution's operations, so Winograd's can pass 100 % of peak.
     func convPaths() throws {
         let direct = ConvKernels.forDirectAlgorithm
         let shapes3 = [(64, 56), (128, 28), (256, 14), (512, 7), (16, 160), (32, 80), (64, 40), (128, 20)]
@@ -109,10 +110,14 @@ struct Bench: ParsableCommand {
         var cases: [(name: String, x: Tensor, gflop: Double, convs: [(String, Conv2d)])] = []
         for (c, s) in shapes3 {
             let w = Tensor.random([c, c, 3, 3], seed: 3, scale: 0.1)
+            // Our kernels run Winograd F(2x2, 3x3) where `DirectConvPlan.runsWinograd` takes the
+            // shape, else the direct loop; the column is named after what ran.
+            let own = try Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .direct)
+            let ownName = (own.runsOwnWinograd(h: s, w: s) ? "winograd-" : "direct-") + direct.rawValue
             cases.append(("conv3x3 c=\(c) \(s)x\(s)", Tensor.random([1, c, s, s], seed: 4), 2.0 * Double(c * c * 9 * s * s) / 1e9,
                           try [("im2col", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .im2col)),
-                               ("winograd", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .winograd)),
-                               ("direct-\(direct.rawValue)", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .direct))]))
+                               ("winograd-blas", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .winograd)),
+                               (ownName, own)]))
         }
         for (ci, co, s) in shapes1 {
             let w = Tensor.random([co, ci, 1, 1], seed: 3, scale: 0.1)
