@@ -43,6 +43,12 @@ void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, in
 // Phase planes (see include/CKernels.h): each output line is zeros, a strided copy of one input
 // row, zeros; strides 1 and 2 get their own loops, which the compiler vectorises.
 #ifdef TB_HAVE_AVX2
+// dst[0..7] = src[0, 2, ..., 14].
+__attribute__((target("avx2,fma"))) static void gather8_stride2_avx2(const float *src, float *dst) {
+    __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);
+    _mm256_storeu_ps(dst, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8)));
+}
+
 // d0[t] = src[2t] for t < n0 and d1[t] = src[2t + 1] for t < n1 (n1 <= n0 <= n1 + 1): both column
 // phases of a stride-2 row in one pass, 8 of each from 16 floats, with the AVX2 shuffles.
 __attribute__((target("avx2,fma"))) static void deinterleave_row_avx2(const float *src, float *d0, float *d1, int n0, int n1) {
@@ -58,6 +64,20 @@ __attribute__((target("avx2,fma"))) static void deinterleave_row_avx2(const floa
     for (int u = t; u < n1; u++) d1[u] = src[2 * u + 1];
 }
 #endif
+
+void tb_gather_stride2(const float *src, int n, int avail, float *dst) {
+    int t = 0;
+#ifdef TB_HAVE_AVX2
+    if (tb_kernels_available(TB_KERNELS_AVX2)) {
+        // 8 outputs from src[2t .. 2t + 15]: only while that stays inside the `avail` floats.
+        int vec = (avail - 16) / 2 + 1;   // t + 8 <= vec  <=>  2t + 15 < avail
+        if (vec > n) vec = n;
+        for (; t + 8 <= vec; t += 8) gather8_stride2_avx2(src + 2 * t, dst + t);
+    }
+#endif
+    (void)avail;
+    for (; t < n; t++) dst[t] = src[2 * t];
+}
 
 // Stride 2 along rows: both column phases of each input row in one pass (AVX2). Returns 0 where
 // this processor has no AVX2, for the general loop.

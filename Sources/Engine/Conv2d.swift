@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Batch-norm parameters for inference: y = (x - mean) / sqrt(var + eps) * gamma + beta.
@@ -228,13 +229,6 @@ public struct Conv2d: Sendable {
                 let wg = weight.pointer + g * coutG * kdim
                 let dst = y.pointer + (b * outChannels + g * coutG) * spatial
                 let biasG = bias.map { $0.pointer + g * coutG }
-                // A strided convolution reads its input through phase planes (the input split by
-                // row and column remainder mod the stride), so every im2col row is a contiguous copy.
-                // A 1x1 kernel without padding reads one phase of the stride x stride: its im2col
-                // gathers that phase straight from the input instead of splitting all of them.
-                let onePhase = kh == 1 && kw == 1 && padding == (0, 0)
-                let phases = !direct && !onePhase && stride != (1, 1) && dilation == (1, 1) ? PhasePlanes(src, channels: cinG, h, w, stride: stride) : nil
-                defer { withExtendedLifetime(phases) {} }
                 let band: (Int) -> Void = { t in
                     let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
                     let cols = rows.count * ow, first = rows.lowerBound * ow
@@ -242,11 +236,7 @@ public struct Conv2d: Sendable {
                     defer { withExtendedLifetime(col) {} }   // read below only through raw pointers
                     if !direct {
                         col = TensorStorage(count: kdim * cols, zeroed: false)
-                        if let phases {
-                            self.im2col(phases, ow, col!.pointer, rows: rows, parallel: bands == 1)
-                        } else {
-                            self.im2col(src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
-                        }
+                        self.im2col(src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
                     }
                     if let (k, plan) = panel, let col {
                         plan.runPanel(k, columns: col.pointer, n: cols, y: dst + first, yplane: spatial, bias: biasG, activation: act,
@@ -266,40 +256,10 @@ public struct Conv2d: Sendable {
         return y
     }
 
-    /// im2col for a strided convolution without dilation, from phase planes: input row
-    /// iy = oy*s + (i - p) = s*(oy + q) + r with r = (i - p) mod s, so kernel row i reads row
-    /// oy + q of phase r, contiguously along x as well.
-    private func im2col(_ ph: PhasePlanes, _ ow: Int, _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
-        let (kh, kw) = kernel
-        let (sh, sw) = stride
-        let rows = ph.channels * kh * kw
-        let cols = outRows.count * ow
-        func split(_ v: Int, _ s: Int) -> (q: Int, r: Int) {
-            let q = v >= 0 ? v / s : -((-v + s - 1) / s)
-            return (q, v - q * s)
-        }
-        let body: (Int) -> Void = { r in
-            let c = r / (kh * kw), i = (r / kw) % kh, j = r % kw
-            let (qi, ri) = split(i - self.padding.0, sh), (qj, rj) = split(j - self.padding.1, sw)
-            let plane = ph.plane(c, ri, rj)
-            let validRows = ph.rows(ri), validCols = ph.cols(rj)
-            let oxLo = min(ow, max(0, -qj)), oxHi = max(oxLo, min(ow, validCols - qj))
-            let dst = col + r * cols - outRows.lowerBound * ow
-            for oy in outRows {
-                let row = dst + oy * ow
-                let pr = oy + qi
-                if pr < 0 || pr >= validRows { row.initialize(repeating: 0, count: ow); continue }
-                let line = plane + pr * ph.width
-                if oxLo > 0 { row.initialize(repeating: 0, count: oxLo) }
-                if oxHi > oxLo { row.advanced(by: oxLo).update(from: line + oxLo + qj, count: oxHi - oxLo) }
-                if oxHi < ow { row.advanced(by: oxHi).initialize(repeating: 0, count: ow - oxHi) }
-            }
-        }
-        if parallel { EngineThreads.parallelFor(rows, minWorkPerChunk: cols, body) } else { for r in 0..<rows { body(r) } }
-    }
-
     /// Lays out the receptive fields of output rows `rows` as columns:
-    /// col[(c*kh + i)*kw + j][(oy - rows.lowerBound)*ow + ox].
+    /// col[(c*kh + i)*kw + j][(oy - rows.lowerBound)*ow + ox]. Rows are contiguous copies at
+    /// stride 1 and vector gathers of every other column at stride 2 (`tb_gather_stride2`),
+    /// straight from the input: no phase split first (docs/performance.md).
     private func im2col(_ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
                         _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
         let (kh, kw) = kernel
@@ -325,6 +285,9 @@ public struct Conv2d: Sendable {
                 if oxLo > 0 { row.initialize(repeating: 0, count: oxLo) }
                 if sw == 1 {
                     if oxHi > oxLo { row.advanced(by: oxLo).update(from: line + oxLo + xOff, count: oxHi - oxLo) }
+                } else if sw == 2 && dw == 1 {
+                    let ix = oxLo * 2 + xOff
+                    if oxHi > oxLo { tb_gather_stride2(line + ix, Int32(oxHi - oxLo), Int32(w - ix), row + oxLo) }
                 } else {
                     var ix = oxLo * sw + xOff
                     for ox in oxLo..<oxHi { row[ox] = line[ix]; ix += sw }
@@ -351,27 +314,4 @@ extension Ops {
         }
         return y
     }
-}
-
-/// The input of a strided convolution split into stride x stride phase planes:
-/// plane(c, ri, rj)[r][q] = x[c][r*sh + ri][q*sw + rj], each `height` x `width` (the largest phase).
-struct PhasePlanes {
-    let storage: TensorStorage
-    let channels: Int, height: Int, width: Int
-    let sh: Int, sw: Int, h: Int, w: Int
-
-    init(_ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int, stride: (Int, Int)) {
-        (sh, sw) = stride
-        self.channels = channels; self.h = h; self.w = w
-        height = (h + sh - 1) / sh; width = (w + sw - 1) / sw
-        storage = TensorStorage(count: channels * sh * sw * height * width, zeroed: false)
-        PhaseSplit.run(src, channels: channels, h: h, w: w, stride: stride, border: (0, 0), rows: height, width: width,
-                       into: storage.pointer)
-    }
-
-    func plane(_ c: Int, _ ri: Int, _ rj: Int) -> UnsafeMutablePointer<Float> {
-        storage.pointer + ((c * sh + ri) * sw + rj) * height * width
-    }
-    func rows(_ ri: Int) -> Int { (h - ri + sh - 1) / sh }
-    func cols(_ rj: Int) -> Int { (w - rj + sw - 1) / sw }
 }

@@ -377,7 +377,7 @@ public enum MachinePeak {
 
 /// Splits every channel of an input into its phase planes (`tb_phase_split`) on the engine's
 /// threads, in bands of rows (a stem has 3 channels: bands keep both threads busy). The one copy
-/// of this rule for `PhaseLayout` (our kernels) and `PhasePlanes` (im2col).
+/// of this rule, for `PhaseLayout` (our kernels' tap tables).
 enum PhaseSplit {
     static func run(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, stride: (Int, Int), border: (Int, Int),
                     rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {

@@ -104,5 +104,12 @@ int main(void){
     tb_phase_split(x,h,w,s,s,by,bx,rows,width,o,0,rows);
     free(x);free(o);}
   printf("kernels-asan: phase planes clean\n");
+  // im2col's stride-2 gather: exactly `avail` floats readable, every n it may be asked for
+  for(int avail=1;avail<=70;avail++) for(int n=1;2*n-1<=avail;n++){
+    float *src=buf((size_t)avail,&seed),*dst=malloc((size_t)n*sizeof(float));
+    tb_gather_stride2(src,n,avail,dst);
+    for(int t=0;t<n;t++) if(dst[t]!=src[2*t]){fprintf(stderr,"gather: wrong value at %d of %d\n",t,n);return 1;}
+    free(src);free(dst);}
+  printf("kernels-asan: stride-2 gather clean\n");
   return 0;
 }

@@ -93,12 +93,16 @@ void tb_wino_conv(tb_kernels k, const float *xp, int cin, size_t plane, int widt
 void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row);
 
 /// One channel's phase planes, the input of a strided convolution split by row and column
-/// remainder modulo the stride (Sources/Engine: `PhaseLayout` for our kernels, `PhasePlanes` for
-/// im2col): sh x sw planes of rows x width, phase (ry, rx) row i column j holding
+/// remainder modulo the stride (Sources/Engine: `PhaseLayout`, for our kernels' tap tables): sh x sw
+/// planes of rows x width, phase (ry, rx) row i column j holding
 /// x[(i - by) * sh + ry][(j - bx) * sw + rx], zero outside the h x w input (by and bx rows and
 /// columns of border). Writes rows [i0, i1) of every phase, so that a caller can split the rows.
 void tb_phase_split(const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width, float *out,
                     int i0, int i1);
+
+/// dst[t] = src[2t] for t < n, reading only src[0 .. avail) (avail >= 2n - 1): im2col's rows of a
+/// stride-2 convolution straight from its input (AVX2 where the processor has it).
+void tb_gather_stride2(const float *src, int n, int avail, float *dst);
 
 /// The processor's multiply-add throughput, for `tumorboard bench --model peak` (the yardstick of
 /// docs/performance.md): `iterations` steps of independent accumulators a = a * 1 + 1 from zero
