@@ -560,7 +560,7 @@ public enum LabPanelFile {
                 guard let ds = d as? String, ISODate.isValidDay(ds) else { throw bad("date", "expected a calendar date YYYY-MM-DD, got \(describe(d))") }
                 date = ds
             }
-            let r = LabResult(marker: marker, value: n.doubleValue, unit: unit, date: date)
+            let r = LabResult(marker: marker, value: exactDouble(n), unit: unit, date: date)
             do { try labCatalog.validate(r) } catch { throw LabFileError(file: name, problem: "entry \(i) (\(marker)): \(error)") }
             results.append(r)
         }
