@@ -1,5 +1,6 @@
 // Shared by the C kernels (conv.c, winograd.c), not part of the library's interface: the block
-// and tile sizes, exp and the activations (scalar and AVX2), and the 6 x 16 micro-kernel's step.
+// and tile sizes, exp and the activations (scalar and AVX2), the stride-2 column split, and the
+// 6 x 16 micro-kernel's step.
 #ifndef TB_KERNELS_INTERNAL_H
 #define TB_KERNELS_INTERNAL_H
 
@@ -67,6 +68,14 @@ __attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v,
         return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
     default: return v;
     }
+}
+
+// Columns 0, 2, ..., 14 and 1, 3, ..., 15 of the 16 floats at r: the stride-2 split of Winograd's
+// input rows and of im2col's stride-2 gather (tb_gather_stride2).
+__attribute__((target("avx2,fma"))) static inline void even_odd_avx2(const float *r, __m256 *even, __m256 *odd) {
+    __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
 }
 
 // The 6 x 16 tile's 12 accumulators, one step of it (6 broadcast weights times two vectors of

@@ -41,12 +41,14 @@ void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, in
 }
 
 // Phase planes (see include/CKernels.h): each output line is zeros, a strided copy of one input
-// row, zeros; strides 1 and 2 get their own loops, which the compiler vectorises.
+// row, zeros; stride 1 a plain copy, stride 2 along rows both column phases from one pass
+// (AVX2, `phase_split_columns2`), any other stride a strided loop.
 #ifdef TB_HAVE_AVX2
 // dst[0..7] = src[0, 2, ..., 14].
 __attribute__((target("avx2,fma"))) static void gather8_stride2_avx2(const float *src, float *dst) {
-    __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);
-    _mm256_storeu_ps(dst, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8)));
+    __m256 even, odd;
+    even_odd_avx2(src, &even, &odd);
+    _mm256_storeu_ps(dst, even);
 }
 
 // d0[t] = src[2t] for t < n0 and d1[t] = src[2t + 1] for t < n1 (n1 <= n0 <= n1 + 1): both column
@@ -54,9 +56,8 @@ __attribute__((target("avx2,fma"))) static void gather8_stride2_avx2(const float
 __attribute__((target("avx2,fma"))) static void deinterleave_row_avx2(const float *src, float *d0, float *d1, int n0, int n1) {
     int t = 0;
     for (; t + 8 <= n1; t += 8) {   // reads src[2t .. 2t + 15], all inside: 2t + 15 = 2(t + 7) + 1 < 2 n1
-        __m256 a = _mm256_loadu_ps(src + 2 * t), b = _mm256_loadu_ps(src + 2 * t + 8);
-        __m256 e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-        __m256 o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        __m256 e, o;
+        even_odd_avx2(src + 2 * t, &e, &o);
         _mm256_storeu_ps(d0 + t, e);
         _mm256_storeu_ps(d1 + t, o);
     }

@@ -112,21 +112,14 @@ __attribute__((target("avx2,fma"))) static void wino_gemm_avx2(const float *v, i
     for (int r = 0; r < CO; r++) { _mm256_storeu_ps(m + r * TILE, acc[r][0]); _mm256_storeu_ps(m + r * TILE + 8, acc[r][1]); }
 }
 
-// Columns 0, 2, ..., 14 and 1, 3, ..., 15 of the 16 floats at r.
-__attribute__((target("avx2,fma"))) static inline void deinterleave_avx2(const float *r, __m256 *even, __m256 *odd) {
-    __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
-}
-
 // wino_input's one-tile-row case with vectors: the same additions in the same order, so the same
 // bits as the lane loops.
 __attribute__((target("avx2,fma"))) static void wino_input_row_avx2(const float *r, int width, float *v, size_t xstride) {
     __m256 u[4][4];
     for (int i = 0; i < 4; i++, r += width) {
         __m256 d0, d1, d2, d3;
-        deinterleave_avx2(r, &d0, &d1);
-        deinterleave_avx2(r + 2, &d2, &d3);
+        even_odd_avx2(r, &d0, &d1);
+        even_odd_avx2(r + 2, &d2, &d3);
         u[i][0] = _mm256_sub_ps(d0, d2); u[i][1] = _mm256_add_ps(d1, d2);
         u[i][2] = _mm256_sub_ps(d2, d1); u[i][3] = _mm256_sub_ps(d1, d3);
     }

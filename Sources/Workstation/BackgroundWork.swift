@@ -47,16 +47,14 @@ final class BackgroundWork<Message: Sendable>: Sendable {
         self.engineIdleDrain = engineIdleDrain
     }
 
-    /// Called on the engine queue after each engine-lane job: schedules the idle drain.
-    private func engineJobFinished() {
-        guard let idle = engineIdleDrain else { return }
+    /// Called on a lane's queue after each of its jobs: on the engine lane, schedules the idle drain.
+    private func jobDone(on lane: Lane) {
+        guard lane == .engine, let idle = engineIdleDrain else { return }
         let n = engineJobs.withLock { count -> UInt64 in count += 1; return count }
         engineQueue.asyncAfter(deadline: .now() + idle) { [engineJobs] in
             if engineJobs.current == n { TensorBufferPool.drain() }
         }
     }
-
-    private func jobDone(on lane: Lane) { if lane == .engine { engineJobFinished() } }
 
     private func queue(_ lane: Lane) -> DispatchQueue {
         switch lane {
