@@ -2,13 +2,12 @@
 import csv, json, os, random, hashlib
 from pathlib import Path
 import numpy as np
-import torch
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("TUMORBOARD_DATA", REPO.parent / "shared" / "data"))
 BTXRD = DATA / "btxrd"
 OUT = Path(os.environ.get("TUMORBOARD_TRAIN_OUT", REPO / "training" / "out"))  # tests point it elsewhere
-CACHE = REPO / "training" / "cache"
+CACHE = Path(os.environ.get("TUMORBOARD_CACHE", REPO / "training" / "cache"))  # the GPU run unpacks its own copy (training/gpu_data.py)
 MODELS = REPO / "models"
 LABELS = ["normal", "benign", "intermediate", "malignant"]
 TUMOUR_CLASSES = ["benign", "intermediate", "malignant"]
@@ -20,6 +19,7 @@ def threads():
 
 
 def seed_all(seed=0):
+    import torch  # here, not at the top: the data helpers (gpu_data.py) run without torch
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
 
 

@@ -17,7 +17,7 @@ def clean(sd):
 
 
 def export(kind, extra_meta=None, ckpt=None, extra_tensors=None):
-    src = Path(ckpt) if ckpt else common.OUT / kind / ("best.pt" if kind == "detector" else "last.pt")
+    src = Path(ckpt).resolve() if ckpt else common.OUT / kind / ("best.pt" if kind == "detector" else "last.pt")
     c = torch.load(src, map_location="cpu", weights_only=False)
     sd = clean(c["model"])
     if extra_tensors:

@@ -307,6 +307,8 @@ def main():
                     "the warp and grey jitter, the loss and the EMA run there (../shared/notes/gpu-training.md)")
     ap.add_argument("--img", type=int, default=0, help="network input side: the 256 copies resized to it (0: 256 as given)")
     ap.add_argument("--seg", type=float, default=0.0, help="weight of the training-only mask head (0: none)")
+    ap.add_argument("--snapshots", default="", help="comma-separated schedule positions (0..1) at which the EMA weights are also "
+                    "saved (ema_p90.pt for 0.9): checkpoints to choose from on val elsewhere, when the run has no val images (--val-every 0)")
     ap.add_argument("--neg-frac", type=float, default=1.0, help="fraction of the normal (negative) images drawn afresh for each epoch; "
                     "every tumour image is used every epoch")
     args = ap.parse_args()
@@ -375,6 +377,7 @@ def main():
     lf = lambda q: (1 - 0.01) * 0.5 * (1 + math.cos(math.pi * q)) + 0.01
     out = common.OUT / args.tag; out.mkdir(parents=True, exist_ok=True); t0 = time.time()
     it, best, hist = 0, -1.0, []
+    snaps = sorted(float(v) for v in args.snapshots.split(",") if v.strip())
     for ep in range(args.epochs):
         model.train()
         if progress(it) >= 1 - args.close_mosaic:
@@ -420,6 +423,10 @@ def main():
                 torch.save({"model": ema.ema.state_dict(), "config": ema.ema.config, "epoch": ep, "val_map50": best,
                             "anchor_stats": astats}, out / "best.pt")
         torch.save({"model": ema.ema.state_dict(), "config": ema.ema.config, "epoch": ep}, out / "last.pt")
+        while snaps and rec["progress"] >= snaps[0]:
+            torch.save({"model": ema.ema.state_dict(), "config": ema.ema.config, "epoch": ep, "progress": rec["progress"]},
+                       out / f"ema_p{round(snaps[0] * 100):02d}.pt")
+            snaps.pop(0)
         hist.append(rec); print(json.dumps(rec), flush=True)
         if last:
             break

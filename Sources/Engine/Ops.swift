@@ -67,6 +67,45 @@ extension Ops {
         return y
     }
 
+    /// Bilinear resizing as PyTorch's `F.interpolate(mode="bilinear", align_corners=False)` without
+    /// antialiasing: [N, C, H, W] -> [N, C, height, width]. Each output pixel's source position is
+    /// max((o + 0.5) * in / out - 0.5, 0); the two row taps are mixed first, then the two rows, as
+    /// ATen's CPU kernel does. The detector trained on an enlarged input (`input_side`, issue 15)
+    /// sees the 256 letterbox through it.
+    public static func resizeBilinear(_ x: Tensor, height oh: Int, width ow: Int) throws -> Tensor {
+        try x.expectRank(4, "resize_bilinear")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        guard oh > 0, ow > 0, h > 0, w > 0 else {
+            throw EngineError.shape(op: "resize_bilinear", detail: "input \(x.shape) to \(oh)x\(ow): every side must be positive")
+        }
+        struct Tap { var i0: Int, i1: Int, w0: Float, w1: Float }
+        func taps(_ inLength: Int, _ outLength: Int) -> [Tap] {
+            let scale = Float(inLength) / Float(outLength)
+            return (0..<outLength).map { o in
+                let s = max(scale * (Float(o) + 0.5) - 0.5, 0)
+                let i0 = min(Int(s), inLength - 1)
+                let w1 = s - Float(i0)
+                return Tap(i0: i0, i1: i0 < inLength - 1 ? i0 + 1 : i0, w0: 1 - w1, w1: w1)
+            }
+        }
+        let xs = taps(w, ow), ys = taps(h, oh)
+        let y = Tensor(uninitialized: [n, c, oh, ow])
+        withExtendedLifetime(x) {
+            EngineThreads.parallelFor(n * c, minWorkPerChunk: oh * ow * 4) { p in
+                let src = x.pointer + p * h * w, dst = y.pointer + p * oh * ow
+                for (oy, ty) in ys.enumerated() {
+                    let r0 = src + ty.i0 * w, r1 = src + ty.i1 * w, out = dst + oy * ow
+                    for (ox, tx) in xs.enumerated() {
+                        let top = r0[tx.i0] * tx.w0 + r0[tx.i1] * tx.w1
+                        let bottom = r1[tx.i0] * tx.w0 + r1[tx.i1] * tx.w1
+                        out[ox] = top * ty.w0 + bottom * ty.w1
+                    }
+                }
+            }
+        }
+        return y
+    }
+
     /// Concatenation along one axis; all other dimensions must agree.
     public static func concat(_ xs: [Tensor], axis: Int) throws -> Tensor {
         try Profiler.shared.measure("concat \(xs.first?.shape ?? []) x\(xs.count)") { try concatImpl(xs, axis: axis) }

@@ -31,7 +31,7 @@ public struct LesionDetector: Sendable {
         public var operatingThreshold: Float?
         public var nmsIou: Float?
         /// The side the 256 letterbox is resized to before the network (training/train_detector.py
-        /// --img, issue 15); absent: the letterbox as it is.
+        /// --img, issue 15; bilinear, as training/yolo.py); absent: the letterbox as it is.
         public var inputSide: Int?
 
         enum CodingKeys: String, CodingKey {
@@ -56,11 +56,9 @@ public struct LesionDetector: Sendable {
         guard config.anchorsPx.count == 3, config.strides.count == 3, config.anchorsPx.allSatisfy({ $0.count == 3 && $0.allSatisfy { $0.count == 2 } }) else {
             throw EngineError.weights(file: w.fileName, tensor: nil, problem: "detector config needs 3 scales of 3 anchors")
         }
-        if let side = config.inputSide, side != 256 {
-            // A detector trained on an upsampled input (--img) needs that resize and its decode here
-            // too; until then it is refused rather than run on the wrong input.
+        if let side = config.inputSide, !(32...2048).contains(side) || side % 32 != 0 {
             throw EngineError.weights(file: w.fileName, tensor: nil,
-                                      problem: "the detector was trained on a \(side) px input (input_side); this TumorBoard feeds it the 256 px letterbox only")
+                                      problem: "input_side \(side) is not a multiple of 32 in 32...2048 (the detector's largest stride is 32)")
         }
         network = try YOLOv5(w)
         self.config = config
@@ -68,8 +66,16 @@ public struct LesionDetector: Sendable {
         nmsIoU = config.nmsIou ?? 0.45
     }
 
-    /// Raw head maps, one per scale.
-    public func raw(_ x: Tensor) throws -> [Tensor] { try network(x) }
+    /// Raw head maps, one per scale. A detector trained on an enlarged input (`input_side`) sees
+    /// the letterbox resized to it first, as training/yolo.py's forward does.
+    public func raw(_ x: Tensor) throws -> [Tensor] {
+        guard let side = config.inputSide, x.rank == 4, x.shape[2] != side || x.shape[3] != side else { return try network(x) }
+        return try network(Ops.resizeBilinear(x, height: side, width: side))
+    }
+
+    /// Network pixels to letterbox pixels: 256 / `input_side` (1 without one). The anchors are in
+    /// letterbox pixels already.
+    public var outScale: Float { config.inputSide.map { Float(256) / Float($0) } ?? 1 }
 
     /// Decoded candidates above `threshold`, in the reference order (scale, anchor, row, column).
     public func decode(_ raw: [Tensor], threshold: Float) -> [Detection] {
@@ -77,7 +83,7 @@ public struct LesionDetector: Sendable {
         let no = 5 + config.nc
         for (i, r) in raw.enumerated() {
             let (ny, nx) = (r.shape[2], r.shape[3])
-            let s = Float(config.strides[i])
+            let s = Float(config.strides[i]), k = outScale
             let plane = ny * nx
             func sig(_ v: Float) -> Float { 1 / (1 + exp(-v)) }
             for a in 0..<3 {
@@ -89,8 +95,8 @@ public struct LesionDetector: Sendable {
                         let cls = sig(base[5 * plane + o])
                         let score = obj * cls
                         guard score > threshold else { continue }
-                        let cx = (sig(base[o]) * 2 - 0.5 + Float(gx)) * s
-                        let cy = (sig(base[plane + o]) * 2 - 0.5 + Float(gy)) * s
+                        let cx = (sig(base[o]) * 2 - 0.5 + Float(gx)) * s * k
+                        let cy = (sig(base[plane + o]) * 2 - 0.5 + Float(gy)) * s * k
                         let w = pow(sig(base[2 * plane + o]) * 2, 2) * config.anchorsPx[i][a][0]
                         let h = pow(sig(base[3 * plane + o]) * 2, 2) * config.anchorsPx[i][a][1]
                         out.append(Detection(x0: cx - w / 2, y0: cy - h / 2, x1: cx + w / 2, y1: cy + h / 2, score: score))

@@ -72,6 +72,20 @@ final class PipelineTests: XCTestCase {
         return try Image(width: shape[1], height: shape[0], colour: .rgb, pixels: px)
     }
 
+    /// Boxes after NMS against the reference's rows (x0, y0, x1, y1, score), matched as sets: boxes
+    /// whose scores tie to float precision may come in either order.
+    func assertBoxesMatch(_ boxes: [Detection], _ ref: [Float], count: Int, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        var unmatched = boxes
+        for i in 0..<count {
+            let r = Detection(x0: ref[i * 5], y0: ref[i * 5 + 1], x1: ref[i * 5 + 2], y1: ref[i * 5 + 3], score: ref[i * 5 + 4])
+            if let j = unmatched.firstIndex(where: { $0.iou(r) >= 0.99 && abs($0.score - r.score) <= 1e-3 }) {
+                unmatched.remove(at: j)
+            } else {
+                XCTFail("\(what): reference box \(i) \(r) has no Swift box with IoU >= 0.99 and score within 1e-3", file: file, line: line)
+            }
+        }
+    }
+
     func testLayerByLayerAgainstPyTorch() throws {
         let (st, meta, models) = try load()
         XCTAssertEqual(meta.cases.count, 20)
@@ -87,16 +101,7 @@ final class PipelineTests: XCTestCase {
             // Boxes after NMS.
             let ref = try st.tensor("\(k).boxes").scalars
             XCTAssertEqual(boxes.count, c.num_boxes, "\(k): number of boxes")
-            // Matched as sets: boxes whose scores tie to float precision may come in either order.
-            var unmatched = Array(boxes.prefix(c.num_boxes))
-            for i in 0..<c.num_boxes {
-                let r = Detection(x0: ref[i * 5], y0: ref[i * 5 + 1], x1: ref[i * 5 + 2], y1: ref[i * 5 + 3], score: ref[i * 5 + 4])
-                if let j = unmatched.firstIndex(where: { $0.iou(r) >= 0.99 && abs($0.score - r.score) <= 1e-3 }) {
-                    unmatched.remove(at: j)
-                } else {
-                    XCTFail("\(k): reference box \(i) \(r) has no Swift box with IoU >= 0.99 and score within 1e-3")
-                }
-            }
+            assertBoxesMatch(Array(boxes.prefix(c.num_boxes)), ref, count: c.num_boxes, k)
             if let top = boxes.first, c.num_boxes > 0 {
                 XCTAssertGreaterThanOrEqual(top.iou(Detection(x0: ref[0], y0: ref[1], x1: ref[2], y1: ref[3], score: ref[4])), 0.99, "\(k): top box")
             }
@@ -142,6 +147,45 @@ final class PipelineTests: XCTestCase {
                 let feats = features.enumerated().map { m[$0.offset] ? ($0.element ?? Tensor(zeros: [1, 256])) : $0.element }
                 close(try models.fusion!(feats, present: m).logits, Array(subsets[bits * 3..<bits * 3 + 3]), "\(k) subset \(bits)")
             }
+        }
+    }
+
+    /// A detector trained on an enlarged input (`input_side`, issue 15): the shipped weights read
+    /// with input_side 384 and 320 against PyTorch's forward with the same config
+    /// (training/make_detector_side_fixture.py): the letterbox resized as F.interpolate (bilinear),
+    /// the raw maps at that side, and the boxes decoded back to 256-letterbox pixels.
+    func testADetectorWithAnInputSideAgreesWithPyTorch() throws {
+        struct SideMeta: Decodable {
+            struct Case: Decodable { let key: String, image_id: String, input_side: Int, num_boxes: Int }
+            let cases: [Case]
+            let conf: Float, nms_iou: Float
+        }
+        let path = Fixtures.repositoryRoot.appendingPathComponent("Tests/Fixtures/pipeline/detector_input_side.safetensors").path
+        let st = try SafeTensors(path: path)
+        let meta = try JSONDecoder().decode(SideMeta.self, from: Data(try XCTUnwrap(st.metadata["config"]).utf8))
+        let shipped = try SafeTensors(path: Self.modelsDir.appendingPathComponent("detector.safetensors").path)
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(shipped.metadata["config"]).utf8)) as? [String: Any])
+        let tensors = try Dictionary(uniqueKeysWithValues: shipped.names.map { ($0, try shipped.tensor($0)) })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-detside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertEqual(meta.cases.count, 3)
+        for c in meta.cases {
+            config["input_side"] = c.input_side
+            let file = dir.appendingPathComponent("detector-\(c.input_side).safetensors").path
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+            try SafeTensorsWriter.write(tensors, metadata: ["config": json], to: file)
+            let detector = try LesionDetector(Weights(path: file))
+            let x = try Preprocessing.tensor(Preprocessing.letterbox(radiograph(c.image_id)))
+            let (raw, boxes) = try detector.detect(x, threshold: meta.conf, iou: meta.nms_iou)
+            for s in 0..<3 {
+                let ref = try st.tensor("\(c.key).det_raw\(s)")
+                XCTAssertEqual(Array(raw[s].shape.dropFirst()), ref.shape, "\(c.key) at \(c.input_side): raw map \(s) shape")
+                close(raw[s].scalars, ref.scalars, "\(c.key) at \(c.input_side): det_raw\(s)")
+            }
+            XCTAssertGreaterThan(c.num_boxes, 0, "\(c.key): the fixture should hold boxes to compare")
+            XCTAssertEqual(boxes.count, c.num_boxes, "\(c.key) at \(c.input_side): number of boxes")
+            assertBoxesMatch(boxes, try st.tensor("\(c.key).boxes").scalars, count: c.num_boxes, "\(c.key) at \(c.input_side)")
         }
     }
 

@@ -154,6 +154,16 @@ final class OpsTests: XCTestCase {
         try each("gap") { c in assertClose(try Ops.globalAvgPool(c.tensor("x")), try c.tensor("y"), c.name) }
     }
 
+    func testResizeBilinearAsPyTorchsInterpolate() throws {
+        try each("resize") { c in
+            assertClose(try Ops.resizeBilinear(c.tensor("x"), height: c.params["height"] as! Int, width: c.params["width"] as! Int),
+                        try c.tensor("y"), c.name)
+        }
+        XCTAssertThrowsError(try Ops.resizeBilinear(Tensor(zeros: [1, 1, 4, 4]), height: 0, width: 3)) { e in
+            XCTAssertTrue("\(e)".contains("positive"), "\(e)")
+        }
+    }
+
     func testUpsampleNearest() throws {
         try each("upsample") { c in
             assertClose(try Ops.upsampleNearest(c.tensor("x"), factor: c.params["factor"] as! Int), try c.tensor("y"), c.name)
@@ -245,7 +255,7 @@ final class OpsTests: XCTestCase {
     }
 
     func testEveryFixtureCaseIsCovered() {
-        let known: Set = ["conv2d", "conv_bn", "batchnorm", "activation", "softmax", "maxpool", "gap", "upsample",
+        let known: Set = ["conv2d", "conv_bn", "batchnorm", "activation", "softmax", "maxpool", "gap", "upsample", "resize",
                           "concat", "linear", "layernorm", "embedding", "attention", "mean_pool", "l2_normalize"]
         for c in cases { XCTAssert(known.contains(c.op), "fixture case \(c.name) has an op (\(c.op)) no test runs") }
     }
