@@ -28,8 +28,10 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def load_btxrd():
-    """Returns dict: ids (list), images (N,256,256) uint8 grey, split, label, boxes (id -> (k,4) float xyxy, x1/y1 exclusive)."""
+def load_btxrd(train_split_only_ok=False):
+    """Returns dict: ids (list), images (N,256,256) uint8 grey, split, label, boxes (id -> (k,4) float xyxy, x1/y1 exclusive).
+    A cache unpacked by training/gpu_data.py holds the train split only (zeros elsewhere): refused unless the caller
+    reads nothing else (train_split_only_ok)."""
     cases = read_csv(BTXRD / "cases.csv")
     splits = {r["image_id"]: r["split"] for r in read_csv(BTXRD / "splits.csv")}
     boxes = {}
@@ -38,6 +40,9 @@ def load_btxrd():
     ids = [r["image_id"] for r in cases]
     CACHE.mkdir(parents=True, exist_ok=True)
     cache = CACHE / "btxrd_grey.npy"
+    if (CACHE / "TRAIN_SPLIT_ONLY").exists() and not train_split_only_ok:
+        raise SystemExit(f"{CACHE}: holds the train split only (training/gpu_data.py unpack; val and test are zeros); "
+                         "point TUMORBOARD_CACHE elsewhere")
     if cache.exists():
         images = np.load(cache)
     else:

@@ -1,7 +1,7 @@
 """Export trained checkpoints (training/out/<tag>/...) to models/<name>.safetensors (fp32, BN unfused,
 names as in the torch modules, plus config JSON in __metadata__), and load them back.
 python training/export.py detector|lesion|pathology|fusion"""
-import json, sys
+import json, os, sys
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,7 +28,7 @@ def export(kind, extra_meta=None, ckpt=None, extra_tensors=None):
         # temperatures that training/calibrate.py fits on val (1 until then)
         meta["combine"] = "product"; sd["expert_temperature"] = torch.ones(len(meta["dims"]))
         print("export: the fusion head's temperatures are 1 until `python training/calibrate.py fusion_head` fits them on val")
-    meta["source_checkpoint"] = str(src.relative_to(common.REPO)); meta["epoch"] = c.get("epoch")
+    meta["source_checkpoint"] = os.path.relpath(src, common.REPO); meta["epoch"] = c.get("epoch")
     out = common.MODELS / f"{NAMES[kind]}.safetensors"
     sha = common.save_safetensors(sd, out, meta)
     print(out, sha, sum(v.numel() for v in sd.values()), "values")

@@ -10,7 +10,8 @@ afterwards, `training/det_choose.py`). The radiographs travel as JPEG quality 90
 them: mean absolute error 1.2 grey levels), so the GPU run trains on slightly altered copies of the same images;
 the masks travel as the original 1-bit PNGs. The unpacked array holds zeros for every image outside the
 train split, and a marker file says so: `unpack` refuses to write the repository's own cache where ../shared
-is present (it would shadow the real images), and the trainer must be run with --val-every 0."""
+is present (it would shadow the real images), and `common.load_btxrd` refuses such a cache unless its caller reads
+the train split alone (train_detector.py with --val-every 0)."""
 import io, shutil, sys
 from pathlib import Path
 import numpy as np
@@ -42,7 +43,7 @@ def pack(dest: Path):
 
 def unpack(src: Path):
     from PIL import Image
-    if (common.REPO.parent / "shared" / "data").exists() and common.CACHE == common.REPO / "training" / "cache":
+    if (common.REPO.parent / "shared" / "data").exists() and common.CACHE.resolve() == (common.REPO / "training" / "cache").resolve():
         sys.exit("gpu_data.py unpack: ../shared/data is here and would be shadowed; set TUMORBOARD_CACHE to another folder")
     z = np.load(Path(src) / "train_jpeg.npz")
     images = np.zeros((int(z["n"]), 256, 256), np.uint8)

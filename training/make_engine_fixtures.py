@@ -139,7 +139,7 @@ def ops() -> Writer:
     x[1] = 0.0
     w.case("l2_normalize", "l2_normalize", {}, x=x, y=F.normalize(x, p=2, dim=-1))
     # bilinear resize, align_corners=False, no antialias: the detector's 256 -> input_side (issue 15); enlarging by
-    # 1.5, by odd ratios, and shrinking (source positions clamped at 0 and at the last row/column)
+    # 1.5 and by odd ratios (source positions clamped at 0 and at the last row/column), and shrinking
     # (their own generator, added later: the cases above and blocks() keep their numbers)
     g_resize = torch.Generator().manual_seed(4321)
     for name, xs, (oh, ow) in [("resize_up_1_5", (1, 1, 8, 8), (12, 12)), ("resize_odd", (2, 3, 5, 7), (9, 11)),

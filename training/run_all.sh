@@ -28,6 +28,6 @@ log "fusion";   $PY training/train_fusion.py > training/out/logs/fusion.log 2>&1
 $PY training/export.py fusion
 $PY training/calibrate.py
 log "evaluate"; $PY training/evaluate.py > training/out/logs/evaluate.log 2>&1
-log "fixtures"; $PY training/make_pipeline_fixtures.py && $PY training/make_gradcam_fixture.py
+log "fixtures"; $PY training/make_pipeline_fixtures.py && $PY training/make_gradcam_fixture.py && $PY training/make_detector_side_fixture.py
 $PY training/make_cards.py
 log "done in $(( $(date +%s) - t0 )) s"

@@ -313,7 +313,7 @@ def main():
                     "every tumour image is used every epoch")
     args = ap.parse_args()
     torch.set_num_threads(common.threads()); common.seed_all(args.seed)
-    d = common.load_btxrd()
+    d = common.load_btxrd(train_split_only_ok=args.val_every == 0)   # with val, the val images must be real
     tr = np.where(d["split"] == "train")[0]; va = np.where(d["split"] == "val")[0]
     boxes = [d["boxes"][i] for i in d["ids"]]
     # training pool: normal images (negatives) + tumour images with >=1 box (51 benign tumour images whose

@@ -73,6 +73,10 @@ extension Ops {
     /// ATen's CPU kernel does. The detector trained on an enlarged input (`input_side`, issue 15)
     /// sees the 256 letterbox through it.
     public static func resizeBilinear(_ x: Tensor, height oh: Int, width ow: Int) throws -> Tensor {
+        try Profiler.shared.measure("resize bilinear \(x.shape) -> \(oh)x\(ow)") { try resizeBilinearImpl(x, height: oh, width: ow) }
+    }
+
+    static func resizeBilinearImpl(_ x: Tensor, height oh: Int, width ow: Int) throws -> Tensor {
         try x.expectRank(4, "resize_bilinear")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         guard oh > 0, ow > 0, h > 0, w > 0 else {

@@ -21,7 +21,8 @@ public struct Detection: Sendable, Equatable, Codable {
 
 /// The YOLOv5 lesion detector: network, v6.0 head decode, score threshold and greedy NMS, as in
 /// training/yolo.py and docs/method.md section 2. Input: one grey letterboxed image
-/// [1, 1, S, S] scaled to 0...1. Output boxes are in letterbox pixels.
+/// [1, 1, S, S] scaled to 0...1 (S = 256 for a detector with `input_side`). Output boxes are in
+/// letterbox pixels.
 public struct LesionDetector: Sendable {
     public struct Config: Sendable, Decodable {
         public var anchorsPx: [[[Float]]]      // 3 scales x 3 anchors x (w, h), pixels
@@ -67,10 +68,14 @@ public struct LesionDetector: Sendable {
     }
 
     /// Raw head maps, one per scale. A detector trained on an enlarged input (`input_side`) sees
-    /// the letterbox resized to it first, as training/yolo.py's forward does.
+    /// the 256 letterbox resized to it first, as training/yolo.py's forward does; such a detector
+    /// takes only the 256 letterbox (its decode scales back to 256).
     public func raw(_ x: Tensor) throws -> [Tensor] {
-        guard let side = config.inputSide, x.rank == 4, x.shape[2] != side || x.shape[3] != side else { return try network(x) }
-        return try network(Ops.resizeBilinear(x, height: side, width: side))
+        guard let side = config.inputSide else { return try network(x) }
+        guard x.rank == 4, x.shape[2] == 256, x.shape[3] == 256 else {
+            throw EngineError.shape(op: "detector", detail: "a detector with input_side \(side) reads the 256 x 256 letterbox, got \(x.shape)")
+        }
+        return side == 256 ? try network(x) : try network(Ops.resizeBilinear(x, height: side, width: side))
     }
 
     /// Network pixels to letterbox pixels: 256 / `input_side` (1 without one). The anchors are in

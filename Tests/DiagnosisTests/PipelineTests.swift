@@ -158,12 +158,16 @@ final class PipelineTests: XCTestCase {
         struct SideMeta: Decodable {
             struct Case: Decodable { let key: String, image_id: String, input_side: Int, num_boxes: Int }
             let cases: [Case]
-            let conf: Float, nms_iou: Float
+            let conf: Float, nms_iou: Float, detector: String
         }
         let path = Fixtures.repositoryRoot.appendingPathComponent("Tests/Fixtures/pipeline/detector_input_side.safetensors").path
+        let detectorURL = Self.modelsDir.appendingPathComponent("detector.safetensors")
+        guard FileManager.default.fileExists(atPath: detectorURL.path) else { throw XCTSkip("models/detector.safetensors missing (training/run_all.sh)") }
         let st = try SafeTensors(path: path)
         let meta = try JSONDecoder().decode(SideMeta.self, from: Data(try XCTUnwrap(st.metadata["config"]).utf8))
-        let shipped = try SafeTensors(path: Self.modelsDir.appendingPathComponent("detector.safetensors").path)
+        XCTAssertEqual(try SHA256Digest.hex(ofFile: detectorURL), meta.detector,
+                       "the fixture was made from other detector weights: python training/make_detector_side_fixture.py")
+        let shipped = try SafeTensors(path: detectorURL.path)
         var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(shipped.metadata["config"]).utf8)) as? [String: Any])
         let tensors = try Dictionary(uniqueKeysWithValues: shipped.names.map { ($0, try shipped.tensor($0)) })
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-detside-\(UUID().uuidString)")

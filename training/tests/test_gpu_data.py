@@ -68,3 +68,16 @@ def test_unpack_refuses_the_repositorys_own_cache_where_the_shared_data_is(tmp_p
     r = subprocess.run([sys.executable, str(TRAINING / "gpu_data.py"), "unpack", str(tmp_path)], env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "TUMORBOARD_CACHE" in r.stderr
+
+
+def test_a_train_split_only_cache_is_refused_where_val_or_test_would_be_read(tmp_path):
+    fake_btxrd(tmp_path / "data")
+    assert run("pack", tmp_path / "gpu", tmp_path / "data", tmp_path / "c1").returncode == 0
+    assert run("unpack", tmp_path / "gpu", tmp_path / "gpu", tmp_path / "c2").returncode == 0
+    env = dict(os.environ, TUMORBOARD_DATA=str(tmp_path / "gpu"), TUMORBOARD_CACHE=str(tmp_path / "c2"))
+    code = "import sys; sys.path.insert(0, {!r}); import common; d = common.load_btxrd({}); print(len(d['ids']))"
+    r = subprocess.run([sys.executable, "-c", code.format(str(TRAINING), "")], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "train split only" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-c", code.format(str(TRAINING), "train_split_only_ok=True")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "4", r.stderr
