@@ -1,4 +1,5 @@
 import AtomicFiles
+import CKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -147,31 +148,14 @@ public final class SafeTensors: @unchecked Sendable {
     static func firstNonFinite(_ src: UnsafeRawPointer, count n: Int, dtype: DType) -> (index: Int, bits: Float)? {
         switch dtype {
         case .f32:
-            // 16 values a step with SIMD compares (about 10 GB/s on pages already in memory),
-            // then the step that hit is searched one by one.
-            let mask: UInt32 = 0x7F80_0000
-            let wide = SIMD16<UInt32>(repeating: mask)
-            var i = 0
-            while i + 16 <= n {
-                let v = src.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-                if any((v & wide) .== wide) { break }
-                i += 16
-            }
-            while i < n {
-                let w = src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
-                if w & mask == mask { return (i, Float(bitPattern: w)) }
-                i += 1
-            }
-            return nil
+            // In C (tb_first_nonfinite32: 64 values a step, vectorised), optimised in debug builds too.
+            let i = tb_first_nonfinite32(src, n, 0x7F80_0000)
+            return i < 0 ? nil : (i, Float(bitPattern: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
         case .f16, .bf16:
-            let mask: UInt16 = dtype == .f16 ? 0x7C00 : 0x7F80
-            for i in 0..<n {
-                let h = src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                if h & mask == mask {
-                    return (i, dtype == .f16 ? halfToFloat(h) : Float(bitPattern: UInt32(h) << 16))
-                }
-            }
-            return nil
+            let i = tb_first_nonfinite16(src, n, dtype == .f16 ? 0x7C00 : 0x7F80)
+            guard i >= 0 else { return nil }
+            let h = src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
+            return (i, dtype == .f16 ? halfToFloat(h) : Float(bitPattern: UInt32(h) << 16))
         case .i64, .i32, .u8:
             return nil
         }

@@ -111,5 +111,16 @@ int main(void){
     for(int t=0;t<n;t++) if(dst[t]!=src[2*t]){fprintf(stderr,"gather: wrong value at %d of %d\n",t,n);return 1;}
     free(src);free(dst);}
   printf("kernels-asan: stride-2 gather clean\n");
+  // the weight files' NaN / infinity search: exactly n values readable, unaligned, none or one at each place
+  for(size_t n=0;n<=200;n++) for(long at=-1;at<(long)n;at++){
+    unsigned char *raw=malloc(4*n+1), *p=raw+1;   // one byte on: unaligned
+    for(size_t i=0;i<n;i++){ uint32_t w=(i==(size_t)at)?0x7FC00000u:0x3F800000u; memcpy(p+4*i,&w,4); }
+    long r=tb_first_nonfinite32(p,n,0x7F800000u);
+    unsigned char *raw16=malloc(2*n+1), *q=raw16+1;
+    for(size_t i=0;i<n;i++){ uint16_t h=(i==(size_t)at)?0x7C00:0x3C00; memcpy(q+2*i,&h,2); }
+    long r16=tb_first_nonfinite16(q,n,0x7C00);
+    if(r!=at||r16!=at){fprintf(stderr,"nonfinite: n %zu at %ld: got %ld, %ld\n",n,at,r,r16);return 1;}
+    free(raw);free(raw16);}
+  printf("kernels-asan: non-finite search clean\n");
   return 0;
 }

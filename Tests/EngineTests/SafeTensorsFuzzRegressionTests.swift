@@ -70,6 +70,10 @@ final class SafeTensorsFuzzRegressionTests: XCTestCase {
             ("f16.safetensors", "F16", 3, u16([0x3C00, 0x0001, 0x7C00]), "holds +infinity at element 2 of 3"),
             ("f16nan.safetensors", "F16", 1, u16([0xFE00]), "holds NaN at element 0 of 1"),
             ("bf16.safetensors", "BF16", 2, u16([0x3F80, 0x7FC0]), "holds NaN at element 1 of 2"),
+            // Either side of the C search's 64-value steps, and deep in a long 16-bit tensor.
+            ("edge63.safetensors", "F32", 130, f32((0..<130).map { $0 == 63 ? -.infinity : 1 }), "holds -infinity at element 63 of 130"),
+            ("edge64.safetensors", "F32", 130, f32((0..<130).map { $0 == 64 ? .nan : 1 }), "holds NaN at element 64 of 130"),
+            ("f16long.safetensors", "F16", 200, u16((0..<200).map { $0 == 130 ? 0x7C00 : 0x3C00 }), "holds +infinity at element 130 of 200"),
         ]
         for (fileName, dtype, count, data, expected) in cases {
             let path = try file(fileName, tensor: "model.22.cv2.weight", dtype: dtype, count: count, data: data)

@@ -7,6 +7,7 @@
 #define TB_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +112,11 @@ void tb_gather_stride2(const float *src, int n, int avail, float *dst);
 /// the sum of every lane, which is flops / 2 exactly while iterations <= 2^24: the loop is checked
 /// and cannot be optimised away.
 double tb_fma_loop(tb_kernels k, long iterations, double *flops);
+
+// The index of the first of `n` unaligned 32-bit (16-bit) values whose bits under `mask` are all set
+// (a float's exponent: NaN or infinity), or -1. SafeTensors.checkFinite.
+long tb_first_nonfinite32(const void *src, size_t n, uint32_t mask);
+long tb_first_nonfinite16(const void *src, size_t n, uint16_t mask);
 
 #ifdef __cplusplus
 }
