@@ -348,11 +348,6 @@ void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw, const
     run(k, x, (size_t)xh * xw, xw, cin, kh, kw, packed, bias, cout, y, (size_t)oh * ow, ow, ow, oy0, oy1, cb0, cb1, act);
 }
 
-void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias, int cout,
-                float *y, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer) {
-    tb_gemm_panel(k, x, cin, n, packed, bias, cout, y, (size_t)n, p0, p1, cb0, cb1, act, tail_buffer);
-}
-
 void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias, int cout,
                    float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer) {
     int full = (p1 - p0) / TILE * TILE, tail = p1 - p0 - full;

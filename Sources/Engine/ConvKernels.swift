@@ -229,7 +229,7 @@ final class DirectConvPlan: @unchecked Sendable {
                 let pc = item / cbChunks, cc = item % cbChunks
                 let p0 = pc * chunk, p1 = min(n, p0 + chunk)
                 let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
-                tb_conv1x1(path, x, cin32, Int32(n), weights, bias, cout32, y, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
+                tb_gemm_panel(path, x, cin32, Int32(n), weights, bias, cout32, y, n, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
                            tails.map { $0.pointer + item * tailFloats })
             }
         case .threeByThree where runsWinograd(oh: oh, ow: ow):

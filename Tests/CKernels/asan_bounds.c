@@ -31,8 +31,8 @@ int main(void){
       float *x=buf((size_t)cin*n,&seed),*wt=buf((size_t)cout*cin,&seed); float *pk=malloc(tb_packed_size(cout,cin)*sizeof(float)); tb_pack_weights(wt,cout,cin,pk);
       float *y=malloc((size_t)cout*n*sizeof(float));
       float *tail=cin>256? malloc((size_t)cin*TB_TILE*sizeof(float)) : NULL;
-      tb_conv1x1(k,x,cin,n,pk,NULL,cout,y,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,tail);
-      if(n>16) tb_conv1x1(k,x,cin,n,pk,NULL,cout,y,16,n,0,(cout+5)/6,TB_ACT_NONE,tail);
+      tb_gemm_panel(k,x,cin,n,pk,NULL,cout,y,(size_t)n,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,tail);
+      if(n>16) tb_gemm_panel(k,x,cin,n,pk,NULL,cout,y,(size_t)n,16,n,0,(cout+5)/6,TB_ACT_NONE,tail);
       free(x);free(wt);free(pk);free(y);free(tail);}
     // a GEMM panel (im2col band) whose products land in larger output planes: the last band of a
     // map, y at its first position, so the last plane ends exactly at the buffer's end

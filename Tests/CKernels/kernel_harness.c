@@ -41,7 +41,7 @@ static double conv1x1(int cin, int cout, int n, tb_act act, int cold) {
         double t0 = now();
         for (int p0 = 0; p0 < n; p0 += chunk)
             for (int cb = 0; cb < blocks; cb += 8)
-                tb_conv1x1(TB_KERNELS_AVX2, x, cin, n, pk, b, cout, y, p0, p0 + chunk < n ? p0 + chunk : n, cb,
+                tb_gemm_panel(TB_KERNELS_AVX2, x, cin, n, pk, b, cout, y, (size_t)n, p0, p0 + chunk < n ? p0 + chunk : n, cb,
                            cb + 8 < blocks ? cb + 8 : blocks, act, NULL);
         double dt = now() - t0;
         if (dt < best) best = dt;
@@ -77,7 +77,7 @@ static double hot1x1(int cin, int cout, int n) {
     long reps = (long)(2e8 / flop) + 1;
     for (int k = 0; k < 20; k++) {
         double t0 = now();
-        for (long r = 0; r < reps; r++) tb_conv1x1(TB_KERNELS_AVX2, x, cin, n, pk, b, cout, y, 0, n, 0, (cout + 5) / 6, TB_ACT_NONE, NULL);
+        for (long r = 0; r < reps; r++) tb_gemm_panel(TB_KERNELS_AVX2, x, cin, n, pk, b, cout, y, (size_t)n, 0, n, 0, (cout + 5) / 6, TB_ACT_NONE, NULL);
         double dt = (now() - t0) / reps;
         if (dt < best) best = dt;
     }

@@ -18,7 +18,7 @@ extern "C" {
 /// Output positions per micro-kernel tile (two 8-float vectors).
 #define TB_TILE 16
 /// Input channels (rows) up to which a last partial tile is copied on the kernel's own stack; above
-/// it the caller passes a buffer of rows * TB_TILE floats (tb_conv1x1, tb_gemm_panel).
+/// it the caller passes a buffer of rows * TB_TILE floats (tb_gemm_panel).
 #define TB_TAIL_STACK_ROWS 256
 
 typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1 } tb_kernels;
@@ -47,17 +47,14 @@ void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw,
 /// The padded input width tb_conv_direct needs for output width ow and kernel width kw.
 int tb_padded_width(int ow, int kw);
 
-/// A 1x1 convolution (a GEMM over the flattened positions) over positions [p0, p1) and blocks
-/// [cb0, cb1): x is cin planes of n positions, y cout planes of n positions. p0 must be a
-/// multiple of TB_TILE; a last partial tile reads only inside the planes (it is copied, zero-padded,
-/// into a buffer of cin * TB_TILE floats: on the stack up to TB_TAIL_STACK_ROWS channels, else `tail_buffer`,
+/// The product of the packed weights and a panel (a GEMM over the flattened positions) over
+/// positions [p0, p1) and blocks [cb0, cb1): x is cin rows of n positions, y cout planes `yplane`
+/// floats apart (y points at position 0 of the panel in output plane 0). A 1x1 convolution is the
+/// panel of its input planes with yplane = n; the strided layers pass the im2col columns of a band
+/// of output rows, whose products land inside larger output planes. p0 must be a multiple of
+/// TB_TILE; a last partial tile reads only inside the rows (it is copied, zero-padded, into a
+/// buffer of cin * TB_TILE floats: on the stack up to TB_TAIL_STACK_ROWS rows, else `tail_buffer`,
 /// which the caller must then pass).
-void tb_conv1x1(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
-                int cout, float *y, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
-
-/// The same product with the output planes `yplane` floats apart (y points at position 0 of
-/// the panel in output plane 0): x is a panel of cin rows of n positions, such as the im2col
-/// columns of a band of output rows, whose products land inside larger output planes.
 void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
                    int cout, float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
 
