@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "PACS", dependencies: ["Cases", "AtomicFiles"]),
         // The terminal UI: capability probe, screens, panes, themes, key map.
         // Depends on Diagnosis for findings and the models it runs in the background; never on Engine.
-        .target(name: "Workstation", dependencies: ["Engine", "Imaging", "Cases", "Diagnosis", "Evaluation", "PACS", "CNcurses", "CSixel"]),
+        .target(name: "Workstation", dependencies: ["Imaging", "Cases", "Diagnosis", "Evaluation", "PACS", "CNcurses", "CSixel"]),
 
         .executableTarget(name: "tumorboard", dependencies: [
             "Engine", "Imaging", "Models", "Cases", "Diagnosis", "Workstation", "Evaluation", "PACS",

@@ -154,7 +154,7 @@ def casejson_seeds(out):
     write(out, "duplicate.json", b'{"format":"tumorboard-case","format_version":1,"id":"A","id":"B"}')
     write(out, "escapes.json", b'{"format":"tumorboard-case","format_version":1,"id":"A","site":"f\\u00e9mur \\ud83e\\uddb4","clinical_note":"a\\"b\\\\c\\n"}')
     # Regression (session 9): a probability whose digits JSONSerialization's doubleValue read a unit in the last
-    # place off, so the manifest round trip changed it (CaseFolder.exactDouble); long digit strings on both sides.
+    # place off, so the manifest round trip changed it (jsonNumber in Cases/CaseFolder.swift); long digit strings on both sides.
     digits = json.dumps(base).replace('"malignant": 0.3', '"malignant": 2222222222222222222222222220.3')
     digits = digits.replace('"value": 120.5', '"value": 0.12345678901234567890123')
     assert "2222222222222222222222222220.3" in digits and "0.12345678901234567890123" in digits

@@ -12,12 +12,8 @@ from train_detector import predict
 
 
 def val_map50(path, images, gts):
-    c = torch.load(path, map_location="cpu", weights_only=False)
-    m = export.build_detector(c["config"])
-    sd = {k: v for k, v in c["model"].items() if not k.endswith("num_batches_tracked")}
-    missing, unexpected = m.load_state_dict(sd, strict=False)
-    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
-    return metrics.detection_map50(predict(m.eval(), images), gts), c.get("epoch"), c.get("progress")
+    m, c = export.load_checkpoint(path)
+    return metrics.detection_map50(predict(m, images), gts), c.get("epoch"), c.get("progress")
 
 
 def main(argv):

@@ -13,10 +13,8 @@ from safetensors import safe_open
 
 
 def from_checkpoint(path):
-    c = torch.load(path, map_location="cpu", weights_only=False)
+    m, c = export.load_checkpoint(path)
     cfg = c["config"]
-    m = export.build_detector(cfg)
-    m.load_state_dict(c["model"]); m.eval()
     with safe_open(str(common.MODELS / "detector.safetensors"), "pt") as f:   # the shipped threshold, without loading the model
         m.meta = dict(cfg, operating_threshold=json.loads(f.metadata()["config"])["operating_threshold"])
     print(f"{path}: epoch {c.get('epoch')}, val mAP@0.5 in training {c.get('val_map50')}, input side {cfg.get('input_side', 256)}")

@@ -41,13 +41,28 @@ def build_detector(meta):
                         strides=tuple(meta["strides"]), input_side=meta.get("input_side"))
 
 
-def load(kind, path=None):
+def load_checkpoint(path):
+    """A detector training checkpoint (training/out/TAG/*.pt): the model (EMA weights, eval mode) and the
+    checkpoint's dict (config, epoch, ...)."""
+    c = torch.load(path, map_location="cpu", weights_only=False)
+    m = build_detector(c["config"])
+    m.load_state_dict(c["model"])
+    return m.eval(), c
+
+
+def load(kind, path=None, config=None):
+    """A shipped model (models/<name>.safetensors, or `path`). `config`: entries that override the file's config
+    (a detector read with another `input_side`: its anchor buffers are then the model's own, from the config)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
     p = Path(path) if path else common.MODELS / f"{NAMES[kind]}.safetensors"
     with safe_open(str(p), "pt") as f:
         meta = json.loads(f.metadata()["config"])
     sd = load_file(str(p))
+    if config:
+        meta.update(config)
+        if kind == "detector":
+            sd = {k: v for k, v in sd.items() if k not in ("model.24.anchors", "model.24.stride")}
     if kind == "detector":
         m = build_detector(meta)
     elif kind in ("lesion", "pathology"):
@@ -57,7 +72,8 @@ def load(kind, path=None):
                        combine=meta.get("combine", "attention"))
     extra = {k: sd.pop(k) for k in list(sd) if k in ("temperature",)}
     missing, unexpected = m.load_state_dict(sd, strict=False)
-    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    rebuilt = ("model.24.anchors", "model.24.stride") if config and kind == "detector" else ()
+    assert not unexpected and all(k.endswith("num_batches_tracked") or k in rebuilt for k in missing), (missing, unexpected)
     m.eval(); m.meta = meta; m.extra = extra
     return m
 

@@ -7,12 +7,11 @@ as F.interpolate) and the decode (anchors in letterbox pixels, centres scaled ba
 python training/make_detector_side_fixture.py -> Tests/Fixtures/pipeline/detector_input_side.safetensors"""
 import json, sys
 from pathlib import Path
-import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common, export, yolo, pipeline as P
+import common, export, pipeline as P
 
 OUT = common.REPO / "Tests" / "Fixtures" / "pipeline" / "detector_input_side.safetensors"
 CASES = [("case01", 384), ("case15", 384), ("case05", 320)]   # keys of pipeline_cases.safetensors
@@ -24,22 +23,13 @@ def main():
     torch.set_num_threads(common.threads())
     with safe_open(str(OUT.parent / "pipeline_cases.safetensors"), "pt") as f:
         cases = {c["key"]: c for c in json.loads(f.metadata()["config"])["cases"]}
-    with safe_open(str(common.MODELS / "detector.safetensors"), "pt") as f:
-        meta = json.loads(f.metadata()["config"])
-    # the anchor buffers are in grid units of the 256 input: each side's model keeps its own (anchors_px / scale)
-    sd = {k: v for k, v in load_file(str(common.MODELS / "detector.safetensors")).items() if k not in ("model.24.anchors", "model.24.stride")}
     d = common.load_btxrd(); pos = {i: k for k, i in enumerate(d["ids"])}
+    models = {side: export.load("detector", config=dict(input_side=side)) for side in {s for _, s in CASES}}
     t, out = {}, []
     for key, side in CASES:
-        m = export.build_detector(dict(meta, input_side=side))
-        missing, unexpected = m.load_state_dict(sd, strict=False)
-        assert not unexpected and all(k.endswith(("num_batches_tracked", "anchors", "stride")) for k in missing), (missing, unexpected)
-        m.eval()
         iid = cases[key]["image_id"]
         lb, _ = P.letterbox(d["images"][pos[iid]])
-        x = torch.from_numpy(lb).float().view(1, 1, P.LETTERBOX, P.LETTERBOX) / 255.0
-        raw = m(x)
-        boxes = yolo.postprocess(m.model[24].decode(raw), CONF, P.DET_IOU)[0]
+        _, raw, boxes = P.detect(models[side], lb, CONF)
         for s, r in enumerate(raw):
             t[f"{key}.det_raw{s}"] = r[0].contiguous()
         t[f"{key}.boxes"] = boxes.contiguous() if len(boxes) else torch.full((1, 5), -1.0)

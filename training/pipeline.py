@@ -37,6 +37,14 @@ def letterbox(grey, size=LETTERBOX):
     return out, (cw / w, ch / h, left, top)
 
 
+@torch.no_grad()
+def detect(det, lb, conf, iou=DET_IOU):
+    """A detector on one uint8 letterbox: (input tensor, raw maps, boxes above `conf` after NMS `iou`)."""
+    x = torch.from_numpy(lb).float().view(1, 1, LETTERBOX, LETTERBOX) / 255.0
+    raw = det(x)
+    return x, raw, yolo.postprocess(det.model[24].decode(raw), conf, iou)[0]
+
+
 class Pipeline:
     def __init__(self, models_dir=None, text=True):
         md = Path(models_dir) if models_dir else None
@@ -53,10 +61,7 @@ class Pipeline:
 
     @torch.no_grad()
     def detect(self, lb, conf=None, iou=DET_IOU):
-        x = torch.from_numpy(lb).float().view(1, 1, LETTERBOX, LETTERBOX) / 255.0
-        raw = self.det(x)
-        boxes = yolo.postprocess(self.det.model[24].decode(raw), self.conf if conf is None else conf, iou)[0]
-        return x, raw, boxes
+        return detect(self.det, lb, self.conf if conf is None else conf, iou)
 
     @torch.no_grad()
     def lesion(self, lb, box):

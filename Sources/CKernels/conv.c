@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include <stdatomic.h>
 
 int tb_padded_width(int ow, int kw) { return (ow + TILE - 1) / TILE * TILE + kw - 1; }
 
@@ -304,16 +303,9 @@ __attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iterations,
     return sum;
 }
 
-// Asked once: the answer is cached (hot paths, e.g. im2col's stride-2 gather, ask it per row).
 static int cpu_has_avx2_fma(void) {
-    static _Atomic int known = -1;
-    int v = atomic_load_explicit(&known, memory_order_relaxed);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        atomic_store_explicit(&known, v, memory_order_relaxed);
-    }
-    return v;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #endif
 

@@ -66,26 +66,26 @@ __attribute__((target("avx2,fma"))) static void deinterleave_row_avx2(const floa
 }
 #endif
 
-void tb_gather_stride2(const float *src, int n, int avail, float *dst) {
+void tb_gather_stride2(tb_kernels k, const float *src, int n, int avail, float *dst) {
     int t = 0;
 #ifdef TB_HAVE_AVX2
-    if (tb_kernels_available(TB_KERNELS_AVX2)) {
+    if (k == TB_KERNELS_AVX2) {
         // 8 outputs from src[2t .. 2t + 15]: only while that stays inside the `avail` floats.
         int vec = (avail - 16) / 2 + 1;   // t + 8 <= vec  <=>  2t + 15 < avail
         if (vec > n) vec = n;
         for (; t + 8 <= vec; t += 8) gather8_stride2_avx2(src + 2 * t, dst + t);
     }
 #endif
-    (void)avail;
+    (void)k; (void)avail;
     for (; t < n; t++) dst[t] = src[2 * t];
 }
 
-// Stride 2 along rows: both column phases of each input row in one pass (AVX2). Returns 0 where
-// this processor has no AVX2, for the general loop.
-static int phase_split_columns2(const float *x, int h, int w, int sh, int by, int bx, int rows, int width, float *out, int i0,
+// Stride 2 along rows: both column phases of each input row in one pass (AVX2). Returns 0 for
+// other kernels, for the general loop.
+static int phase_split_columns2(tb_kernels k, const float *x, int h, int w, int sh, int by, int bx, int rows, int width, float *out, int i0,
                                 int i1) {
 #ifdef TB_HAVE_AVX2
-    if (!tb_kernels_available(TB_KERNELS_AVX2)) return 0;
+    if (k != TB_KERNELS_AVX2) return 0;
     int jlo = bx < width ? bx : width, n[2];
     for (int rx = 0; rx < 2; rx++) {
         n[rx] = w - 1 - rx < 0 ? 0 : (w - 1 - rx) / 2 + 1;
@@ -107,14 +107,14 @@ static int phase_split_columns2(const float *x, int h, int w, int sh, int by, in
         }
     return 1;
 #else
-    (void)x; (void)h; (void)w; (void)sh; (void)by; (void)bx; (void)rows; (void)width; (void)out; (void)i0; (void)i1;
+    (void)k; (void)x; (void)h; (void)w; (void)sh; (void)by; (void)bx; (void)rows; (void)width; (void)out; (void)i0; (void)i1;
     return 0;
 #endif
 }
 
-void tb_phase_split(const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width, float *out,
-                    int i0, int i1) {
-    if (sw == 2 && phase_split_columns2(x, h, w, sh, by, bx, rows, width, out, i0, i1)) return;
+void tb_phase_split(tb_kernels k, const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width,
+                    float *out, int i0, int i1) {
+    if (sw == 2 && phase_split_columns2(k, x, h, w, sh, by, bx, rows, width, out, i0, i1)) return;
     for (int ry = 0; ry < sh; ry++)
         for (int rx = 0; rx < sw; rx++) {
             float *plane = out + (size_t)(ry * sw + rx) * rows * width;

@@ -408,24 +408,23 @@ struct Fields {
         }
         return s
     }
-    func number(_ key: String) throws(CaseError) -> NSNumber? {
+    func number(_ key: String) throws(CaseError) -> Double? {
         guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let n = v as? NSNumber, !isBoolNumber(n) else { throw fail(key, "expected a number, got \(describe(v))") }
-        return n
+        guard let d = jsonNumber(v) else { throw fail(key, "expected a number, got \(describe(v))") }
+        return d
     }
     func int(_ key: String) throws(CaseError) -> Int {
         guard let v = try optionalInt(key) else { throw fail(key, "missing (required)") }
         return v
     }
     func optionalInt(_ key: String) throws(CaseError) -> Int? {
-        guard let n = try number(key) else { return nil }
-        let d = exactDouble(n)
-        guard d.isFinite, d.rounded() == d, abs(d) < 1e15 else { throw fail(key, "expected a whole number, got \(n)") }
+        guard let d = try number(key) else { return nil }
+        guard d.isFinite, d.rounded() == d, abs(d) < 1e15 else { throw fail(key, "expected a whole number, got \(d)") }
         return Int(d)
     }
     func double(_ key: String) throws(CaseError) -> Double {
-        guard let n = try number(key) else { throw fail(key, "missing (required)") }
-        return exactDouble(n)
+        guard let d = try number(key) else { throw fail(key, "missing (required)") }
+        return d
     }
     func optionalBool(_ key: String) throws(CaseError) -> Bool? {
         guard let v = object[key], !(v is NSNull) else { return nil }
@@ -454,17 +453,27 @@ struct Fields {
     }
     func doubleMap(_ key: String) throws(CaseError) -> [String: Double] {
         guard let v = object[key], !(v is NSNull) else { return [:] }
-        guard let m = v as? [String: NSNumber] else { throw fail(key, "expected an object of numbers") }
-        return m.mapValues(exactDouble)
+        guard let m = v as? [String: Any] else { throw fail(key, "expected an object of numbers") }
+        var out: [String: Double] = [:]
+        for (k, item) in m {
+            guard let d = jsonNumber(item) else { throw fail(key, "expected an object of numbers, got \(describe(item)) for \"\(k)\"") }
+            out[k] = d
+        }
+        return out
     }
 }
 
-/// The double a JSON number's text denotes. JSONSerialization on Linux hands numbers over as
-/// NSNumber whose `doubleValue` is not always the double nearest to the text: about half of random
-/// doubles in [0, 1], written by JSONSerialization itself, came back one or two units in the last
-/// place off (the fuzz target casejson found a record whose probabilities changed on the round trip).
-/// The NSNumber's `description` keeps the digits, and Swift's `Double(String)` rounds them correctly.
-public func exactDouble(_ n: NSNumber) -> Double { Double(n.description) ?? n.doubleValue }
+/// A JSON number as JSONSerialization hands it over, as the double its text denotes; nil for
+/// anything else, true and false included (they come as NSNumber too). JSONSerialization on Linux
+/// gives numbers as NSNumber whose `doubleValue` is not always the double nearest to the text:
+/// about half of random doubles in [0, 1], written by JSONSerialization itself, came back one or
+/// two units in the last place off (the fuzz target casejson found a record whose probabilities
+/// changed on the round trip). The NSNumber's `description` keeps the digits, and Swift's
+/// `Double(String)` rounds them correctly.
+public func jsonNumber(_ v: Any?) -> Double? {
+    guard let n = v as? NSNumber, !isBoolNumber(n) else { return nil }
+    return Double(n.description) ?? n.doubleValue
+}
 
 /// JSONSerialization gives booleans as NSNumber; tell them apart from 0 and 1.
 /// JSON true/false as JSONSerialization hands them over (an NSNumber, like a number).

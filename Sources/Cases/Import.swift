@@ -551,7 +551,7 @@ public enum LabPanelFile {
             guard let o = item as? [String: Any] else { throw bad("the entry", "expected an object {\"marker\", \"value\", \"unit\"}, got \(describe(item))") }
             guard let marker = o["marker"] as? String else { throw bad("marker", "expected a text, got \(describe(o["marker"]))") }
             // NSNumber also holds JSON true/false: refuse those as values.
-            guard let n = o["value"] as? NSNumber, !isBoolNumber(n) else {
+            guard let value = jsonNumber(o["value"]) else {
                 throw bad("value", "expected a number, got \(describe(o["value"]))")
             }
             guard let unit = o["unit"] as? String else { throw bad("unit", "expected a text such as \"U/L\", got \(describe(o["unit"]))") }
@@ -560,7 +560,7 @@ public enum LabPanelFile {
                 guard let ds = d as? String, ISODate.isValidDay(ds) else { throw bad("date", "expected a calendar date YYYY-MM-DD, got \(describe(d))") }
                 date = ds
             }
-            let r = LabResult(marker: marker, value: exactDouble(n), unit: unit, date: date)
+            let r = LabResult(marker: marker, value: value, unit: unit, date: date)
             do { try labCatalog.validate(r) } catch { throw LabFileError(file: name, problem: "entry \(i) (\(marker)): \(error)") }
             results.append(r)
         }

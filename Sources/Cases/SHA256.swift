@@ -47,12 +47,9 @@ public struct SHA256Digest: Sendable {
     }
 
     /// Whole 64-byte blocks through the compression function (C, CDigest: optimised in debug builds too).
-    private mutating func compress(_ p: UnsafePointer<UInt8>, blocks: Int = 1) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 8) { w in
-            (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]) = h
-            tb_sha256_blocks(w.baseAddress!, p, blocks)
-            h = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7])
-        }
+    private mutating func compress(_ p: UnsafePointer<UInt8>, blocks: Int) {
+        // A homogeneous tuple is laid out as 8 contiguous UInt32.
+        withUnsafeMutablePointer(to: &h) { $0.withMemoryRebound(to: UInt32.self, capacity: 8) { tb_sha256_blocks($0, p, blocks) } }
     }
 
     /// The 32-byte digest.

@@ -1,11 +1,12 @@
 import Engine
 import Foundation
 import Imaging
+import Models
 
 /// The exact input preparation of the reference pipeline (docs/method.md sections 1, 3, 4).
 public enum Preprocessing {
     /// The detector's input size (letterbox side).
-    public static let letterboxSide = 256
+    public static let letterboxSide = LesionDetector.letterboxSide
     public static let padValue = 114
     public static let cropSide = 128
     public static let slideSide = 128

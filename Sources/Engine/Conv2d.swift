@@ -221,6 +221,8 @@ public struct Conv2d: Sendable {
         let bandRows = panel != nil ? max(1, min(oh, (1 << 16) / max(1, kdim * ow)))
                                     : max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
         let bands = (oh + bandRows - 1) / bandRows
+        // im2col's stride-2 gather runs on the kernels in force (the best C ones under blas).
+        let gatherKernels = (panel?.0 ?? ConvKernels.forDirectAlgorithm).cKernels
         let act = activation
         FlopCounter.shared.add(2 * n * outChannels * kdim * spatial)
         for b in 0..<n {
@@ -236,7 +238,7 @@ public struct Conv2d: Sendable {
                     defer { withExtendedLifetime(col) {} }   // read below only through raw pointers
                     if !direct {
                         col = TensorStorage(count: kdim * cols, zeroed: false)
-                        self.im2col(src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
+                        self.im2col(gatherKernels, src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
                     }
                     if let (k, plan) = panel, let col {
                         plan.runPanel(k, columns: col.pointer, n: cols, y: dst + first, yplane: spatial, bias: biasG, activation: act,
@@ -260,7 +262,7 @@ public struct Conv2d: Sendable {
     /// col[(c*kh + i)*kw + j][(oy - rows.lowerBound)*ow + ox]. Rows are contiguous copies at
     /// stride 1 and vector gathers of every other column at stride 2 (`tb_gather_stride2`),
     /// straight from the input: no phase split first (docs/performance.md).
-    private func im2col(_ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
+    private func im2col(_ k: tb_kernels, _ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
                         _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
         let (kh, kw) = kernel
         let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
@@ -287,7 +289,7 @@ public struct Conv2d: Sendable {
                     if oxHi > oxLo { row.advanced(by: oxLo).update(from: line + oxLo + xOff, count: oxHi - oxLo) }
                 } else if sw == 2 && dw == 1 {
                     let ix = oxLo * 2 + xOff
-                    if oxHi > oxLo { tb_gather_stride2(line + ix, Int32(oxHi - oxLo), Int32(w - ix), row + oxLo) }
+                    if oxHi > oxLo { tb_gather_stride2(k, line + ix, Int32(oxHi - oxLo), Int32(w - ix), row + oxLo) }
                 } else {
                     var ix = oxLo * sw + xOff
                     for ox in oxLo..<oxHi { row[ox] = line[ix]; ix += sw }

@@ -240,7 +240,7 @@ final class DirectConvPlan: @unchecked Sendable {
             let ph = PhaseLayout(h: h, w: w, oh: oh, ow: ow, kh: kh, kw: kw, stride: stride, padding: padding)
             let planes = TensorStorage(count: cin * ph.plane, zeroed: false)
             defer { withExtendedLifetime(planes) {} }   // read below only through raw pointers
-            ph.fill(from: x, channels: cin, into: planes.pointer)
+            ph.fill(path, from: x, channels: cin, into: planes.pointer)
             let xp = planes.pointer, mode = mode
             let taps = ph.taps.map { Int32($0) }
             taps.withUnsafeBufferPointer { t in
@@ -277,7 +277,7 @@ extension DirectConvPlan {
         let plane = rows * width
         let padded = TensorStorage(count: cin * plane, zeroed: false)
         defer { withExtendedLifetime(padded) {} }   // read below only through raw pointers
-        PhaseSplit.run(x, channels: cin, h: h, w: w, stride: (1, 1), border: (1, 1), rows: rows, width: width, into: padded.pointer)
+        PhaseSplit.run(path, x, channels: cin, h: h, w: w, stride: (1, 1), border: (1, 1), rows: rows, width: width, into: padded.pointer)
         let xp = padded.pointer
         // Small items balance the threads (each takes the next as it finishes); the blocks are
         // split only where the pairs are too few, as each such item repeats the input transform.
@@ -337,8 +337,8 @@ struct PhaseLayout {
 
     /// Writes every channel's phase planes (borders and the tiles' overhang zero), in C
     /// (`tb_phase_split`), split over channels and bands of rows.
-    func fill(from x: UnsafeMutablePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>) {
-        PhaseSplit.run(x, channels: channels, h: h, w: w, stride: (sh, sw), border: (by, bx), rows: rows, width: width, into: dst)
+    func fill(_ k: tb_kernels, from x: UnsafeMutablePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>) {
+        PhaseSplit.run(k, x, channels: channels, h: h, w: w, stride: (sh, sw), border: (by, bx), rows: rows, width: width, into: dst)
     }
 }
 
@@ -379,13 +379,13 @@ public enum MachinePeak {
 /// threads, in bands of rows (a stem has 3 channels: bands keep both threads busy). The one copy
 /// of this rule, for `PhaseLayout` (our kernels' tap tables).
 enum PhaseSplit {
-    static func run(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, stride: (Int, Int), border: (Int, Int),
+    static func run(_ k: tb_kernels, _ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, stride: (Int, Int), border: (Int, Int),
                     rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
         let phases = stride.0 * stride.1, plane = phases * rows * width
         let band = max(1, min(rows, (1 << 16) / max(1, phases * width))), bands = (rows + band - 1) / band
         EngineThreads.parallelFor(channels * bands, minWorkPerChunk: band * phases * width) { item in
             let c = item / bands, i0 = (item % bands) * band
-            tb_phase_split(x + c * h * w, Int32(h), Int32(w), Int32(stride.0), Int32(stride.1), Int32(border.0), Int32(border.1),
+            tb_phase_split(k, x + c * h * w, Int32(h), Int32(w), Int32(stride.0), Int32(stride.1), Int32(border.0), Int32(border.1),
                            Int32(rows), Int32(width), dst + c * plane, Int32(i0), Int32(min(rows, i0 + band)))
         }
     }

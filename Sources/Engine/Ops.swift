@@ -71,7 +71,8 @@ extension Ops {
     /// antialiasing: [N, C, H, W] -> [N, C, height, width]. Each output pixel's source position is
     /// max((o + 0.5) * in / out - 0.5, 0); the two row taps are mixed first, then the two rows, as
     /// ATen's CPU kernel does. The detector trained on an enlarged input (`input_side`, issue 15)
-    /// sees the 256 letterbox through it.
+    /// sees the 256 letterbox through it. Imaging's `.bilinear` resize computes the same taps for
+    /// 8-bit images (Imaging/Resize.swift `torchTaps`); the two layers do not depend on each other.
     public static func resizeBilinear(_ x: Tensor, height oh: Int, width ow: Int) throws -> Tensor {
         try Profiler.shared.measure("resize bilinear \(x.shape) -> \(oh)x\(ow)") { try resizeBilinearImpl(x, height: oh, width: ow) }
     }

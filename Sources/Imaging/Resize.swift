@@ -80,7 +80,8 @@ extension Image {
         for i in values.indices { values[i] = min(max((values[i] + 0.5).rounded(.down), 0), maxValue) }
     }
 
-    /// Source taps of torch's upsample_bilinear2d (align_corners=False).
+    /// Source taps of torch's upsample_bilinear2d (align_corners=False); Engine's
+    /// `Ops.resizeBilinear` computes the same for tensors (the layers do not depend on each other).
     private struct Taps { var i0: Int; var i1: Int; var w0: Float; var w1: Float }
 
     private static func torchTaps(inLength: Int, outLength: Int) -> [Taps] {

@@ -46,6 +46,8 @@ public struct LesionDetector: Sendable {
     /// Boxes scoring at or below this are dropped (chosen on val: max F1).
     public let scoreThreshold: Float
     public let nmsIoU: Float
+    /// The letterbox side the pipeline feeds the detector (training/yolo.py's `source_side`).
+    public static let letterboxSide = 256
     public let maxCandidates = 1000
     public let maxDetections = 100
 
@@ -72,15 +74,16 @@ public struct LesionDetector: Sendable {
     /// takes only the 256 letterbox (its decode scales back to 256).
     public func raw(_ x: Tensor) throws -> [Tensor] {
         guard let side = config.inputSide else { return try network(x) }
-        guard x.rank == 4, x.shape[2] == 256, x.shape[3] == 256 else {
-            throw EngineError.shape(op: "detector", detail: "a detector with input_side \(side) reads the 256 x 256 letterbox, got \(x.shape)")
+        let l = Self.letterboxSide
+        guard x.rank == 4, x.shape[2] == l, x.shape[3] == l else {
+            throw EngineError.shape(op: "detector", detail: "a detector with input_side \(side) reads the \(l) x \(l) letterbox, got \(x.shape)")
         }
-        return side == 256 ? try network(x) : try network(Ops.resizeBilinear(x, height: side, width: side))
+        return side == l ? try network(x) : try network(Ops.resizeBilinear(x, height: side, width: side))
     }
 
     /// Network pixels to letterbox pixels: 256 / `input_side` (1 without one). The anchors are in
     /// letterbox pixels already.
-    public var outScale: Float { config.inputSide.map { Float(256) / Float($0) } ?? 1 }
+    public var outScale: Float { config.inputSide.map { Float(Self.letterboxSide) / Float($0) } ?? 1 }
 
     /// Decoded candidates above `threshold`, in the reference order (scale, anchor, row, column).
     public func decode(_ raw: [Tensor], threshold: Float) -> [Detection] {

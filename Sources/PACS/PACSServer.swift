@@ -173,16 +173,16 @@ public enum PACSServersFile {
                 else { server.credentialsFile = folder.appendingPathComponent(file).standardizedFileURL.path }
             }
             if let t = o["timeout_seconds"] {
-                guard let n = t as? NSNumber, !isBoolNumber(n), n.doubleValue >= 1, n.doubleValue <= 600 else {
+                guard let seconds = jsonNumber(t), (1...600).contains(seconds) else {
                     throw bad("servers[\(i)] (\(name)): \"timeout_seconds\" must be a number from 1 to 600")
                 }
-                server.timeout = n.doubleValue
+                server.timeout = seconds
             }
             if let r = o["retries"] {
-                guard let n = r as? NSNumber, !isBoolNumber(n), n.doubleValue == n.doubleValue.rounded(), (0...5).contains(n.intValue) else {
+                guard let count = jsonNumber(r), count == count.rounded(), (0...5).contains(count) else {
                     throw bad("servers[\(i)] (\(name)): \"retries\" must be a whole number from 0 to 5")
                 }
-                server.retries = n.intValue
+                server.retries = Int(count)
             }
             servers.append(server)
         }

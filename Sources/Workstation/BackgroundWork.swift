@@ -1,5 +1,5 @@
+import Diagnosis
 import Dispatch
-import Engine
 import Foundation
 
 /// A value shared between the main thread and the background queues.
@@ -52,7 +52,7 @@ final class BackgroundWork<Message: Sendable>: Sendable {
         guard lane == .engine, let idle = engineIdleDrain else { return }
         let n = engineJobs.withLock { count -> UInt64 in count += 1; return count }
         engineQueue.asyncAfter(deadline: .now() + idle) { [engineJobs] in
-            if engineJobs.current == n { TensorBufferPool.drain() }
+            if engineJobs.current == n { ModelSet.releaseFreedBuffers() }
         }
     }
 

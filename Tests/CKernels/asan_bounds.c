@@ -83,6 +83,7 @@ int main(void){
     tb_maxpool_plane(x,h,w,y,oh,ow,kk,s,p,row);
     free(x);free(y);free(row);}
   printf("kernels-asan: max pooling clean\n");
+  for(int pi=0;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];   // both paths from here on
   // phase planes: im2col's (no border, ceil(h/s) x ceil(w/s)) and our kernels' (PhaseLayout: a
   // border, rows padded past the map, width rounded to whole tiles), in two bands of rows
   int ps[][6]={{1,1,2,2,0,0},{7,9,2,2,0,0},{640,640,2,2,1,1},{5,3,3,2,1,2},{9,9,1,1,1,1},{2,17,2,3,0,0}};
@@ -90,8 +91,8 @@ int main(void){
     for(int layout=0;layout<2;layout++){
       int rows=(h+sh-1)/sh+by+layout*2, width=(w+sw-1)/sw+bx+layout*((16-((w+sw-1)/sw)%16)%16+1);
       float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)sh*sw*rows*width*sizeof(float));
-      tb_phase_split(x,h,w,sh,sw,by,bx,rows,width,o,0,rows/2);
-      tb_phase_split(x,h,w,sh,sw,by,bx,rows,width,o,rows/2,rows);
+      tb_phase_split(k,x,h,w,sh,sw,by,bx,rows,width,o,0,rows/2);
+      tb_phase_split(k,x,h,w,sh,sw,by,bx,rows,width,o,rows/2,rows);
       free(x);free(o);}}
   // ... and PhaseLayout's own sizes (Sources/Engine/ConvKernels.swift), where the tile-padded width
   // can be narrower than a phase of the input (k 2, s 2, p 0 on 33 columns: 16 outputs, 17 inputs)
@@ -101,16 +102,17 @@ int main(void){
     int by=-floordiv(-p,s), bx=by, qmax=floordiv(kk-1-p,s);
     int rows=oh+qmax+by, width=(ow+15)/16*16+qmax+bx;
     float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)s*s*rows*width*sizeof(float));
-    tb_phase_split(x,h,w,s,s,by,bx,rows,width,o,0,rows);
+    tb_phase_split(k,x,h,w,s,s,by,bx,rows,width,o,0,rows);
     free(x);free(o);}
-  printf("kernels-asan: phase planes clean\n");
+  printf("kernels-asan: phase planes clean (%s)\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
   // im2col's stride-2 gather: exactly `avail` floats readable, every n it may be asked for
   for(int avail=1;avail<=70;avail++) for(int n=1;2*n-1<=avail;n++){
     float *src=buf((size_t)avail,&seed),*dst=malloc((size_t)n*sizeof(float));
-    tb_gather_stride2(src,n,avail,dst);
+    tb_gather_stride2(k,src,n,avail,dst);
     for(int t=0;t<n;t++) if(dst[t]!=src[2*t]){fprintf(stderr,"gather: wrong value at %d of %d\n",t,n);return 1;}
     free(src);free(dst);}
-  printf("kernels-asan: stride-2 gather clean\n");
+  printf("kernels-asan: stride-2 gather clean (%s)\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
+  }
   // the weight files' NaN / infinity search: exactly n values readable, unaligned, none or one at each place
   for(size_t n=0;n<=200;n++) for(long at=-1;at<(long)n;at++){
     unsigned char *raw=malloc(4*n+1), *p=raw+1;   // one byte on: unaligned

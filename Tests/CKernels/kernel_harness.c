@@ -107,7 +107,7 @@ static double stem(int cin, int cout, int h, int kk, int s, int p) {
     double best = 1e9;
     for (int r = 0; r < 20; r++) {
         double t0 = now();
-        for (int c = 0; c < cin; c++) tb_phase_split(x + (size_t)c * h * w, h, w, s, s, by, bx, rows, width, xp + c * plane, 0, rows);
+        for (int c = 0; c < cin; c++) tb_phase_split(TB_KERNELS_AVX2, x + (size_t)c * h * w, h, w, s, s, by, bx, rows, width, xp + c * plane, 0, rows);
         for (int oy = 0; oy < oh; oy += rowChunk)
             for (int cb = 0; cb < blocks; cb += 8)
                 tb_conv_taps(TB_KERNELS_AVX2, xp, cin, plane, width, taps, kk * kk, pk, b, cout, y, oh, ow, oy,
@@ -141,7 +141,7 @@ static double conv3x3(int c, int hw, int winograd, float **out) {
     double best = 1e9;
     for (int r = 0; r < 20; r++) {
         double t0 = now();
-        for (int ci = 0; ci < c; ci++) tb_phase_split(x + (size_t)ci * hw * hw, hw, hw, 1, 1, 1, 1, rows, width, xp + ci * plane, 0, rows);
+        for (int ci = 0; ci < c; ci++) tb_phase_split(TB_KERNELS_AVX2, x + (size_t)ci * hw * hw, hw, hw, 1, 1, 1, 1, rows, width, xp + ci * plane, 0, rows);
         if (winograd)
             tb_wino_conv(TB_KERNELS_AVX2, xp, c, plane, width, pk, b, c, y, oh, ow, 0, chunks, 0, blocks, TB_ACT_RELU, work);
         else

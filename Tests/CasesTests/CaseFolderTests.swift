@@ -40,7 +40,7 @@ final class CaseFolderTests: XCTestCase {
 
     /// Every double a case file holds (a finding's probabilities, lab values) reads back exactly as
     /// written. JSONSerialization's own `doubleValue` did not: about half of random doubles came
-    /// back a unit or two in the last place off (`exactDouble`; found by the casejson fuzz target).
+    /// back a unit or two in the last place off (`jsonNumber`; found by the casejson fuzz target).
     func testEveryDoubleRoundTripsThroughTheManifest() throws {
         let dir = try temporaryFolder(self)
         var record = try CaseFolder.read(try makeCase(in: dir))
@@ -77,6 +77,9 @@ final class CaseFolderTests: XCTestCase {
             (["radiographs": [["file": "radiograph.png", "sha256": String(repeating: "0", count: 64)]]],
              ["'radiographs[0].sha256'", "the file changed"]),
             (["synthetic": "yes"], ["'synthetic'", "true or false"]),
+            // JSON true is an NSNumber too: not a probability
+            (["findings": [["created_at": "2024-03-01T10:00:00Z", "probabilities": ["benign": true], "modalities": ["image"]]]],
+             ["probabilities", "expected an object of numbers", "\"benign\""]),
         ]
         for (i, (extra, parts)) in cases.enumerated() {
             let folder = try makeCase(in: dir, id: "C\(i)", extra: extra)

@@ -174,12 +174,16 @@ final class PipelineTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         XCTAssertEqual(meta.cases.count, 3)
+        var detectors: [Int: LesionDetector] = [:]   // one per side
         for c in meta.cases {
-            config["input_side"] = c.input_side
-            let file = dir.appendingPathComponent("detector-\(c.input_side).safetensors").path
-            let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
-            try SafeTensorsWriter.write(tensors, metadata: ["config": json], to: file)
-            let detector = try LesionDetector(Weights(path: file))
+            if detectors[c.input_side] == nil {
+                config["input_side"] = c.input_side
+                let file = dir.appendingPathComponent("detector-\(c.input_side).safetensors").path
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+                try SafeTensorsWriter.write(tensors, metadata: ["config": json], to: file)
+                detectors[c.input_side] = try LesionDetector(Weights(path: file))
+            }
+            let detector = try XCTUnwrap(detectors[c.input_side])
             let x = try Preprocessing.tensor(Preprocessing.letterbox(radiograph(c.image_id)))
             let (raw, boxes) = try detector.detect(x, threshold: meta.conf, iou: meta.nms_iou)
             for s in 0..<3 {

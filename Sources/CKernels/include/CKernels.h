@@ -95,12 +95,13 @@ void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, in
 /// planes of rows x width, phase (ry, rx) row i column j holding
 /// x[(i - by) * sh + ry][(j - bx) * sw + rx], zero outside the h x w input (by and bx rows and
 /// columns of border). Writes rows [i0, i1) of every phase, so that a caller can split the rows.
-void tb_phase_split(const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width, float *out,
-                    int i0, int i1);
+/// `k`: the kernels the caller runs (AVX2: stride-2 rows in one shuffled pass).
+void tb_phase_split(tb_kernels k, const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width,
+                    float *out, int i0, int i1);
 
 /// dst[t] = src[2t] for t < n, reading only src[0 .. avail) (avail >= 2n - 1): im2col's rows of a
-/// stride-2 convolution straight from its input (AVX2 where the processor has it).
-void tb_gather_stride2(const float *src, int n, int avail, float *dst);
+/// stride-2 convolution straight from its input (vector shuffles with the AVX2 kernels `k`).
+void tb_gather_stride2(tb_kernels k, const float *src, int n, int avail, float *dst);
 
 /// The processor's multiply-add throughput, for `tumorboard bench --model peak` (the yardstick of
 /// docs/performance.md): `iterations` steps of independent accumulators a = a * 1 + 1 from zero
