@@ -8,10 +8,7 @@ import Foundation
 /// not depend on the count: every parallel loop writes disjoint outputs and reduces in a fixed order.
 public enum EngineThreads {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var current: Int = {
-        openblas_set_num_threads(1)   // the engine splits GEMMs itself (see GEMM)
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    nonisolated(unsafe) private static var current: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     public static var count: Int {
         lock.lock(); defer { lock.unlock() }
@@ -116,11 +113,21 @@ public final class Profiler: @unchecked Sendable {
 /// weight matrix in every thread. Every output element is computed by one call with the same
 /// K order, so results do not depend on the thread count.
 public enum GEMM {
+    /// OpenBLAS's own threads off, once, before its first call: the engine splits GEMMs itself and
+    /// calls OpenBLAS from several threads at once. (This was done when `EngineThreads` was first
+    /// read, so a small product that reached OpenBLAS before any parallel loop ran it with its own
+    /// threads, and later concurrent calls into a multithreaded OpenBLAS could crash.)
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// The threads OpenBLAS would use for a product now (1 once the engine has called it).
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, countFlops: Bool = true,
                              split: Bool = true) {
+        _ = singleThreaded
         if countFlops { FlopCounter.shared.add(2 * m * n * k) }
         // The blocks depend only on the shape, never on the thread count, so 1 and N threads make
         // exactly the same OpenBLAS calls and the same bits.
