@@ -16,15 +16,7 @@ int tb_padded_width(int ow, int kw) { return (ow + TILE - 1) / TILE * TILE + kw 
 
 size_t tb_packed_size(int cout, int kdim) { return (size_t)((cout + CO - 1) / CO) * (size_t)kdim * CO; }
 
-void tb_pack_weights(const float *weight, int cout, int kdim, float *packed) {
-    int blocks = (cout + CO - 1) / CO;
-    for (int b = 0; b < blocks; b++)
-        for (int k = 0; k < kdim; k++)
-            for (int r = 0; r < CO; r++) {
-                int o = b * CO + r;
-                packed[((size_t)b * kdim + k) * CO + r] = o < cout ? weight[(size_t)o * kdim + k] : 0.0f;
-            }
-}
+void tb_pack_weights(const float *weight, int cout, int kdim, float *packed) { tb_pack_blocks(weight, cout, kdim, CO, packed); }
 
 
 // ---------------------------------------------------------------- portable
@@ -205,78 +197,6 @@ run_avx2(const float *x, size_t plane, int xw, int cin, int kh, int kw, const fl
     }
 }
 
-// ---- strided convolutions: the same tiles over phase planes, with a table of tap offsets.
-
-__attribute__((target("avx2,fma"), always_inline)) static inline void
-tile_taps_avx2(const float *x0, int cin, size_t plane, const int *taps, int ntaps, const float *wp, __m256 acc[CO][2],
-               size_t off1, int wide) {
-    ACC_6x16_DECLARE;
-    for (int ci = 0; ci < cin; ci++) {
-        const float *base = x0 + (size_t)ci * plane;
-        for (int t = 0; t < ntaps; t++) {
-            const float *p = base + taps[t];
-            __m256 v0 = _mm256_loadu_ps(p), v1 = wide ? _mm256_loadu_ps(p + off1) : v0;
-            STEP_6x16(v0, v1, wp);
-            wp += CO;
-        }
-    }
-    ACC_6x16_STORE(acc);
-}
-
-// NT taps per input channel: a constant where the caller names one (9 for 3x3, 1 for 1x1), so the
-// tap loop unrolls; WIDE: 16 positions of a row (else 8, or two rows of 8 on narrow maps).
-#define TAPS_TILE(NT, OY, OX)                                                                               \
-    do {                                                                                                    \
-        __m256 acc[CO][2];                                                                                  \
-        int left = ow - (OX), count = left < TILE ? left : TILE;                                            \
-        const float *src = x + (size_t)(OY) * xw + (OX);                                                    \
-        float *dst = y + (size_t)(OY) * ow + (OX);                                                          \
-        if (ow <= 8 && (OY) + 1 < oy1) {                                                                    \
-            tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, (size_t)xw, 1);                              \
-            store_rows_avx2(acc, bias, cb * CO, cout, dst, yplane, (size_t)ow, ow, act);                    \
-        } else if (count > 8) {                                                                             \
-            tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 1);                                       \
-            store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                                  \
-        } else {                                                                                            \
-            tile_taps_avx2(src, cin, plane, taps, NT, wp, acc, 8, 0);                                       \
-            store_avx2(acc, bias, cb * CO, cout, dst, yplane, count, act);                                  \
-        }                                                                                                   \
-    } while (0)
-
-// As the stride-1 loops: positions outer when the blocks' weights are small (a stem's: each tile's
-// taps stay in L1 while every block uses them), blocks outer otherwise. Each output is one tile
-// call either way, so the bits are the same.
-#define TAPS_AVX2_BODY(NT)                                                                                  \
-    if (weights_small) {                                                                                    \
-        for (int oy = oy0; oy < oy1; oy += (ow <= 8 ? 2 : 1))                                               \
-            for (int ox = 0; ox < ow; ox += TILE)                                                           \
-                for (int cb = cb0; cb < cb1; cb++) {                                                        \
-                    const float *wp = packed + (size_t)cb * kdim * CO;                                      \
-                    TAPS_TILE(NT, oy, ox);                                                                  \
-                }                                                                                           \
-    } else {                                                                                                \
-        for (int cb = cb0; cb < cb1; cb++) {                                                                \
-            const float *wp = packed + (size_t)cb * kdim * CO;                                              \
-            for (int oy = oy0; oy < oy1; oy += (ow <= 8 ? 2 : 1))                                           \
-                for (int ox = 0; ox < ow; ox += TILE) TAPS_TILE(NT, oy, ox);                                \
-        }                                                                                                   \
-    }
-
-__attribute__((target("avx2,fma"))) static void
-taps_avx2(const float *x, size_t plane, int xw, int cin, const int *taps, int ntaps, const float *packed, const float *bias,
-          int cout, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
-    size_t yplane = (size_t)oh * ow;
-    int kdim = cin * ntaps;
-    int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
-    if (ntaps == 9) {
-        TAPS_AVX2_BODY(9)
-    } else if (ntaps == 1) {
-        TAPS_AVX2_BODY(1)
-    } else {
-        TAPS_AVX2_BODY(ntaps)
-    }
-}
-
 // 12 independent chains: FMA latency (4-5 cycles) times 2 pipes is at most 10 in flight, so the
 // loop runs at throughput, not latency. The empty asm keeps the accumulators in registers and the
 // compiler from folding the multiply by one.
@@ -355,15 +275,6 @@ void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *pa
         }
         run(k, tmp, TILE, 0, cin, 1, 1, packed, bias, cout, y + p0 + full, yplane, 0, tail, 0, 1, cb0, cb1, act);
     }
-}
-
-void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, const int *taps, int ntaps,
-                  const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
-                  int cb0, int cb1, tb_act act) {
-#ifdef TB_HAVE_AVX2
-    if (k == TB_KERNELS_AVX2) { taps_avx2(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, oh, ow, oy0, oy1, cb0, cb1, act); return; }
-#endif
-    run_portable(x, plane, xw, cin, taps, ntaps, packed, bias, cout, y, (size_t)oh * ow, ow, ow, oy0, oy1, cb0, cb1, act);
 }
 
 double tb_fma_loop(tb_kernels k, long iterations, double *flops) {

@@ -29,6 +29,18 @@ static inline float tb_exp(float x) {
     return p * scale.f;
 }
 
+// weight [cout][kdim] -> packed [ceil(cout/block)][kdim][block], zero rows past cout: the layout of
+// every micro-kernel's weights (blocks of 6 for conv.c and Winograd, of 16 for strided.c).
+static inline void tb_pack_blocks(const float *weight, int cout, int kdim, int block, float *packed) {
+    int blocks = (cout + block - 1) / block;
+    for (int b = 0; b < blocks; b++)
+        for (int k = 0; k < kdim; k++)
+            for (int r = 0; r < block; r++) {
+                int o = b * block + r;
+                packed[((size_t)b * kdim + k) * block + r] = o < cout ? weight[(size_t)o * kdim + k] : 0.0f;
+            }
+}
+
 static inline float tb_activate(float v, tb_act act) {
     switch (act) {
     case TB_ACT_RELU: return v > 0 ? v : 0;
@@ -79,7 +91,8 @@ __attribute__((target("avx2,fma"))) static inline void even_odd_avx2(const float
 }
 
 // The 6 x 16 tile's 12 accumulators, one step of it (6 broadcast weights times two vectors of
-// inputs), and their hand-over; shared by the stride-1 tiles and the tap-table tiles.
+// inputs), and their hand-over; shared by the stride-1 tiles and Winograd's products (the strided
+// kernel's tiles, strided.c, use the same 12 accumulators).
 #define ACC_6x16_DECLARE                                                                                   \
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;              \
     __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00

@@ -28,8 +28,7 @@ public struct BatchNormParams: Sendable {
 
 /// A 2-D convolution over NCHW input, with optional bias and a fused activation.
 /// Path by shape: where our direct kernels (`ConvKernels`, Sources/CKernels) are in force they take
-/// the stride-1 1x1 and 3x3 convolutions and the stems (`DirectConvPlan.preferredByDefault`), and
-/// our GEMM multiplies the im2col columns of the other strided convolutions (`panelByDefault`);
+/// the stride-1 1x1 and 3x3 convolutions and every strided one (`DirectConvPlan.preferredByDefault`);
 /// otherwise 1x1 / stride 1 / no padding goes straight to GEMM; 3x3 / stride 1 with enough channels
 /// goes to Winograd F(2x2, 3x3); everything else is im2col + GEMM, one GEMM per image and group.
 public struct Conv2d: Sendable {
@@ -134,54 +133,48 @@ public struct Conv2d: Sendable {
         winograd != nil && (algorithm == .winograd || outputs >= 196)
     }
 
-    /// Where our kernels take this call: the whole convolution on the direct kernels, or the
-    /// im2col columns multiplied by our GEMM (the AVX2 kernels' choice for the wide strided
-    /// convolutions, `DirectConvPlan.panelByDefault`, forced or not); nil: the BLAS paths.
-    enum OwnKernels: Equatable { case direct(ConvKernels), columns(ConvKernels) }
-
-    /// Forced by the algorithm, or by `TUMORBOARD_KERNELS` (then on every convolution they take),
-    /// else the AVX2 kernels where they are the best available and measured faster for this kind
-    /// of convolution (`DirectConvPlan.preferredByDefault` / `panelByDefault`; `tumorboard bench
-    /// --model conv-paths`, docs/performance.md). The portable kernels run only when forced.
-    private func ownKernels() -> OwnKernels? {
+    /// The kernels of ours that take this call (nil: the BLAS paths): forced by the algorithm, or by
+    /// `TUMORBOARD_KERNELS` (then on every convolution they take), else the AVX2 kernels where they
+    /// are the best available and measured faster for this kind of convolution
+    /// (`DirectConvPlan.preferredByDefault`; `tumorboard bench --model conv-paths`,
+    /// docs/performance.md). The portable kernels run only when forced.
+    private func ownKernels() -> ConvKernels? {
         guard let direct else { return nil }
-        if algorithm == .direct { return .direct(ConvKernels.forDirectAlgorithm) }
+        if algorithm == .direct { return ConvKernels.forDirectAlgorithm }
         guard algorithm == .auto else { return nil }
         let sel = ConvKernels.current
         switch sel.kernels {
         case .blas: return nil
-        case .avx2 where direct.panelByDefault: return .columns(.avx2)
-        case _ where sel.forced: return .direct(sel.kernels)
-        default: return sel.kernels == .avx2 && direct.preferredByDefault ? .direct(.avx2) : nil
+        case _ where sel.forced: return sel.kernels
+        default: return sel.kernels == .avx2 && direct.preferredByDefault ? .avx2 : nil
         }
     }
 
-    /// Whether this convolution, under the kernels now in force, multiplies its im2col columns
-    /// with our AVX2 GEMM (tests; the profile names it "im2col-avx2").
-    public var multipliesColumnsWithOwnGEMM: Bool { if case .columns = ownKernels() { return true } else { return false } }
+    /// Whether this convolution, under the kernels now in force, runs on our strided kernel
+    /// (`tb_conv_strided`; tests; the profile names it "strided-avx2" or "strided-portable").
+    public var runsOwnStridedKernel: Bool { ownKernels() != nil && direct?.mode == .strided }
 
     /// Whether this convolution, under the kernels now in force, runs Winograd F(2x2, 3x3) on our
     /// kernels for an input of h x w (`DirectConvPlan.runsWinograd`; tests; the profile names it
     /// "winograd-avx2").
     public func runsOwnWinograd(h: Int, w: Int) -> Bool {
         let (oh, ow) = outputSize(h, w)
-        if case .direct = ownKernels(), direct?.runsWinograd(oh: oh, ow: ow) == true { return true } else { return false }
+        return ownKernels() != nil && direct?.runsWinograd(oh: oh, ow: ow) == true
     }
 
-    private func profileKey(_ x: Tensor, own: OwnKernels?) -> String {
+    private func profileKey(_ x: Tensor, own: ConvKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let ownPath: String? = switch own {
-        case .direct(let k): direct?.runsWinograd(oh: oh, ow: ow) == true ? "winograd-\(k.rawValue)" : "direct-\(k.rawValue)"
-        case .columns(let k): "im2col-\(k.rawValue)"
-        case nil: nil
+        let ownPath: String? = own.map { k in
+            let name = direct?.runsWinograd(oh: oh, ow: ow) == true ? "winograd" : (direct?.mode == .strided ? "strided" : "direct")
+            return "\(name)-\(k.rawValue)"
         }
         let path = ownPath ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
-    private func forward(_ x: Tensor, own: OwnKernels?) throws -> Tensor {
+    private func forward(_ x: Tensor, own: ConvKernels?) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
         }
@@ -194,7 +187,7 @@ public struct Conv2d: Sendable {
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
         let y = Tensor(uninitialized: [n, outChannels, oh, ow])
-        if case .direct(let k) = own, let direct {
+        if let k = own, let direct {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
             for b in 0..<n {
                 direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: y.pointer + b * outChannels * spatial,
@@ -215,14 +208,10 @@ public struct Conv2d: Sendable {
         // im2col columns (none for a 1x1 convolution), multiplies, and applies bias and
         // activation while the band is still hot. Bands run in parallel; they depend only on
         // the shape, so the bits do not depend on the thread count.
-        // With our GEMM (`OwnKernels.columns`) each block of 6 output channels reads the whole band, so
-        // bands are sized to stay in L2 (64 Ki floats of columns); OpenBLAS packs them itself.
-        let panel: (ConvKernels, DirectConvPlan)? = if case .columns(let k) = own, let plan = self.direct { (k, plan) } else { nil }
-        let bandRows = panel != nil ? max(1, min(oh, (1 << 16) / max(1, kdim * ow)))
-                                    : max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
+        let bandRows = max(1, min(oh, (1 << 18) / max(1, (kdim + coutG) * ow)))
         let bands = (oh + bandRows - 1) / bandRows
-        // im2col's stride-2 gather runs on the kernels in force (the best C ones under blas).
-        let gatherKernels = (panel?.0 ?? ConvKernels.forDirectAlgorithm).cKernels
+        // im2col's stride-2 gather runs on the best C kernels (or those forced).
+        let gatherKernels = ConvKernels.forDirectAlgorithm.cKernels
         let act = activation
         FlopCounter.shared.add(2 * n * outChannels * kdim * spatial)
         for b in 0..<n {
@@ -240,11 +229,6 @@ public struct Conv2d: Sendable {
                         col = TensorStorage(count: kdim * cols, zeroed: false)
                         self.im2col(gatherKernels, src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
                     }
-                    if let (k, plan) = panel, let col {
-                        plan.runPanel(k, columns: col.pointer, n: cols, y: dst + first, yplane: spatial, bias: biasG, activation: act,
-                                      parallel: bands == 1)
-                        return
-                    }
                     GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim,
                                b: col?.pointer ?? src + first, ldb: direct ? spatial : cols,
                                c: dst + first, ldc: spatial, countFlops: false, split: bands == 1)
@@ -261,7 +245,7 @@ public struct Conv2d: Sendable {
     /// Lays out the receptive fields of output rows `rows` as columns:
     /// col[(c*kh + i)*kw + j][(oy - rows.lowerBound)*ow + ox]. Rows are contiguous copies at
     /// stride 1 and vector gathers of every other column at stride 2 (`tb_gather_stride2`),
-    /// straight from the input: no phase split first (docs/performance.md).
+    /// straight from the input (docs/performance.md).
     private func im2col(_ k: tb_kernels, _ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
                         _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
         let (kh, kw) = kernel

@@ -11,8 +11,7 @@ import Foundation
 /// By default (`TUMORBOARD_KERNELS` unset or `auto`) the best kernels this processor has run
 /// where they measured faster (`Conv2d`'s choice by shape), the rest on `blas`; a forced
 /// `portable` or `avx2` runs every convolution they can take on our kernels (none on OpenBLAS),
-/// so that every shape is tested on them: under `avx2` the wide strided ones multiply their
-/// im2col columns with our GEMM, as by default, and the tap tables keep the rest. `avx512` is a name the issue asks for but no kernels exist for it yet: asking for it is a
+/// so that every shape is tested on them. `avx512` is a name the issue asks for but no kernels exist for it yet: asking for it is a
 /// named error, never a silent fallback.
 public enum ConvKernels: String, Sendable, CaseIterable {
     case blas, portable, avx2
@@ -85,11 +84,12 @@ public enum ConvKernels: String, Sendable, CaseIterable {
 }
 
 /// A convolution on our direct kernels: stride-1 1x1 (no padding) and 3x3 (padding 1) on their
-/// own loops; every other one with one group and dilation 1 (the strided convolutions, the 7x7
-/// and 6x6 stems) as a table of tap offsets over phase planes (`tb_conv_taps`). The weights are
-/// packed once, on first use, into blocks of 6 output channels.
+/// own loops, weights packed into blocks of 6 output channels; every other one with one group and
+/// dilation 1 (the strided convolutions, the 7x7 and 6x6 stems) on the strided kernel
+/// (`tb_conv_strided`: the inputs broadcast, blocks of 16 output channels, straight from the
+/// unpadded input). The weights are packed once, on first use.
 final class DirectConvPlan: @unchecked Sendable {
-    enum Mode { case pointwise, threeByThree, taps }
+    enum Mode { case pointwise, threeByThree, strided }
     let mode: Mode
     let kh: Int, kw: Int, stride: (Int, Int), padding: (Int, Int)
     let cin: Int, cout: Int
@@ -102,19 +102,21 @@ final class DirectConvPlan: @unchecked Sendable {
         guard groups == 1, dilation == (1, 1), activation != .gelu, padding.0 < kh, padding.1 < kw else { return nil }
         if stride == (1, 1) && kh == 1 && kw == 1 && padding == (0, 0) { mode = .pointwise }
         else if stride == (1, 1) && kh == 3 && kw == 3 && padding == (1, 1) { mode = .threeByThree }
-        else { mode = .taps }
+        else { mode = .strided }
         self.stride = stride; self.padding = padding
         cin = weight.shape[1]; cout = weight.shape[0]; self.weight = weight
     }
 
     /// Whether the default (not forced) choice runs this convolution here: the stride-1 1x1 and
     /// 3x3 loops always (faster than im2col + GEMM and Winograd on every such shape of ResNet-18
-    /// and YOLOv5n); the tap tables only on inputs of at most 4 channels, i.e. the networks' stems
-    /// (the 6x6/2 and 7x7/2 stems measured faster, the wider strided 3x3 layers slower:
-    /// docs/performance.md).
-    var preferredByDefault: Bool { mode != .taps || cin <= 4 }
+    /// and YOLOv5n), and the strided kernel on every strided convolution (as fast as im2col with
+    /// our GEMM or faster on every strided shape of both networks, the same bits: docs/performance.md
+    /// "Sixth step"). A stride-1 convolution of another shape (none in TumorBoard's networks) runs
+    /// here only when forced.
+    var preferredByDefault: Bool { mode != .strided || stride != (1, 1) }
 
     var blocks: Int { (cout + Int(TB_CO_BLOCK) - 1) / Int(TB_CO_BLOCK) }
+    var stridedBlocks: Int { (cout + Int(TB_STRIDED_BLOCK) - 1) / Int(TB_STRIDED_BLOCK) }
 
     /// Whether this convolution runs Winograd F(2x2, 3x3) on our micro-kernel (`tb_wino_conv`,
     /// Sources/CKernels/winograd.c) instead of the direct 3x3 loop for an output of oh x ow:
@@ -132,12 +134,20 @@ final class DirectConvPlan: @unchecked Sendable {
     static let winogradMinChannels = 32
     static let winogradMinTiles = 32
 
+    /// The weights packed for this plan's kernel (blocks of 6 output channels for the stride-1
+    /// loops, of 16 for the strided kernel), made on first use.
     private var packed: UnsafeMutablePointer<Float> {
         lock.lock(); defer { lock.unlock() }
         if let p = packedStorage { return p.pointer }
-        let kdim = cin * kh * kw
-        let s = TensorStorage(count: tb_packed_size(Int32(cout), Int32(kdim)))
-        tb_pack_weights(weight.pointer, Int32(cout), Int32(kdim), s.pointer)
+        let (kdim, cout32) = (Int32(cin * kh * kw), Int32(cout))
+        let s: TensorStorage
+        if mode == .strided {
+            s = TensorStorage(count: tb_strided_packed_size(cout32, kdim))
+            tb_strided_pack_weights(weight.pointer, cout32, kdim, s.pointer)
+        } else {
+            s = TensorStorage(count: tb_packed_size(cout32, kdim))
+            tb_pack_weights(weight.pointer, cout32, kdim, s.pointer)
+        }
         packedStorage = s
         return s.pointer
     }
@@ -168,36 +178,6 @@ final class DirectConvPlan: @unchecked Sendable {
     /// where the positions fill whole tiles.
     static func tailFloats(rows: Int, positions: Int) -> Int {
         rows > Int(TB_TAIL_STACK_ROWS) && positions % Int(TB_TILE) != 0 ? rows * Int(TB_TILE) : 0
-    }
-
-    /// Whether the AVX2 GEMM runs this convolution on its im2col columns (`runPanel`): the
-    /// strided convolutions that the tap tables do not take by default (inputs of more than 4
-    /// channels), where im2col's contiguous rows feed the same micro-kernel as a 1x1 layer with
-    /// cin x kh x kw input channels (docs/performance.md, "Kernels of our own").
-    var panelByDefault: Bool { !preferredByDefault && stride != (1, 1) }
-
-    /// The product of the packed weights and one band of im2col columns (`kdim` = cin x kh x kw
-    /// rows of `n` positions, in (ci, ky, kx) order, the packing's), with bias and activation
-    /// applied in the store: y points at the band's first position in output plane 0, whose
-    /// planes are `yplane` floats apart. `parallel` splits the channel blocks over the engine's
-    /// threads (for a single band); the bits do not depend on it.
-    func runPanel(_ k: ConvKernels, columns: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>, yplane: Int,
-                  bias: UnsafeMutablePointer<Float>?, activation: Activation, parallel: Bool) {
-        let path = k.cKernels
-        let weights = packed, a = Self.act(activation), kdim = cin * kh * kw
-        let (kdim32, cout32, blocks) = (Int32(kdim), Int32(cout), blocks)
-        let chunks = parallel ? min(blocks, max(1, EngineThreads.count)) : 1
-        let per = (blocks + chunks - 1) / chunks
-        let tailFloats = Self.tailFloats(rows: kdim, positions: n)
-        let tails = tailFloats > 0 ? TensorStorage(count: chunks * tailFloats, zeroed: false) : nil
-        defer { withExtendedLifetime(tails) {} }
-        let body: (Int) -> Void = { c in
-            let cb0 = c * per, cb1 = min(blocks, cb0 + per)
-            guard cb0 < cb1 else { return }
-            tb_gemm_panel(path, columns, kdim32, Int32(n), weights, bias, cout32, y, yplane, 0, Int32(n), Int32(cb0), Int32(cb1), a,
-                          tails.map { $0.pointer + c * tailFloats })
-        }
-        if chunks > 1 { EngineThreads.parallelFor(chunks, minWorkPerChunk: per * Int(TB_CO_BLOCK) * kdim * n, body) } else { body(0) }
     }
 
     /// y = conv(x) + bias, activated, for one image: x is cin planes of h x w, y cout planes of
@@ -234,29 +214,53 @@ final class DirectConvPlan: @unchecked Sendable {
             }
         case .threeByThree where runsWinograd(oh: oh, ow: ow):
             runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
-        case .threeByThree, .taps:
-            // The input with a zero border, rows padded to whole tiles, split into stride phases
-            // (one phase for stride 1: the 3x3 loop reads it as rows of `width`).
-            let ph = PhaseLayout(h: h, w: w, oh: oh, ow: ow, kh: kh, kw: kw, stride: stride, padding: padding)
-            let planes = TensorStorage(count: cin * ph.plane, zeroed: false)
-            defer { withExtendedLifetime(planes) {} }   // read below only through raw pointers
-            ph.fill(path, from: x, channels: cin, into: planes.pointer)
-            let xp = planes.pointer, mode = mode
-            let taps = ph.taps.map { Int32($0) }
-            taps.withUnsafeBufferPointer { t in
-                let tp = t.baseAddress!
-                EngineThreads.parallelFor(rChunks * cbChunks, minWorkPerChunk: rowChunk * ow * cin * kh * kw) { item in
-                    let rc = item / cbChunks, cc = item % cbChunks
-                    let oy0 = Int32(rc * rowChunk), oy1 = Int32(min(oh, rc * rowChunk + rowChunk))
-                    let cb0 = cc * blockChunk, cb1 = Int32(min(blocks, cb0 + blockChunk))
-                    if mode == .threeByThree {
-                        tb_conv_direct(path, xp, cin32, Int32(ph.rows), Int32(ph.width), weights, bias, cout32, 3, 3, y, Int32(oh), Int32(ow),
-                                       oy0, oy1, Int32(cb0), cb1, a)
-                    } else {
-                        tb_conv_taps(path, xp, cin32, ph.plane, Int32(ph.width), tp, Int32(kh * kw), weights, bias, cout32, y,
-                                     Int32(oh), Int32(ow), oy0, oy1, Int32(cb0), cb1, a)
-                    }
-                }
+        case .threeByThree:
+            // The input with a zero border of one row and column, rows padded to whole tiles.
+            let rows = oh + 2, width = Int(tb_padded_width(Int32(ow), 3)), plane = rows * width
+            let padded = TensorStorage(count: cin * plane, zeroed: false)
+            defer { withExtendedLifetime(padded) {} }   // read below only through raw pointers
+            BorderCopy.run(x, channels: cin, h: h, w: w, border: (1, 1), rows: rows, width: width, into: padded.pointer)
+            let xp = padded.pointer
+            EngineThreads.parallelFor(rChunks * cbChunks, minWorkPerChunk: rowChunk * ow * cin * kh * kw) { item in
+                let rc = item / cbChunks, cc = item % cbChunks
+                let oy0 = Int32(rc * rowChunk), oy1 = Int32(min(oh, rc * rowChunk + rowChunk))
+                let cb0 = cc * blockChunk, cb1 = Int32(min(blocks, cb0 + blockChunk))
+                tb_conv_direct(path, xp, cin32, Int32(rows), Int32(width), weights, bias, cout32, 3, 3, y, Int32(oh), Int32(ow),
+                               oy0, oy1, Int32(cb0), cb1, a)
+            }
+        case .strided:
+            runStrided(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
+        }
+    }
+}
+
+extension DirectConvPlan {
+    /// The strided kernel for one image, straight from the unpadded input: work items of position
+    /// chunks (whole tiles of 6) whose band of bordered input rows is about 64 Ki floats (each item
+    /// copies its band into its work buffer, where it stays in cache while the tiles go by), times
+    /// chunks of 16-channel blocks where the bands are fewer than 8 (small maps with many channels).
+    /// Every output is summed the same way whatever the split: 1 and 2 threads give identical bits.
+    fileprivate func runStrided(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>,
+                                oh: Int, ow: Int, bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
+        let weights = packed, kdim = cin * kh * kw, blocks = stridedBlocks, n = oh * ow, tile = Int(TB_STRIDED_TILE)
+        let bandOut = max(1, ((1 << 16) / max(1, cin * (w + 2 * padding.1)) - kh) / stride.0 + 1)
+        var pChunks = (n + bandOut * ow - 1) / (bandOut * ow)
+        let chunk = ((n + pChunks - 1) / pChunks + tile - 1) / tile * tile
+        pChunks = (n + chunk - 1) / chunk
+        let cbChunks = min(blocks, pChunks >= 8 ? 1 : (8 + pChunks - 1) / pChunks), blocksPerItem = (blocks + cbChunks - 1) / cbChunks
+        let workFloats = tb_strided_work_floats(Int32(cin), Int32(w), Int32(kh), Int32(kw), Int32(stride.0), Int32(padding.1), Int32(ow),
+                                                Int32(chunk))
+        let (cin32, cout32) = (Int32(cin), Int32(cout))
+        EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * kdim * blocksPerItem * Int(TB_STRIDED_BLOCK)) { item in
+            let pc = item / cbChunks, cc = item % cbChunks
+            let p0 = pc * chunk, p1 = min(n, p0 + chunk)
+            let cb0 = cc * blocksPerItem, cb1 = min(blocks, cb0 + blocksPerItem)
+            guard p0 < p1 else { return }
+            let work = TensorStorage(count: workFloats, zeroed: false)
+            withExtendedLifetime(work) {
+                tb_conv_strided(path, x, cin32, Int32(h), Int32(w), weights, bias, cout32, Int32(kh), Int32(kw), Int32(stride.0),
+                                Int32(stride.1), Int32(padding.0), Int32(padding.1), y, Int32(oh), Int32(ow), Int32(p0), Int32(p1),
+                                Int32(cb0), Int32(cb1), a, work.pointer)
             }
         }
     }
@@ -277,7 +281,7 @@ extension DirectConvPlan {
         let plane = rows * width
         let padded = TensorStorage(count: cin * plane, zeroed: false)
         defer { withExtendedLifetime(padded) {} }   // read below only through raw pointers
-        PhaseSplit.run(path, x, channels: cin, h: h, w: w, stride: (1, 1), border: (1, 1), rows: rows, width: width, into: padded.pointer)
+        BorderCopy.run(x, channels: cin, h: h, w: w, border: (1, 1), rows: rows, width: width, into: padded.pointer)
         let xp = padded.pointer
         // Small items balance the threads (each takes the next as it finishes); the blocks are
         // split only where the pairs are too few, as each such item repeats the input transform.
@@ -298,47 +302,6 @@ extension DirectConvPlan {
                              Int32(cb0), Int32(cb1), a, work.pointer)
             }
         }
-    }
-}
-
-/// The input of a direct convolution laid out for `tb_conv_taps` (and, with stride 1 and padding
-/// 1, for the 3x3 loop of `tb_conv_direct`):
-/// for each channel, stride.0 x stride.1 phase planes, phase (ry, rx) row i column j holding
-/// x[(i - by) * sh + ry][(j - bx) * sw + rx] (zero outside the image), with by, bx rows and columns
-/// of border so that every tap is a non-negative offset. Kernel tap (ky, kx) of output (oy, ox)
-/// reads input row oy*sh + ky - ph = (oy + qy)*sh + ry, i.e. phase ry, row oy + qy + by.
-struct PhaseLayout {
-    let sh: Int, sw: Int, by: Int, bx: Int
-    let rows: Int, width: Int, h: Int, w: Int
-    let taps: [Int]
-    var plane: Int { sh * sw * rows * width }
-
-    init(h: Int, w: Int, oh: Int, ow: Int, kh: Int, kw: Int, stride: (Int, Int), padding: (Int, Int)) {
-        (sh, sw) = stride
-        self.h = h; self.w = w
-        func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-        by = -floorDiv(-padding.0, sh); bx = -floorDiv(-padding.1, sw)
-        let qmaxY = floorDiv(kh - 1 - padding.0, sh), qmaxX = floorDiv(kw - 1 - padding.1, sw)
-        let tile = Int(TB_TILE)
-        rows = oh + qmaxY + by
-        width = (ow + tile - 1) / tile * tile + qmaxX + bx
-        var taps: [Int] = []
-        let (rowsV, widthV, shV, swV, byV, bxV) = (rows, width, sh, sw, by, bx)
-        for ky in 0..<kh {
-            for kx in 0..<kw {
-                let ay = ky - padding.0, ax = kx - padding.1
-                let qy = floorDiv(ay, shV), qx = floorDiv(ax, swV)
-                let ry = ay - qy * shV, rx = ax - qx * swV
-                taps.append((ry * swV + rx) * rowsV * widthV + (qy + byV) * widthV + (qx + bxV))
-            }
-        }
-        self.taps = taps
-    }
-
-    /// Writes every channel's phase planes (borders and the tiles' overhang zero), in C
-    /// (`tb_phase_split`), split over channels and bands of rows.
-    func fill(_ k: tb_kernels, from x: UnsafeMutablePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>) {
-        PhaseSplit.run(k, x, channels: channels, h: h, w: w, stride: (sh, sw), border: (by, bx), rows: rows, width: width, into: dst)
     }
 }
 
@@ -375,18 +338,17 @@ public enum MachinePeak {
     }
 }
 
-/// Splits every channel of an input into its phase planes (`tb_phase_split`) on the engine's
-/// threads, in bands of rows (a stem has 3 channels: bands keep both threads busy). The one copy
-/// of this rule, for `PhaseLayout` (our kernels' tap tables).
-enum PhaseSplit {
-    static func run(_ k: tb_kernels, _ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, stride: (Int, Int), border: (Int, Int),
-                    rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
-        let phases = stride.0 * stride.1, plane = phases * rows * width
-        let band = max(1, min(rows, (1 << 16) / max(1, phases * width))), bands = (rows + band - 1) / band
-        EngineThreads.parallelFor(channels * bands, minWorkPerChunk: band * phases * width) { item in
-            let c = item / bands, i0 = (item % bands) * band
-            tb_phase_split(k, x + c * h * w, Int32(h), Int32(w), Int32(stride.0), Int32(stride.1), Int32(border.0), Int32(border.1),
-                           Int32(rows), Int32(width), dst + c * plane, Int32(i0), Int32(min(rows, i0 + band)))
+/// Copies every channel of an input into its zero-bordered copy (`tb_border_copy`, as the direct 3x3
+/// loop and Winograd read it) on the engine's threads, in bands of rows.
+enum BorderCopy {
+    static func run(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, border: (Int, Int), rows: Int, width: Int,
+                    into dst: UnsafeMutablePointer<Float>) {
+        let plane = rows * width
+        let band = max(1, min(rows, (1 << 16) / max(1, width))), bands = (rows + band - 1) / band
+        EngineThreads.parallelFor(channels * bands, minWorkPerChunk: band * width) { item in
+            let c = item / bands, i0 = (item % bands) * band, i1 = min(rows, i0 + band)
+            tb_border_copy(x + c * h * w, Int32(h), Int32(w), Int32(border.0), Int32(border.1), Int32(width), dst + c * plane + i0 * width,
+                           Int32(i0), Int32(i1))
         }
     }
 }

@@ -1,10 +1,11 @@
 // The convolution kernels (Sources/CKernels) on exact-size buffers under AddressSanitizer: each
 // entry point gets exactly the floats the Swift side allocates for it (ConvKernels.swift: the
-// padded input of tb_padded_width, the 1x1 planes and tail buffer, the phase planes and tap
-// offsets of PhaseLayout, Winograd's bordered input and work buffer, recomputed here by the same
-// formulas), so a read or write past them is
-// reported. Values are not checked here (DirectKernelTests does that against PyTorch and a naive
-// convolution). Run by scripts/kernels-asan.
+// padded input of tb_padded_width, the 1x1 planes and tail buffer, the zero-bordered copy, the
+// strided kernel's unpadded input and work buffer, Winograd's bordered input and work buffer,
+// recomputed here by the same formulas), so a read or write past them is reported. Values are not
+// checked here (DirectKernelTests does that against PyTorch and a naive convolution), except that
+// the strided kernel must give im2col + tb_gemm_panel's bits and the bordered copy must hold the
+// input where it belongs. Run by scripts/kernels-asan.
 #include "CKernels.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,18 +44,28 @@ int main(void){
       float *tail=kd>256? malloc((size_t)kd*TB_TILE*sizeof(float)) : NULL;
       tb_gemm_panel(k,x,kd,n,pk,b,cout,y+(plane-n),(size_t)plane,0,n,0,(cout+5)/6,TB_ACT_SILU,tail);
       free(x);free(wt);free(b);free(pk);free(y);free(tail);}
-    // taps: the Swift PhaseLayout's sizes, exactly
-    int st[][7]={{5,7,14,14,3,2,1},{6,13,15,33,3,2,1},{3,16,21,19,6,2,2},{3,8,17,15,7,2,3},{8,9,9,9,1,2,0},{4,5,7,12,3,1,0},{2,6,1,3,3,2,1},{3,4,14,14,3,2,1}};
-    for(unsigned t=0;t<sizeof st/sizeof st[0];t++){int cin=st[t][0],cout=st[t][1],h=st[t][2],w=st[t][3],kk=st[t][4],s=st[t][5],p=st[t][6];
-      int oh=(h+2*p-kk)/s+1, ow=(w+2*p-kk)/s+1;
-      int by=-floordiv(-p,s), bx=by, qmax=floordiv(kk-1-p,s);
-      int rows=oh+qmax+by, width=(ow+15)/16*16+qmax+bx; size_t plane=(size_t)s*s*rows*width;
-      int *taps=malloc(sizeof(int)*kk*kk); int ti=0;
-      for(int ky=0;ky<kk;ky++)for(int kx=0;kx<kk;kx++){int ay=ky-p,ax=kx-p,qy=floordiv(ay,s),qx=floordiv(ax,s),ry=ay-qy*s,rx=ax-qx*s; taps[ti++]=(ry*s+rx)*rows*width+(qy+by)*width+(qx+bx);}
-      float *xp=buf((size_t)cin*plane,&seed),*wt=buf((size_t)cout*cin*kk*kk,&seed); float *pk=malloc(tb_packed_size(cout,cin*kk*kk)*sizeof(float)); tb_pack_weights(wt,cout,cin*kk*kk,pk);
-      float *y=malloc((size_t)cout*oh*ow*sizeof(float));
-      tb_conv_taps(k,xp,cin,plane,width,taps,kk*kk,pk,NULL,cout,y,oh,ow,0,oh,0,(cout+5)/6,TB_ACT_SILU);
-      free(taps);free(xp);free(wt);free(pk);free(y);}
+    // the strided kernel: the unpadded input, the output planes and the work buffer of
+    // tb_strided_work_floats, exactly; whole ranges and split ones (positions from the middle of a
+    // tile, one block of several). Its outputs must equal im2col + tb_gemm_panel's bit for bit (the
+    // same sums in the same order), the one value check of this file.
+    int st[][8]={{5,7,14,14,3,2,2,1},{6,13,15,33,3,2,2,1},{3,16,21,19,6,2,2,2},{3,8,17,15,7,2,2,3},{8,9,9,9,1,2,2,0},
+                 {4,5,7,12,3,1,1,0},{2,6,1,3,3,2,2,1},{3,40,14,14,3,2,2,1},{300,20,5,7,3,2,2,1},{4,17,12,10,3,2,1,1},{2,3,11,8,5,3,3,2}};
+    for(unsigned t=0;t<sizeof st/sizeof st[0];t++){int cin=st[t][0],cout=st[t][1],h=st[t][2],w=st[t][3],kk=st[t][4],sy=st[t][5],sx=st[t][6],p=st[t][7];
+      int oh=(h+2*p-kk)/sy+1, ow=(w+2*p-kk)/sx+1, n=oh*ow, kd=cin*kk*kk, blocks=(cout+TB_STRIDED_BLOCK-1)/TB_STRIDED_BLOCK;
+      float *x=buf((size_t)cin*h*w,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);
+      float *pk=malloc(tb_strided_packed_size(cout,kd)*sizeof(float)); tb_strided_pack_weights(wt,cout,kd,pk);
+      float *work=malloc(tb_strided_work_floats(cin,w,kk,kk,sy,p,ow,n)*sizeof(float)), *work7=malloc(tb_strided_work_floats(cin,w,kk,kk,sy,p,ow,7)*sizeof(float));
+      float *y=malloc((size_t)cout*n*sizeof(float)), *y2=malloc((size_t)cout*n*sizeof(float));
+      tb_conv_strided(k,x,cin,h,w,pk,t%2?NULL:b,cout,kk,kk,sy,sx,p,p,y,oh,ow,0,n,0,blocks,TB_ACT_SILU,work);
+      if(n>7) tb_conv_strided(k,x,cin,h,w,pk,b,cout,kk,kk,sy,sx,p,p,y2,oh,ow,n-7,n,blocks-1,blocks,TB_ACT_RELU,work7);
+      // the reference: im2col columns [ci][ky][kx][position], zero outside the input, times the same weights
+      float *col=malloc((size_t)kd*n*sizeof(float)), *pk6=malloc(tb_packed_size(cout,kd)*sizeof(float)), *tail=kd>256? malloc((size_t)kd*TB_TILE*sizeof(float)) : NULL;
+      tb_pack_weights(wt,cout,kd,pk6);
+      for(int r=0;r<kd;r++){int ci=r/(kk*kk),ky=(r/kk)%kk,kx=r%kk;
+        for(int q=0;q<n;q++){int iy=(q/ow)*sy-p+ky, ix=(q%ow)*sx-p+kx; col[(size_t)r*n+q]=iy>=0&&iy<h&&ix>=0&&ix<w? x[((size_t)ci*h+iy)*w+ix] : 0.0f;}}
+      tb_gemm_panel(k,col,kd,n,pk6,t%2?NULL:b,cout,y2,(size_t)n,0,n,0,(cout+5)/6,TB_ACT_SILU,tail);
+      if(memcmp(y,y2,(size_t)cout*n*sizeof(float))){fprintf(stderr,"strided kernel: not the bits of im2col + tb_gemm_panel (shape %u)\n",t);return 1;}
+      free(x);free(wt);free(b);free(pk);free(work);free(work7);free(y);free(y2);free(col);free(pk6);free(tail);}
     // Winograd F(2x2, 3x3): the bordered input of tb_wino_layout, the work buffer of
     // tb_wino_work_floats for the blocks of the call, the output planes; whole ranges and split
     // ones (a last chunk alone, a middle block range), maps one row high, odd and narrower than a
@@ -83,28 +94,19 @@ int main(void){
     tb_maxpool_plane(x,h,w,y,oh,ow,kk,s,p,row);
     free(x);free(y);free(row);}
   printf("kernels-asan: max pooling clean\n");
-  for(int pi=0;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];   // both paths from here on
-  // phase planes: im2col's (no border, ceil(h/s) x ceil(w/s)) and our kernels' (PhaseLayout: a
-  // border, rows padded past the map, width rounded to whole tiles), in two bands of rows
-  int ps[][6]={{1,1,2,2,0,0},{7,9,2,2,0,0},{640,640,2,2,1,1},{5,3,3,2,1,2},{9,9,1,1,1,1},{2,17,2,3,0,0}};
-  for(unsigned t=0;t<sizeof ps/sizeof ps[0];t++){int h=ps[t][0],w=ps[t][1],sh=ps[t][2],sw=ps[t][3],by=ps[t][4],bx=ps[t][5];
-    for(int layout=0;layout<2;layout++){
-      int rows=(h+sh-1)/sh+by+layout*2, width=(w+sw-1)/sw+bx+layout*((16-((w+sw-1)/sw)%16)%16+1);
-      float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)sh*sw*rows*width*sizeof(float));
-      tb_phase_split(k,x,h,w,sh,sw,by,bx,rows,width,o,0,rows/2);
-      tb_phase_split(k,x,h,w,sh,sw,by,bx,rows,width,o,rows/2,rows);
-      free(x);free(o);}}
-  // ... and PhaseLayout's own sizes (Sources/Engine/ConvKernels.swift), where the tile-padded width
-  // can be narrower than a phase of the input (k 2, s 2, p 0 on 33 columns: 16 outputs, 17 inputs)
-  int pl[][5]={{9,33,2,2,0},{640,640,6,2,2},{14,14,3,2,1},{7,7,3,1,1},{17,15,7,2,3},{1,3,3,2,1},{5,12,3,1,0}};
-  for(unsigned t=0;t<sizeof pl/sizeof pl[0];t++){int h=pl[t][0],w=pl[t][1],kk=pl[t][2],s=pl[t][3],p=pl[t][4];
-    int oh=(h+2*p-kk)/s+1, ow=(w+2*p-kk)/s+1;
-    int by=-floordiv(-p,s), bx=by, qmax=floordiv(kk-1-p,s);
-    int rows=oh+qmax+by, width=(ow+15)/16*16+qmax+bx;
-    float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)s*s*rows*width*sizeof(float));
-    tb_phase_split(k,x,h,w,s,s,by,bx,rows,width,o,0,rows);
+  // the zero-bordered copy: exactly rows x width floats written (in two bands of rows, each from
+  // its first row's place), borders of 0 to 3, rows and widths past the input, a width narrower than
+  // border plus input (the copy is cut); and each value where it belongs
+  int bc[][6]={{1,1,1,1,3,3},{7,9,1,1,9,27},{5,3,2,3,11,10},{9,9,0,0,9,9},{2,17,3,2,10,19},{4,6,1,1,6,5}};
+  for(unsigned t=0;t<sizeof bc/sizeof bc[0];t++){int h=bc[t][0],w=bc[t][1],by=bc[t][2],bx=bc[t][3],rows=bc[t][4],width=bc[t][5];
+    float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)rows*width*sizeof(float));
+    tb_border_copy(x,h,w,by,bx,width,o,0,rows/2);
+    tb_border_copy(x,h,w,by,bx,width,o+(size_t)(rows/2)*width,rows/2,rows);
+    for(int i=0;i<rows;i++) for(int j=0;j<width;j++){int iy=i-by,ix=j-bx; float want=iy>=0&&iy<h&&ix>=0&&ix<w? x[iy*w+ix] : 0.0f;
+      if(o[i*width+j]!=want){fprintf(stderr,"border copy: wrong value at row %d column %d (shape %u)\n",i,j,t);return 1;}}
     free(x);free(o);}
-  printf("kernels-asan: phase planes clean (%s)\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
+  printf("kernels-asan: bordered copy clean\n");
+  for(int pi=0;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];   // both paths from here on
   // im2col's stride-2 gather: exactly `avail` floats readable, every n it may be asked for
   for(int avail=1;avail<=70;avail++) for(int n=1;2*n-1<=avail;n++){
     float *src=buf((size_t)avail,&seed),*dst=malloc((size_t)n*sizeof(float));

@@ -4,8 +4,11 @@
 //   hot     the micro-kernel on data that stays in L1 (1x1 and 3x3), no activation
 //   act     1x1 layers of YOLOv5n with SiLU in the store and without, interleaved
 //   cold    1x1 layers with every cache flushed (a 64 MiB write) before each call
-//   stem    the YOLOv5n and ResNet-18 stems: phase split plus tap tables, as the engine runs them
 //   winograd  stride-1 3x3 layers of both networks: the direct loop against Winograd F(2x2, 3x3)
+//   strided  the strided layers and stems of both networks: im2col + our GEMM (the engine's path
+//           before the strided kernel) against tb_conv_strided in the engine's work items, with the
+//           number of outputs whose bits differ (the `stem` mode of earlier figures went with the
+//           stems' tap tables, which the strided kernel replaced)
 // Each line gives GFLOP/s and the share of the one-core peak measured at the start (tb_fma_loop).
 #include "CKernels.h"
 #include <stdio.h>
@@ -21,7 +24,6 @@ static float *rnd(size_t n) {
 }
 static char *flushbuf;
 static void flush(void) { for (size_t i = 0; i < (64u << 20); i += 64) flushbuf[i]++; }
-static int floordiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 static double peak;
 static void report(const char *what, double flop, double s) {
     printf("%-44s %8.3f ms %6.1f GFLOP/s %4.0f%% of peak\n", what, s * 1e3, flop / s / 1e9, 100 * flop / s / 1e9 / peak);
@@ -85,42 +87,8 @@ static double hot1x1(int cin, int cout, int n) {
     return best;
 }
 
-// A stem as the engine runs it: PhaseLayout's sizes and tap table (Sources/Engine/ConvKernels.swift),
-// tb_phase_split per channel, then tb_conv_taps in the engine's row and block chunks.
-static double stem(int cin, int cout, int h, int kk, int s, int p) {
-    int w = h, oh = (h + 2 * p - kk) / s + 1, ow = (w + 2 * p - kk) / s + 1;
-    int by = -floordiv(-p, s), bx = by, qmax = floordiv(kk - 1 - p, s);
-    int rows = oh + qmax + by, width = (ow + 15) / 16 * 16 + qmax + bx;
-    size_t plane = (size_t)s * s * rows * width;
-    int *taps = malloc(sizeof(int) * kk * kk), ti = 0;
-    for (int ky = 0; ky < kk; ky++)
-        for (int kx = 0; kx < kk; kx++) {
-            int ay = ky - p, ax = kx - p, qy = floordiv(ay, s), qx = floordiv(ax, s), ry = ay - qy * s, rx = ax - qx * s;
-            taps[ti++] = (ry * s + rx) * rows * width + (qy + by) * width + (qx + bx);
-        }
-    float *x = rnd((size_t)h * w * cin), *xp = rnd((size_t)cin * plane), *wt = rnd((size_t)cout * cin * kk * kk), *b = rnd(cout);
-    float *pk = aligned_alloc(64, tb_packed_size(cout, cin * kk * kk) * 4), *y = aligned_alloc(64, (size_t)cout * oh * ow * 4 + 64);
-    tb_pack_weights(wt, cout, cin * kk * kk, pk);
-    int blocks = (cout + 5) / 6, rowChunk = (oh + 7) / 8, m = (256 + ow - 1) / ow;
-    if (m > rowChunk) rowChunk = m;
-    if (rowChunk > oh) rowChunk = oh;
-    double best = 1e9;
-    for (int r = 0; r < 20; r++) {
-        double t0 = now();
-        for (int c = 0; c < cin; c++) tb_phase_split(TB_KERNELS_AVX2, x + (size_t)c * h * w, h, w, s, s, by, bx, rows, width, xp + c * plane, 0, rows);
-        for (int oy = 0; oy < oh; oy += rowChunk)
-            for (int cb = 0; cb < blocks; cb += 8)
-                tb_conv_taps(TB_KERNELS_AVX2, xp, cin, plane, width, taps, kk * kk, pk, b, cout, y, oh, ow, oy,
-                             oy + rowChunk < oh ? oy + rowChunk : oh, cb, cb + 8 < blocks ? cb + 8 : blocks, TB_ACT_SILU);
-        double dt = now() - t0;
-        if (dt < best) best = dt;
-    }
-    free(taps); free(x); free(xp); free(wt); free(b); free(pk); free(y);
-    return best;
-}
-
 // A stride-1 3x3 layer (padding 1) from an unpadded input, as the engine runs it: the zero-bordered
-// copy (tb_phase_split, stride 1) then the direct loop in the engine's row and block chunks
+// copy (tb_border_copy) then the direct loop in the engine's row and block chunks
 // (`winograd` 0), or Winograd F(2x2, 3x3) over all tile chunks and blocks (1). Returns the best of
 // 20 and the output.
 static double conv3x3(int c, int hw, int winograd, float **out) {
@@ -141,7 +109,7 @@ static double conv3x3(int c, int hw, int winograd, float **out) {
     double best = 1e9;
     for (int r = 0; r < 20; r++) {
         double t0 = now();
-        for (int ci = 0; ci < c; ci++) tb_phase_split(TB_KERNELS_AVX2, x + (size_t)ci * hw * hw, hw, hw, 1, 1, 1, 1, rows, width, xp + ci * plane, 0, rows);
+        for (int ci = 0; ci < c; ci++) tb_border_copy(x + (size_t)ci * hw * hw, hw, hw, 1, 1, width, xp + ci * plane, 0, rows);
         if (winograd)
             tb_wino_conv(TB_KERNELS_AVX2, xp, c, plane, width, pk, b, c, y, oh, ow, 0, chunks, 0, blocks, TB_ACT_RELU, work);
         else
@@ -154,6 +122,73 @@ static double conv3x3(int c, int hw, int winograd, float **out) {
     }
     *out = y;
     free(x); free(w); free(b); free(xp); free(pk); free(work);
+    return best;
+}
+
+// A strided layer as the engine ran it before the strided kernel: bands of output rows of about
+// 64 Ki floats of im2col columns (Conv2d.forward), each gathered (tb_gather_stride2 at stride 2)
+// and multiplied by tb_gemm_panel (`mode` 0); or tb_conv_strided in the engine's work items
+// (DirectConvPlan.runStrided, `mode` 1). Returns the best of 20 and the output.
+static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, float **out) {
+    int w = h, oh = (h + 2 * p - kk) / s + 1, ow = (w + 2 * p - kk) / s + 1, kdim = cin * kk * kk, n = oh * ow;
+    float *x = rnd((size_t)cin * h * w), *wt = rnd((size_t)cout * kdim), *b = rnd(cout);
+    float *y = aligned_alloc(64, (size_t)cout * oh * ow * 4 + 64);
+    float *pk = aligned_alloc(64, (mode ? tb_strided_packed_size(cout, kdim) : tb_packed_size(cout, kdim)) * 4);
+    if (mode) tb_strided_pack_weights(wt, cout, kdim, pk);
+    else tb_pack_weights(wt, cout, kdim, pk);
+    int bandRows = (1 << 16) / (kdim * ow);
+    if (bandRows < 1) bandRows = 1;
+    if (bandRows > oh) bandRows = oh;
+    float *col = aligned_alloc(64, (size_t)kdim * bandRows * ow * 4 + 64);
+    float *tail = aligned_alloc(64, (size_t)kdim * 16 * 4 + 64);
+    int blocks = mode ? (cout + 15) / 16 : (cout + 5) / 6;
+    // runStrided's items: bands of about 64 Ki floats of bordered input rows; the blocks split
+    // where the bands are fewer than 8
+    int bandOut = ((1 << 16) / (cin * (w + 2 * p)) - kk) / s + 1;
+    if (bandOut < 1) bandOut = 1;
+    int pchunks = (n + bandOut * ow - 1) / (bandOut * ow), chunk = ((n + pchunks - 1) / pchunks + 5) / 6 * 6;
+    pchunks = (n + chunk - 1) / chunk;
+    int cbchunks = pchunks >= 8 ? 1 : (8 + pchunks - 1) / pchunks;
+    if (cbchunks > blocks) cbchunks = blocks;
+    int bchunk = (blocks + cbchunks - 1) / cbchunks;
+    float *work = aligned_alloc(64, (tb_strided_work_floats(cin, w, kk, kk, s, p, ow, chunk) * 4 + 127) / 64 * 64);
+    double best = 1e9;
+    for (int rep = 0; rep < 20; rep++) {
+        double t0 = now();
+        if (mode) {
+            for (int p0 = 0; p0 < n; p0 += chunk)
+                for (int cb = 0; cb < blocks; cb += bchunk)
+                    tb_conv_strided(TB_KERNELS_AVX2, x, cin, h, w, pk, b, cout, kk, kk, s, s, p, p, y, oh, ow, p0,
+                                    p0 + chunk < n ? p0 + chunk : n, cb, cb + bchunk < blocks ? cb + bchunk : blocks, TB_ACT_SILU, work);
+        } else {
+            for (int oy0 = 0; oy0 < oh; oy0 += bandRows) {
+                int oy1 = oy0 + bandRows < oh ? oy0 + bandRows : oh, cols = (oy1 - oy0) * ow;
+                for (int r = 0; r < kdim; r++) {
+                    int c = r / (kk * kk), i = (r / kk) % kk, j = r % kk, xOff = j - p;
+                    int oxLo = xOff < 0 ? (-xOff + s - 1) / s : 0, oxHi = (w - 1 - xOff) / s + 1;
+                    if (oxLo > ow) oxLo = ow;
+                    if (oxHi > ow) oxHi = ow;
+                    for (int oy = oy0; oy < oy1; oy++) {
+                        float *row = col + (size_t)r * cols + (oy - oy0) * ow;
+                        int iy = oy * s - p + i;
+                        if (iy < 0 || iy >= h) { memset(row, 0, ow * 4); continue; }
+                        const float *line = x + ((size_t)c * h + iy) * w;
+                        for (int ox = 0; ox < oxLo; ox++) row[ox] = 0;
+                        int ix = oxLo * s + xOff;
+                        if (s == 2) tb_gather_stride2(TB_KERNELS_AVX2, line + ix, oxHi - oxLo, w - ix, row + oxLo);
+                        else for (int ox = oxLo; ox < oxHi; ox++) row[ox] = line[ox * s + xOff];
+                        for (int ox = oxHi; ox < ow; ox++) row[ox] = 0;
+                    }
+                }
+                tb_gemm_panel(TB_KERNELS_AVX2, col, kdim, cols, pk, b, cout, y + oy0 * ow, (size_t)n, 0, cols, 0, blocks,
+                              TB_ACT_SILU, tail);
+            }
+        }
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    *out = y;
+    free(x); free(wt); free(b); free(pk); free(col); free(tail); free(work);
     return best;
 }
 
@@ -194,9 +229,6 @@ int main(int argc, char **argv) {
                 report(what, flop, conv1x1(thin[i][0], thin[i][1], thin[i][2], TB_ACT_NONE, 0));
             }
         }
-    } else if (!strcmp(mode, "stem")) {
-        report("stem 6x6/2, 3 -> 16 at 640 (YOLOv5n)", 2.0 * 3 * 16 * 36 * 320 * 320, stem(3, 16, 640, 6, 2, 2));
-        report("stem 7x7/2, 3 -> 64 at 224 (ResNet-18)", 2.0 * 3 * 64 * 49 * 112 * 112, stem(3, 64, 224, 7, 2, 3));
     } else if (!strcmp(mode, "winograd")) {
         int sh[][2] = {{64, 56}, {128, 28}, {256, 14}, {512, 7}, {16, 160}, {32, 80}, {64, 40}, {128, 20}};
         for (int i = 0; i < 8; i++) {
@@ -219,8 +251,32 @@ int main(int argc, char **argv) {
             report(what, flop, tw);
             free(y0); free(y1);
         }
+    } else if (!strcmp(mode, "strided")) {
+        // cin, cout, input side, kernel, stride, padding: YOLOv5n's six strided 3x3 layers and its stem,
+        // ResNet-18's three strided 3x3 layers, its 1x1/2 shortcuts and its stem.
+        int sh[][6] = {{16, 32, 320, 3, 2, 1}, {32, 64, 160, 3, 2, 1}, {64, 128, 80, 3, 2, 1}, {128, 256, 40, 3, 2, 1},
+                       {64, 64, 80, 3, 2, 1}, {128, 128, 40, 3, 2, 1}, {3, 16, 640, 6, 2, 2},
+                       {64, 128, 56, 3, 2, 1}, {128, 256, 28, 3, 2, 1}, {256, 512, 14, 3, 2, 1},
+                       {64, 128, 56, 1, 2, 0}, {3, 64, 224, 7, 2, 3}};
+        for (int i = 0; i < 12; i++) {
+            int ci = sh[i][0], co = sh[i][1], hw = sh[i][2], kk = sh[i][3], st = sh[i][4], pd = sh[i][5];
+            int o = (hw + 2 * pd - kk) / st + 1;
+            double flop = 2.0 * ci * co * kk * kk * o * o;
+            float *y0, *y1;
+            srand(1);
+            double t0 = strided(ci, co, hw, kk, st, pd, 0, &y0);
+            srand(1);
+            double t1 = strided(ci, co, hw, kk, st, pd, 1, &y1);
+            size_t diff = 0;
+            for (size_t j = 0; j < (size_t)co * o * o; j++) diff += memcmp(&y0[j], &y1[j], 4) != 0;
+            snprintf(what, sizeof what, "%dx%d/%d %d -> %d at %d, im2col", kk, kk, st, ci, co, hw);
+            report(what, flop, t0);
+            snprintf(what, sizeof what, "  strided kernel (%zu outputs differ)", diff);
+            report(what, flop, t1);
+            free(y0); free(y1);
+        }
     } else {
-        fprintf(stderr, "usage: scripts/kernel-harness hot|act|cold|stem|winograd\n");
+        fprintf(stderr, "usage: scripts/kernel-harness hot|act|cold|winograd|strided\n");
         return 2;
     }
     return 0;

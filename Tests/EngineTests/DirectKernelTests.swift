@@ -43,7 +43,7 @@ final class DirectKernelTests: XCTestCase {
     /// Tails everywhere: output channels that fill no block of 6 (1, 5, 7, 13), rows of 1, 7, 8,
     /// 9, 17 and 20 positions (partial 16- and 8-wide tiles, two-row tiles), 1x1 over 1, 15, 17
     /// and 300 positions, an input wider than the 256 channels the 1x1 tail keeps on the stack;
-    /// strided and stem shapes through the tap tables (3x3/2, 6x6/2, 7x7/2, 1x1/2, 3x3 without
+    /// strided and stem shapes on the strided kernel (3x3/2, 6x6/2, 7x7/2, 1x1/2, 3x3 without
     /// padding), each activation, with and without bias. (A 2x1 stride with a 1x3 kernel is
     /// PyTorch's fixture `conv_1x3_stride_2x1`, in the test above.)
     func testAwkwardShapesMatchANaiveConvolutionAndAreThreadCountIndependent() throws {
@@ -109,33 +109,40 @@ final class DirectKernelTests: XCTestCase {
         XCTAssertFalse(try Conv2d(weight: Tensor.random([64, 64, 3, 3], seed: 1), padding: (1, 1)).runsOwnWinograd(h: 56, w: 56))
     }
 
-    /// Strided convolutions of more than 4 input channels on AVX2 run im2col + our GEMM
-    /// (`tb_gemm_panel`) by default and when AVX2 is forced (the op fixtures' strided convolutions
-    /// have at most 4 input channels; the trained networks' strided layers are checked against
-    /// PyTorch layer by layer in PipelineTests and BlocksTests on every path): against a naive convolution on shapes with every tail (bands of one row and many, a single band whose
-    /// blocks are split over the threads, im2col rows over 256 so the tail tile needs the caller's
-    /// buffer), and 1 vs 2 threads bit for bit.
-    func testStridedConvolutionsOnOurGEMMMatchAndAreThreadCountIndependent() throws {
-        guard ConvKernels.avx2.isAvailable else { throw XCTSkip("this processor has no AVX2 and FMA") }
-        try ConvKernels.force(.avx2)
-        let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)] = [
-            (5, 7, 14, 14, 3, 2, 1), (6, 13, 15, 33, 3, 2, 1), (8, 9, 9, 9, 1, 2, 0), (40, 11, 13, 13, 3, 2, 1),
-            (33, 6, 64, 70, 3, 2, 1), (7, 20, 2, 2, 3, 2, 1),
+    /// Every strided convolution runs on the strided kernel (`tb_conv_strided`) by default where
+    /// AVX2 is the best path, and on both paths when forced (the trained networks' strided layers
+    /// are checked against PyTorch layer by layer in PipelineTests and BlocksTests on every path):
+    /// against a naive convolution on shapes with every tail (output channels that fill no block of
+    /// 16: 7, 13, 20, 40; positions that fill no tile of 6, tiles across row ends, maps of one
+    /// output; windows cut by the padding on every side; a stride of 3 and a 2 x 1 stride; blocks of
+    /// over 192 KiB of weights, one to a work item; a position range split into several chunks), each
+    /// activation, with and without bias, and 1 vs 2 threads bit for bit.
+    func testStridedConvolutionsRunOnTheStridedKernelAndAreThreadCountIndependent() throws {
+        let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: (Int, Int), p: Int)] = [
+            (5, 7, 14, 14, 3, (2, 2), 1), (6, 13, 15, 33, 3, (2, 2), 1), (8, 9, 9, 9, 1, (2, 2), 0), (40, 20, 13, 13, 3, (2, 2), 1),
+            (33, 6, 64, 70, 3, (2, 2), 1), (7, 20, 2, 2, 3, (2, 2), 1), (300, 40, 9, 11, 3, (2, 2), 1), (4, 16, 23, 17, 5, (3, 3), 2),
+            (3, 17, 12, 10, 3, (2, 1), 1), (3, 16, 21, 19, 6, (2, 2), 2),
         ]
-        for (i, s) in shapes.enumerated() {
-            let w = Tensor.random([s.cout, s.cin, s.k, s.k], seed: UInt64(120 + i), scale: 0.3)
-            let bias = i % 2 == 0 ? Tensor.random([s.cout], seed: UInt64(140 + i)) : nil
-            let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(160 + i))
-            let act: Activation = [.silu, .relu, .none][i % 3]
-            let conv = try Conv2d(weight: w, bias: bias, stride: (s.s, s.s), padding: (s.p, s.p), activation: act)
-            XCTAssertTrue(conv.multipliesColumnsWithOwnGEMM, "\(s)")
-            let outs = try Self.atOneAndTwoThreads(conv, x)
-            let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) at \(s.h)x\(s.w), \(act)"
-            XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
-            assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
+        let acts: [Activation] = [.silu, .relu, .none, .sigmoid]
+        for k in [nil] + paths {
+            try ConvKernels.force(k)
+            // by default only where AVX2 is in force (the best path, and not `blas` from the environment)
+            if k == nil && ConvKernels.current.kernels != .avx2 { continue }
+            for (i, s) in shapes.enumerated() {
+                let w = Tensor.random([s.cout, s.cin, s.k, s.k], seed: UInt64(120 + i), scale: 0.3)
+                let bias = i % 2 == 0 ? Tensor.random([s.cout], seed: UInt64(140 + i)) : nil
+                let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(160 + i))
+                let act = acts[i % acts.count]
+                let conv = try Conv2d(weight: w, bias: bias, stride: s.s, padding: (s.p, s.p), activation: act)
+                let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) at \(s.h)x\(s.w), \(act), \(k?.rawValue ?? "default")"
+                XCTAssertTrue(conv.runsOwnStridedKernel, what)
+                let outs = try Self.atOneAndTwoThreads(conv, x)
+                XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
+                assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
+            }
         }
         try ConvKernels.force(.blas)
-        XCTAssertFalse(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).multipliesColumnsWithOwnGEMM)
+        XCTAssertFalse(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).runsOwnStridedKernel)
     }
 
     /// The peak benchmark's loop (`MachinePeak`, `tumorboard bench --model peak`) does the work it
@@ -171,6 +178,10 @@ final class DirectKernelTests: XCTestCase {
     }
 
     static func naive(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride st: Int, pad: Int, _ act: Activation) -> Tensor {
+        naive(x, w, b, stride: (st, st), pad: pad, act)
+    }
+
+    static func naive(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride st: (Int, Int), pad: Int, _ act: Activation) -> Tensor {
         let conv = naiveConv2d(x, w, bias: b, stride: st, padding: pad)
         let values = conv.joined().joined().joined().map { acc -> Float in
             switch act {

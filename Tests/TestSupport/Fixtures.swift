@@ -74,9 +74,15 @@ extension Array {
 /// the reference the engine's own convolution paths are checked against where PyTorch wrote no
 /// fixture (big products, every tail of the direct kernels).
 public func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride st: Int, padding pad: Int) -> [[[[Double]]]] {
+    naiveConv2d(x, w, bias: bias, stride: (st, st), padding: pad)
+}
+
+/// The same with a stride of rows and columns.
+public func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: (Int, Int), padding pad: Int) -> [[[[Double]]]] {
     let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (cout, k) = (w.shape[0], w.shape[2])
-    let oh = (h + 2 * pad - k) / st + 1, ow = (wd + 2 * pad - k) / st + 1
+    let (sy, sx) = stride
+    let oh = (h + 2 * pad - k) / sy + 1, ow = (wd + 2 * pad - k) / sx + 1
     var y = [[[[Double]]]](repeating: [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: ow), count: oh), count: cout), count: n)
     for img in 0..<n {
         for oc in 0..<cout {
@@ -85,10 +91,10 @@ public func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride st
                     var acc = Double(bias?.pointer[oc] ?? 0)
                     for c in 0..<cin {
                         for i in 0..<k {
-                            let iy = oy * st + i - pad
+                            let iy = oy * sy + i - pad
                             if iy < 0 || iy >= h { continue }
                             for j in 0..<k {
-                                let ix = ox * st + j - pad
+                                let ix = ox * sx + j - pad
                                 if ix < 0 || ix >= wd { continue }
                                 acc += Double(w.pointer[((oc * cin + c) * k + i) * k + j]) * Double(x.pointer[((img * cin + c) * h + iy) * wd + ix])
                             }

@@ -1,7 +1,7 @@
 // TumorBoard's own convolution kernels (issue 17): direct convolutions over NCHW input (stride-1
-// 1x1 and 3x3 on their own loops, any other kernel and stride through a table of tap offsets),
-// weights packed once into blocks of TB_CO_BLOCK output channels, bias and activation applied in
-// the store. One C source, compiled for several instruction sets; the caller chooses the path
+// 1x1 and 3x3 on their own loops, weights packed once into blocks of TB_CO_BLOCK output channels;
+// any other kernel and stride on the strided kernel, in blocks of TB_STRIDED_BLOCK), bias and
+// activation applied in the store. One C source, compiled for several instruction sets; the caller chooses the path
 // with tb_kernels_available (Sources/Engine/ConvKernels.swift).
 #ifndef TB_CKERNELS_H
 #define TB_CKERNELS_H
@@ -58,18 +58,30 @@ int tb_padded_width(int ow, int kw);
 void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
                    int cout, float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
 
-/// A convolution of any kernel size as a table of tap offsets (strided convolutions, read through
-/// phase planes: see Sources/Engine/ConvKernels.swift): output (oy, ox) of channel o is
-/// sum over ci and t of w[o][ci*ntaps + t] * x[ci*plane + oy*xw + ox + taps[t]], over rows [oy0, oy1)
-/// and blocks [cb0, cb1). Every tap of a tile must leave TB_TILE floats readable past it (and, on
-/// maps 8 or fewer wide, the same one row of xw further down when another output row follows).
-void tb_conv_taps(tb_kernels k, const float *x, int cin, size_t plane, int xw, const int *taps, int ntaps,
-                  const float *packed, const float *bias, int cout, float *y, int oh, int ow, int oy0, int oy1,
-                  int cb0, int cb1, tb_act act);
+/// Output channels per block of the strided kernel (two 8-float vectors) and positions per tile.
+#define TB_STRIDED_BLOCK 16
+#define TB_STRIDED_TILE 6
+
+/// Floats of weights packed for tb_conv_strided: ceil(cout/16) blocks of kdim x 16.
+size_t tb_strided_packed_size(int cout, int kdim);
+/// weight [cout][kdim] -> packed [ceil(cout/16)][kdim][16], zero rows past cout.
+void tb_strided_pack_weights(const float *weight, int cout, int kdim, float *packed);
+/// Floats of work buffer tb_conv_strided needs for a range of `positions` (the band of bordered
+/// input rows they read, and the sums held between passes over the input channels).
+size_t tb_strided_work_floats(int cin, int w, int kh, int kw, int sh, int pw, int ow, int positions);
+/// A convolution of any kernel, stride and padding, one group, dilation 1, from the unpadded NCHW
+/// input x (cin planes of h x w) into y (cout planes of oh x ow), over positions [p0, p1) of the
+/// flattened output plane and blocks [cb0, cb1) of 16 output channels (Sources/CKernels/strided.c).
+/// Each output is summed over (ci, ky, kx) in that order, one fused multiply-add a term, as
+/// tb_gemm_panel sums im2col's columns: the same bits, and the same bits for any split of the work.
+/// `work`: tb_strided_work_floats(cin, w, kh, kw, sh, pw, ow, p1 - p0) floats.
+void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const float *packed, const float *bias, int cout,
+                     int kh, int kw, int sh, int sw, int ph, int pw, float *y, int oh, int ow, int p0, int p1, int cb0, int cb1,
+                     tb_act act, float *work);
 
 /// Winograd F(2x2, 3x3) (Sources/CKernels/winograd.c): a stride-1 3x3 convolution with padding 1.
 /// The input is read from a zero-bordered copy (one row and column of border) of `rows` x `width`
-/// per channel, as tb_phase_split writes it with stride 1 and border 1; the 2x2 output tiles run in
+/// per channel, as tb_border_copy writes it with border 1; the 2x2 output tiles run in
 /// `chunks` chunks of 8 consecutive tiles.
 void tb_wino_layout(int oh, int ow, int *rows, int *width, int *chunks);
 /// Floats of transformed, packed weights: 16 x tb_packed_size(cout, cin).
@@ -90,14 +102,11 @@ void tb_wino_conv(tb_kernels k, const float *xp, int cin, size_t plane, int widt
 /// (as in PyTorch).
 void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row);
 
-/// One channel's phase planes, the input of a strided convolution split by row and column
-/// remainder modulo the stride (Sources/Engine: `PhaseLayout`, for our kernels' tap tables): sh x sw
-/// planes of rows x width, phase (ry, rx) row i column j holding
-/// x[(i - by) * sh + ry][(j - bx) * sw + rx], zero outside the h x w input (by and bx rows and
-/// columns of border). Writes rows [i0, i1) of every phase, so that a caller can split the rows.
-/// `k`: the kernels the caller runs (AVX2: stride-2 rows in one shuffled pass).
-void tb_phase_split(tb_kernels k, const float *x, int h, int w, int sh, int sw, int by, int bx, int rows, int width,
-                    float *out, int i0, int i1);
+/// Rows [i0, i1) of one channel's zero-bordered copy, written from `out` on, `width` floats a row:
+/// row i column j holds x[i - by][j - bx], zero outside the h x w input (by rows and bx columns of
+/// border; the rows run past the input where the caller's layout asks). The stride-1 3x3 loop and
+/// Winograd read such a copy; the strided kernel copies its band of rows with it.
+void tb_border_copy(const float *x, int h, int w, int by, int bx, int width, float *out, int i0, int i1);
 
 /// dst[t] = src[2t] for t < n, reading only src[0 .. avail) (avail >= 2n - 1): im2col's rows of a
 /// stride-2 convolution straight from its input (vector shuffles with the AVX2 kernels `k`).

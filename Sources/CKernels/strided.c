@@ -1,0 +1,248 @@
+// Strided convolutions without im2col (issue 17): the micro-kernel turned around. Where the stride-1
+// kernels (conv.c) broadcast 6 weights and load 16 neighbouring inputs, this one broadcasts 6 inputs
+// (one per output position) and loads 16 output channels' weights as two vectors: 12 accumulators,
+// 12 fused multiply-adds per step. The inputs are single floats, so a stride costs nothing: output
+// (oy, ox) reads input (oy*sh + ky, ox*sw + kx) of the zero-bordered input. Each call copies the band
+// of bordered rows its positions read into its work buffer first (one sequential read of the input,
+// which then stays in cache while the tiles go by). Positions are flattened over the output plane, 6
+// to a tile, so that small maps waste few lanes. The accumulators (positions x channels) are transposed in
+// the store, after bias and activation, into the NCHW output.
+//
+// Every output is summed over (ci, ky, kx) in that order from zero, with one fused multiply-add per
+// term, as im2col + tb_gemm_panel sums it: the two give the same bits, and any split of the work
+// gives the same bits.
+#include "CKernels.h"
+
+#include <string.h>
+
+#include "internal.h"
+
+#define SB TB_STRIDED_BLOCK
+#define SP TB_STRIDED_TILE
+
+size_t tb_strided_packed_size(int cout, int kdim) { return (size_t)((cout + SB - 1) / SB) * (size_t)kdim * SB; }
+
+void tb_strided_pack_weights(const float *weight, int cout, int kdim, float *packed) { tb_pack_blocks(weight, cout, kdim, SB, packed); }
+
+// Input channels per pass over the tiles: a block's weights for a pass (16 x 144 floats, 9 KiB, for
+// 16 channels of a 3x3 kernel) stay in L1 while the tiles go by. Between passes the sums wait in
+// `work`, as floats: the bits are those of one pass.
+static int pass_channels(int cin, int kh, int kw) {
+    int cc = 144 / (kh * kw);
+    if (cc >= cin) return cin;
+    return cc < 1 ? 1 : cc;
+}
+
+// The band of zero-bordered input rows that a range of positions reads: output rows [oy0, oy1) read
+// padded rows [oy0*sh, (oy1 - 1)*sh + kh). Its rows are w + 2pw floats or a little more: a plane
+// within 512 bytes of a multiple of 4 KiB puts the same column of neighbouring channels in one L1
+// set (YOLOv5n's 320 x 320 and 160 x 160 maps would), so a row grows by a float at a time, at most
+// 64 times, until it is not.
+static int band_width(int w, int pw, int rows) {
+    int wd = w + 2 * pw;
+    for (int t = 0; t < 64; t++) {
+        size_t r = ((size_t)rows * wd * 4) % 4096;
+        if (r >= 512 && r <= 4096 - 512) break;
+        wd++;
+    }
+    return wd;
+}
+
+static int band_rows_bound(int kh, int sh, int ow, int positions) { return ((positions + ow - 1) / ow) * sh + kh; }
+
+size_t tb_strided_work_floats(int cin, int w, int kh, int kw, int sh, int pw, int ow, int positions) {
+    size_t band = (size_t)cin * band_rows_bound(kh, sh, ow, positions) * (size_t)(w + 2 * pw + 64);
+    size_t partial = pass_channels(cin, kh, kw) < cin ? (size_t)((positions + SP - 1) / SP) * SP * SB : 0;
+    return band + partial;
+}
+
+// Where a tile's inputs are read: position p's window at x + ci*plane + ky*xw + off[p] + kx.
+typedef struct {
+    const float *x;
+    size_t plane;
+    long xw;
+    long off[SP];
+} tile_src;
+
+// The tile of positions [q, q + count) of the flattened output, in a band whose first row is output
+// row oy0's (the positions past count repeat the first; their sums are not stored).
+static tile_src tile_source(const float *band, size_t plane, int width, int sh, int sw, int ow, int oy0, int q, int count) {
+    tile_src s;
+    s.x = band; s.plane = plane; s.xw = width;
+    int oy = q / ow, ox = q - oy * ow;
+    for (int p = 0; p < SP; p++) {
+        if (p < count) {
+            s.off[p] = (long)(oy - oy0) * sh * width + (long)ox * sw;
+            if (++ox == ow) { ox = 0; oy++; }
+        } else {
+            s.off[p] = s.off[0];
+        }
+    }
+    return s;
+}
+
+// ---------------------------------------------------------------- portable
+
+static void tile_portable(const tile_src *s, int cin, int kh, int kw, const float *wp, const float *init, float acc[SP][SB]) {
+    for (int p = 0; p < SP; p++)
+        for (int r = 0; r < SB; r++) acc[p][r] = init ? init[p * SB + r] : 0;
+    for (int ci = 0; ci < cin; ci++)
+        for (int ky = 0; ky < kh; ky++) {
+            const float *row = s->x + ci * s->plane + ky * s->xw;
+            for (int kx = 0; kx < kw; kx++) {
+                for (int p = 0; p < SP; p++) {
+                    float v = row[s->off[p] + kx];
+                    for (int r = 0; r < SB; r++) acc[p][r] += v * wp[r];
+                }
+                wp += SB;
+            }
+        }
+}
+
+static void store_portable(float acc[SP][SB], const float *bias, int c0, int cout, float *y, size_t yplane, int q, int count,
+                           tb_act act) {
+    for (int r = 0; r < SB && c0 + r < cout; r++) {
+        float b = bias ? bias[c0 + r] : 0.0f;
+        float *dst = y + (size_t)(c0 + r) * yplane + q;
+        for (int p = 0; p < count; p++) dst[p] = tb_activate(acc[p][r] + b, act);
+    }
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA
+
+#ifdef TB_HAVE_AVX2
+// One step: 6 broadcast inputs (one per position) times the block's two vectors of weights.
+#define SSTEP(kx)                                                                                          \
+    do {                                                                                                   \
+        __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8), v;                                 \
+        v = _mm256_broadcast_ss(r0 + (kx)); a00 = _mm256_fmadd_ps(v, w0, a00); a01 = _mm256_fmadd_ps(v, w1, a01); \
+        v = _mm256_broadcast_ss(r1 + (kx)); a10 = _mm256_fmadd_ps(v, w0, a10); a11 = _mm256_fmadd_ps(v, w1, a11); \
+        v = _mm256_broadcast_ss(r2 + (kx)); a20 = _mm256_fmadd_ps(v, w0, a20); a21 = _mm256_fmadd_ps(v, w1, a21); \
+        v = _mm256_broadcast_ss(r3 + (kx)); a30 = _mm256_fmadd_ps(v, w0, a30); a31 = _mm256_fmadd_ps(v, w1, a31); \
+        v = _mm256_broadcast_ss(r4 + (kx)); a40 = _mm256_fmadd_ps(v, w0, a40); a41 = _mm256_fmadd_ps(v, w1, a41); \
+        v = _mm256_broadcast_ss(r5 + (kx)); a50 = _mm256_fmadd_ps(v, w0, a50); a51 = _mm256_fmadd_ps(v, w1, a51); \
+        wp += SB;                                                                                          \
+    } while (0)
+
+// The tile's 6 x 16 sums over `cin` channels, from zero or from the sums `init` ([6][16]); KH and KW
+// are constants where the caller inlines it.
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2s(const tile_src *s, int cin, int KH, int KW, const float *wp, const float *init, __m256 acc[SP][2]) {
+    ACC_6x16_DECLARE;
+    if (init) {
+        a00 = _mm256_loadu_ps(init); a01 = _mm256_loadu_ps(init + 8); a10 = _mm256_loadu_ps(init + 16);
+        a11 = _mm256_loadu_ps(init + 24); a20 = _mm256_loadu_ps(init + 32); a21 = _mm256_loadu_ps(init + 40);
+        a30 = _mm256_loadu_ps(init + 48); a31 = _mm256_loadu_ps(init + 56); a40 = _mm256_loadu_ps(init + 64);
+        a41 = _mm256_loadu_ps(init + 72); a50 = _mm256_loadu_ps(init + 80); a51 = _mm256_loadu_ps(init + 88);
+    }
+    const long o0 = s->off[0], o1 = s->off[1], o2 = s->off[2], o3 = s->off[3], o4 = s->off[4], o5 = s->off[5];
+    const long xw = s->xw;
+    const size_t plane = s->plane;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = s->x + ci * plane;
+        for (int ky = 0; ky < KH; ky++) {
+            const float *row = base + ky * xw;
+            const float *r0 = row + o0, *r1 = row + o1, *r2 = row + o2, *r3 = row + o3, *r4 = row + o4, *r5 = row + o5;
+            for (int kx = 0; kx < KW; kx++) SSTEP(kx);
+        }
+    }
+    ACC_6x16_STORE(acc);
+}
+
+// Bias, activation, and the transposed store of positions [q, q + count) of the block's channels:
+// a whole tile of 8 channels through shuffles (channel c's positions 0-3 from the 4 x 4 transposes of
+// positions 0-3, its positions 4-5 from the interleave of positions 4 and 5), else through a buffer.
+__attribute__((target("avx2,fma"))) static void
+store_avx2s(__m256 acc[SP][2], const float *bias, int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act) {
+    int rows = cout - c0 < SB ? cout - c0 : SB;
+    for (int half = 0; half < 2 && 8 * half < rows; half++) {
+        int c = c0 + 8 * half, n = rows - 8 * half < 8 ? rows - 8 * half : 8;
+        __m256 b;
+        if (!bias) b = _mm256_setzero_ps();
+        else if (n == 8) b = _mm256_loadu_ps(bias + c);
+        else {
+            float bb[8] = {0};
+            memcpy(bb, bias + c, (size_t)n * sizeof(float));
+            b = _mm256_loadu_ps(bb);
+        }
+        __m256 v[SP];
+        for (int p = 0; p < SP; p++) v[p] = activate_avx2(_mm256_add_ps(acc[p][half], b), act);
+        float *d = y + (size_t)c * yplane + q;
+        if (n == 8 && count == SP) {
+            __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+            __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+            __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+            __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m128 u4 = _mm256_castps256_ps128(t4), h4 = _mm256_extractf128_ps(t4, 1);
+            __m128 u5 = _mm256_castps256_ps128(t5), h5 = _mm256_extractf128_ps(t5, 1);
+            _mm_storeu_ps(d, _mm256_castps256_ps128(s0)); _mm_storel_pi((__m64 *)(d + 4), u4); d += yplane;
+            _mm_storeu_ps(d, _mm256_castps256_ps128(s1)); _mm_storeh_pi((__m64 *)(d + 4), u4); d += yplane;
+            _mm_storeu_ps(d, _mm256_castps256_ps128(s2)); _mm_storel_pi((__m64 *)(d + 4), u5); d += yplane;
+            _mm_storeu_ps(d, _mm256_castps256_ps128(s3)); _mm_storeh_pi((__m64 *)(d + 4), u5); d += yplane;
+            _mm_storeu_ps(d, _mm256_extractf128_ps(s0, 1)); _mm_storel_pi((__m64 *)(d + 4), h4); d += yplane;
+            _mm_storeu_ps(d, _mm256_extractf128_ps(s1, 1)); _mm_storeh_pi((__m64 *)(d + 4), h4); d += yplane;
+            _mm_storeu_ps(d, _mm256_extractf128_ps(s2, 1)); _mm_storel_pi((__m64 *)(d + 4), h5); d += yplane;
+            _mm_storeu_ps(d, _mm256_extractf128_ps(s3, 1)); _mm_storeh_pi((__m64 *)(d + 4), h5);
+        } else {
+            float t[SP][8];
+            for (int p = 0; p < SP; p++) _mm256_storeu_ps(t[p], v[p]);
+            for (int r = 0; r < n; r++, d += yplane)
+                for (int p = 0; p < count; p++) d[p] = t[p][r];
+        }
+    }
+}
+
+// One pass of one block over one tile: the sums of channels [c0, c0 + n) added to `partial` (from
+// zero on the first pass), stored as they are between passes, stored through bias and activation
+// on the last.
+__attribute__((target("avx2,fma"))) static void
+pass_avx2s(const tile_src *s, int n, int kh, int kw, const float *wp, int first, int last, float *partial, const float *bias,
+           int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act) {
+    __m256 acc[SP][2];
+    const float *init = first ? NULL : partial;
+    if (kh == 3 && kw == 3) tile_avx2s(s, n, 3, 3, wp, init, acc);
+    else if (kh == 1 && kw == 1) tile_avx2s(s, n, 1, 1, wp, init, acc);
+    else tile_avx2s(s, n, kh, kw, wp, init, acc);
+    if (last) {
+        store_avx2s(acc, bias, c0, cout, y, yplane, q, count, act);
+    } else {
+        for (int p = 0; p < SP; p++) { _mm256_storeu_ps(partial + p * SB, acc[p][0]); _mm256_storeu_ps(partial + p * SB + 8, acc[p][1]); }
+    }
+}
+#endif
+
+void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const float *packed, const float *bias, int cout,
+                     int kh, int kw, int sh, int sw, int ph, int pw, float *y, int oh, int ow, int p0, int p1, int cb0, int cb1,
+                     tb_act act, float *work) {
+    if (p0 >= p1 || cb0 >= cb1) return;
+    size_t yplane = (size_t)oh * ow;
+    int kdim = cin * kh * kw, cc = pass_channels(cin, kh, kw);
+    // The band of the bordered input these positions read, copied into `work` (in cache while the
+    // tiles go by), then the sums between passes after it.
+    int oy0 = p0 / ow, oy1 = (p1 - 1) / ow + 1, rows = (oy1 - 1 - oy0) * sh + kh, width = band_width(w, pw, rows);
+    size_t plane = (size_t)rows * width;
+    float *band = work, *partials = work + (size_t)cin * plane;
+    for (int ci = 0; ci < cin; ci++)
+        tb_border_copy(x + (size_t)ci * h * w, h, w, ph, pw, width, band + ci * plane, oy0 * sh, oy0 * sh + rows);
+    for (int cb = cb0; cb < cb1; cb++)
+        for (int c0 = 0; c0 < cin; c0 += cc) {
+            int n = cin - c0 < cc ? cin - c0 : cc, first = c0 == 0, last = c0 + n == cin;
+            const float *wp = packed + ((size_t)cb * kdim + (size_t)c0 * kh * kw) * SB;
+            float *partial = partials;
+            for (int q = p0; q < p1; q += SP, partial += SP * SB) {
+                int count = p1 - q < SP ? p1 - q : SP;
+                tile_src s = tile_source(band + c0 * plane, plane, width, sh, sw, ow, oy0, q, count);
+#ifdef TB_HAVE_AVX2
+                if (k == TB_KERNELS_AVX2) {
+                    pass_avx2s(&s, n, kh, kw, wp, first, last, partial, bias, cb * SB, cout, y, yplane, q, count, act);
+                    continue;
+                }
+#endif
+                float acc[SP][SB];
+                tile_portable(&s, n, kh, kw, wp, first ? NULL : partial, acc);
+                if (last) store_portable(acc, bias, cb * SB, cout, y, yplane, q, count, act);
+                else memcpy(partial, acc, sizeof acc);
+            }
+        }
+}
