@@ -26,8 +26,10 @@ void tb_strided_pack_weights(const float *weight, int cout, int kdim, float *pac
 
 // Input channels per pass over the tiles: a block's weights for a pass (16 x 144 floats, 9 KiB, for
 // 16 channels of a 3x3 kernel) stay in L1 while the tiles go by. Between passes the sums wait in
-// `work`, as floats: the bits are those of one pass.
+// `work`, as floats: the bits are those of one pass. Up to 288 terms (the 7x7 stem's 147) take one
+// pass.
 static int pass_channels(int cin, int kh, int kw) {
+    if (cin * kh * kw <= 288) return cin;
     int cc = 144 / (kh * kw);
     if (cc >= cin) return cin;
     return cc < 1 ? 1 : cc;

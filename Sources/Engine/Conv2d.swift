@@ -154,6 +154,10 @@ public struct Conv2d: Sendable {
     /// (`tb_conv_strided`; tests; the profile names it "strided-avx2" or "strided-portable").
     public var runsOwnStridedKernel: Bool { ownKernels() != nil && direct?.mode == .strided }
 
+    /// Whether this strided 1x1 convolution, under the kernels now in force, runs our 1x1 loop on its
+    /// subsampled input (tests; the profile names it "subsampled-avx2").
+    public var runsOwnSubsampledPointwise: Bool { ownKernels() != nil && direct?.mode == .subsampled }
+
     /// Whether this convolution, under the kernels now in force, runs Winograd F(2x2, 3x3) on our
     /// kernels for an input of h x w (`DirectConvPlan.runsWinograd`; tests; the profile names it
     /// "winograd-avx2").
@@ -167,7 +171,8 @@ public struct Conv2d: Sendable {
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
         let ownPath: String? = own.map { k in
-            let name = direct?.runsWinograd(oh: oh, ow: ow) == true ? "winograd" : (direct?.mode == .strided ? "strided" : "direct")
+            let name = direct?.runsWinograd(oh: oh, ow: ow) == true ? "winograd"
+                : direct?.mode == .strided ? "strided" : direct?.mode == .subsampled ? "subsampled" : "direct"
             return "\(name)-\(k.rawValue)"
         }
         let path = ownPath ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))

@@ -84,12 +84,13 @@ public enum ConvKernels: String, Sendable, CaseIterable {
 }
 
 /// A convolution on our direct kernels: stride-1 1x1 (no padding) and 3x3 (padding 1) on their
-/// own loops, weights packed into blocks of 6 output channels; every other one with one group and
+/// own loops, weights packed into blocks of 6 output channels; a strided 1x1 without padding (the
+/// ResNet shortcuts) as the 1x1 loop on its subsampled input; every other one with one group and
 /// dilation 1 (the strided convolutions, the 7x7 and 6x6 stems) on the strided kernel
 /// (`tb_conv_strided`: the inputs broadcast, blocks of 16 output channels, straight from the
 /// unpadded input). The weights are packed once, on first use.
 final class DirectConvPlan: @unchecked Sendable {
-    enum Mode { case pointwise, threeByThree, strided }
+    enum Mode { case pointwise, subsampled, threeByThree, strided }
     let mode: Mode
     let kh: Int, kw: Int, stride: (Int, Int), padding: (Int, Int)
     let cin: Int, cout: Int
@@ -101,6 +102,7 @@ final class DirectConvPlan: @unchecked Sendable {
         (kh, kw) = (weight.shape[2], weight.shape[3])
         guard groups == 1, dilation == (1, 1), activation != .gelu, padding.0 < kh, padding.1 < kw else { return nil }
         if stride == (1, 1) && kh == 1 && kw == 1 && padding == (0, 0) { mode = .pointwise }
+        else if kh == 1 && kw == 1 && padding == (0, 0) { mode = .subsampled }
         else if stride == (1, 1) && kh == 3 && kw == 3 && padding == (1, 1) { mode = .threeByThree }
         else { mode = .strided }
         self.stride = stride; self.padding = padding
@@ -111,8 +113,9 @@ final class DirectConvPlan: @unchecked Sendable {
     /// 3x3 loops always (faster than im2col + GEMM and Winograd on every such shape of ResNet-18
     /// and YOLOv5n), and the strided kernel on every strided convolution (as fast as im2col with
     /// our GEMM or faster on every strided shape of both networks, the same bits: docs/performance.md
-    /// "Sixth step"). A stride-1 convolution of another shape (none in TumorBoard's networks) runs
-    /// here only when forced.
+    /// "Sixth step"; the strided 1x1 ones on the 1x1 loop over their subsampled input, which
+    /// measured faster than the strided kernel there). A stride-1 convolution of another shape (none
+    /// in TumorBoard's networks) runs here only when forced.
     var preferredByDefault: Bool { mode != .strided || stride != (1, 1) }
 
     var blocks: Int { (cout + Int(TB_CO_BLOCK) - 1) / Int(TB_CO_BLOCK) }
@@ -195,23 +198,20 @@ final class DirectConvPlan: @unchecked Sendable {
         let rowChunk = min(oh, max((oh + 7) / 8, (256 + ow - 1) / ow)), rChunks = (oh + rowChunk - 1) / rowChunk
         switch mode {
         case .pointwise:
-            let n = h * w
-            // Position chunks of whole tiles, about 128 KiB of input each.
-            let tile = Int(TB_TILE)
-            let chunk = max(tile, (32768 / max(1, cin)) / tile * tile)
-            let pChunks = (n + chunk - 1) / chunk
-            // The last partial tile's zero-padded copy, one per work item, where it is too big
-            // for the kernel's stack (over TB_TAIL_STACK_ROWS input channels).
-            let tailFloats = Self.tailFloats(rows: cin, positions: n)
-            let tails = tailFloats > 0 ? TensorStorage(count: pChunks * cbChunks * tailFloats, zeroed: false) : nil
-            defer { withExtendedLifetime(tails) {} }
-            EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * cin) { item in
-                let pc = item / cbChunks, cc = item % cbChunks
-                let p0 = pc * chunk, p1 = min(n, p0 + chunk)
-                let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
-                tb_gemm_panel(path, x, cin32, Int32(n), weights, bias, cout32, y, n, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
-                           tails.map { $0.pointer + item * tailFloats })
+            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a)
+        case .subsampled:
+            // The input at the stride (a quarter of it at stride 2), then the 1x1 loop over it.
+            let n = oh * ow, (sh, sw) = stride
+            let sub = TensorStorage(count: cin * n, zeroed: false)
+            defer { withExtendedLifetime(sub) {} }   // read below only through raw pointers
+            let dst = sub.pointer
+            EngineThreads.parallelFor(cin, minWorkPerChunk: n) { c in
+                for oy in 0..<oh {
+                    let row = x + c * h * w + oy * sh * w, out = dst + c * n + oy * ow
+                    if sw == 2 { tb_gather_stride2(path, row, Int32(ow), Int32(w), out) } else { for ox in 0..<ow { out[ox] = row[ox * sw] } }
+                }
             }
+            runPointwise(path, x: dst, n: n, y: y, bias: bias, activation: a)
         case .threeByThree where runsWinograd(oh: oh, ow: ow):
             runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .threeByThree:
@@ -235,6 +235,29 @@ final class DirectConvPlan: @unchecked Sendable {
 }
 
 extension DirectConvPlan {
+    /// A 1x1 convolution over `n` positions of x (cin planes of n): position chunks of whole tiles,
+    /// about 128 KiB of input each, times chunks of 8 blocks.
+    fileprivate func runPointwise(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>,
+                                  bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
+        let weights = packed, blockChunk = 8, cbChunks = (blocks + blockChunk - 1) / blockChunk
+        let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
+        let tile = Int(TB_TILE)
+        let chunk = max(tile, (32768 / max(1, cin)) / tile * tile)
+        let pChunks = (n + chunk - 1) / chunk
+        // The last partial tile's zero-padded copy, one per work item, where it is too big for the
+        // kernel's stack (over TB_TAIL_STACK_ROWS input channels).
+        let tailFloats = Self.tailFloats(rows: cin, positions: n)
+        let tails = tailFloats > 0 ? TensorStorage(count: pChunks * cbChunks * tailFloats, zeroed: false) : nil
+        defer { withExtendedLifetime(tails) {} }
+        EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * cin) { item in
+            let pc = item / cbChunks, cc = item % cbChunks
+            let p0 = pc * chunk, p1 = min(n, p0 + chunk)
+            let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
+            tb_gemm_panel(path, x, cin32, Int32(n), weights, bias, cout32, y, n, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
+                          tails.map { $0.pointer + item * tailFloats })
+        }
+    }
+
     /// The strided kernel for one image, straight from the unpadded input: work items of position
     /// chunks (whole tiles of 6) whose band of bordered input rows is about 64 Ki floats (each item
     /// copies its band into its work buffer, where it stays in cache while the tiles go by), times

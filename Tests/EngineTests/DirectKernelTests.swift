@@ -109,17 +109,20 @@ final class DirectKernelTests: XCTestCase {
         XCTAssertFalse(try Conv2d(weight: Tensor.random([64, 64, 3, 3], seed: 1), padding: (1, 1)).runsOwnWinograd(h: 56, w: 56))
     }
 
-    /// Every strided convolution runs on the strided kernel (`tb_conv_strided`) by default where
-    /// AVX2 is the best path, and on both paths when forced (the trained networks' strided layers
+    /// Every strided convolution runs on the strided kernel (`tb_conv_strided`), or, a 1x1 without
+    /// padding, on the 1x1 loop over its subsampled input, by default where AVX2 is the best path,
+    /// and on both paths when forced (the trained networks' strided layers
     /// are checked against PyTorch layer by layer in PipelineTests and BlocksTests on every path):
     /// against a naive convolution on shapes with every tail (output channels that fill no block of
     /// 16: 7, 13, 20, 40; positions that fill no tile of 6, tiles across row ends, maps of one
     /// output; windows cut by the padding on every side; a stride of 3 and a 2 x 1 stride; blocks of
-    /// over 192 KiB of weights, one to a work item; a position range split into several chunks), each
+    /// over 192 KiB of weights, one to a work item; a position range split into several chunks; 1x1
+    /// at strides 2 and 3 x 2, and over the 256 channels of the 1x1 loop's stack tail), each
     /// activation, with and without bias, and 1 vs 2 threads bit for bit.
     func testStridedConvolutionsRunOnTheStridedKernelAndAreThreadCountIndependent() throws {
         let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: (Int, Int), p: Int)] = [
-            (5, 7, 14, 14, 3, (2, 2), 1), (6, 13, 15, 33, 3, (2, 2), 1), (8, 9, 9, 9, 1, (2, 2), 0), (40, 20, 13, 13, 3, (2, 2), 1),
+            (5, 7, 14, 14, 3, (2, 2), 1), (6, 13, 15, 33, 3, (2, 2), 1), (8, 9, 9, 9, 1, (2, 2), 0), (300, 20, 10, 37, 1, (2, 2), 0),
+            (5, 8, 11, 10, 1, (3, 2), 0), (40, 20, 13, 13, 3, (2, 2), 1),
             (33, 6, 64, 70, 3, (2, 2), 1), (7, 20, 2, 2, 3, (2, 2), 1), (300, 40, 9, 11, 3, (2, 2), 1), (4, 16, 23, 17, 5, (3, 3), 2),
             (3, 17, 12, 10, 3, (2, 1), 1), (3, 16, 21, 19, 6, (2, 2), 2),
         ]
@@ -135,7 +138,11 @@ final class DirectKernelTests: XCTestCase {
                 let act = acts[i % acts.count]
                 let conv = try Conv2d(weight: w, bias: bias, stride: s.s, padding: (s.p, s.p), activation: act)
                 let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) at \(s.h)x\(s.w), \(act), \(k?.rawValue ?? "default")"
-                XCTAssertTrue(conv.runsOwnStridedKernel, what)
+                if s.k == 1 && s.p == 0 {
+                    XCTAssertTrue(conv.runsOwnSubsampledPointwise && !conv.runsOwnStridedKernel, what)
+                } else {
+                    XCTAssertTrue(conv.runsOwnStridedKernel, what)
+                }
                 let outs = try Self.atOneAndTwoThreads(conv, x)
                 XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
                 assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
