@@ -92,14 +92,34 @@ extension Ops {
 
     /// Element-wise sum of two tensors of the same shape (residual connections).
     public static func add(_ a: Tensor, _ b: Tensor, activation act: Activation = .none) throws -> Tensor {
+        let y = Tensor(uninitialized: a.shape)
+        try add(a, b, activation: act, into: y, channel: 0)
+        return y
+    }
+
+    /// The sum of two [N, C, ...] tensors written into channels [channel, channel + C) of `out`
+    /// ([N, C', ...], the same trailing shape): a concatenation's part, written in place.
+    public static func add(_ a: Tensor, _ b: Tensor, activation act: Activation = .none, into out: Tensor, channel: Int) throws {
         guard a.shape == b.shape else {
             throw EngineError.shape(op: "add", detail: "\(a.shape) vs \(b.shape)")
         }
-        let y = Tensor(uninitialized: a.shape)
-        EngineThreads.parallelRanges(a.count, grain: 16384) { r in
-            for i in r { y.pointer[i] = a.pointer[i] + b.pointer[i] }
-            applyActivation(act, y.pointer + r.lowerBound, r.count)
+        let fits = a.rank >= 2 && out.rank == a.rank && out.shape[0] == a.shape[0] && Array(out.shape[2...]) == Array(a.shape[2...])
+            && channel >= 0 && channel + a.shape[1] <= out.shape[1]
+        guard a.rank < 2 ? (out.shape == a.shape && channel == 0) : fits else {
+            throw EngineError.shape(op: "add", detail: "output \(out.shape) cannot hold channels \(channel)... of \(a.shape)")
         }
-        return y
+        // Image i's part is one contiguous run of `part` floats, at its own place in `out`.
+        let images = a.rank < 2 ? 1 : a.shape[0], part = a.count / max(1, images)
+        let outImage = out.count / max(1, images), offset = a.rank < 2 ? 0 : channel * (part / max(1, a.shape[1]))
+        EngineThreads.parallelRanges(a.count, grain: 16384) { r in
+            var i = r.lowerBound
+            while i < r.upperBound {
+                let img = i / part, end = min(r.upperBound, (img + 1) * part)
+                let dst = out.pointer + img * outImage + offset - img * part
+                for j in i..<end { dst[j] = a.pointer[j] + b.pointer[j] }
+                applyActivation(act, dst + i, end - i)
+                i = end
+            }
+        }
     }
 }

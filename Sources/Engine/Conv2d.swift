@@ -123,8 +123,30 @@ public struct Conv2d: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else {
+            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
+        }
+        let (oh, ow) = outputSize(x.shape[2], x.shape[3])
+        let y = Tensor(uninitialized: [x.shape[0], outChannels, max(0, oh), max(0, ow)])
+        try callAsFunction(x, into: y, channel: 0)
+        return y
+    }
+
+    /// Writes this convolution's output into channels [channel, channel + outChannels) of `out`
+    /// ([N, C, oh, ow]): a concatenation's part, written in place instead of copied (YOLOv5's C3).
+    /// The same bits as the plain call.
+    public func callAsFunction(_ x: Tensor, into out: Tensor, channel: Int) throws {
+        guard x.rank == 4, out.rank == 4 else {
+            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) and output \(out.shape) must both be [N, C, H, W]")
+        }
+        let (oh, ow) = outputSize(x.shape[2], x.shape[3])
+        // (An output size of 0 or less is reported by forward, by name.)
+        guard oh <= 0 || ow <= 0 || (out.shape[0] == x.shape[0] && out.shape[2] == oh && out.shape[3] == ow && channel >= 0
+                                      && channel + outChannels <= out.shape[1]) else {
+            throw EngineError.shape(op: "conv2d", detail: "output \(out.shape) cannot hold channels \(channel)..<\(channel + outChannels) of \(oh)x\(ow) for input \(x.shape)")
+        }
         let own = ownKernels()   // chosen once, so the profile names the path that ran
-        return try Profiler.shared.measure(profileKey(x, own: own)) { try forward(x, own: own) }
+        try Profiler.shared.measure(profileKey(x, own: own)) { try forward(x, own: own, out: out, channel: channel) }
     }
 
     /// Whether this call runs Winograd: forced, or chosen and the output has at least 14x14
@@ -179,7 +201,7 @@ public struct Conv2d: Sendable {
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
-    private func forward(_ x: Tensor, own: ConvKernels?) throws -> Tensor {
+    private func forward(_ x: Tensor, own: ConvKernels?, out y: Tensor, channel: Int) throws {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
         }
@@ -191,22 +213,24 @@ public struct Conv2d: Sendable {
         let (kh, kw) = kernel
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
-        let y = Tensor(uninitialized: [n, outChannels, oh, ow])
+        // Image b's output planes: channels [channel, channel + outChannels) of y's image b.
+        let outTotal = y.shape[1]
+        func dst(_ b: Int) -> UnsafeMutablePointer<Float> { y.pointer + (b * outTotal + channel) * spatial }
         if let k = own, let direct {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
             for b in 0..<n {
-                direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: y.pointer + b * outChannels * spatial,
+                direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: dst(b),
                            oh: oh, ow: ow, bias: bias?.pointer, activation: activation)
             }
-            return y
+            return
         }
         if usesWinograd(outputs: spatial), let winograd {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)   // nominal, as for a direct conv
             for b in 0..<n {
                 winograd.run(x: x.pointer + b * inChannels * h * w, h: h, w: w, padding: padding,
-                             y: y.pointer + b * outChannels * spatial, bias: bias?.pointer, activation: activation)
+                             y: dst(b), bias: bias?.pointer, activation: activation)
             }
-            return y
+            return
         }
         let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
         // The product runs in bands of output rows sized to stay in cache: each band builds its
@@ -223,7 +247,7 @@ public struct Conv2d: Sendable {
             for g in 0..<groups {
                 let src = x.pointer + (b * inChannels + g * cinG) * h * w
                 let wg = weight.pointer + g * coutG * kdim
-                let dst = y.pointer + (b * outChannels + g * coutG) * spatial
+                let dst = dst(b) + g * coutG * spatial
                 let biasG = bias.map { $0.pointer + g * coutG }
                 let band: (Int) -> Void = { t in
                     let rows = t * bandRows..<min(oh, (t + 1) * bandRows)
@@ -244,7 +268,6 @@ public struct Conv2d: Sendable {
                 if bands > 1 && EngineThreads.count > 1 { concurrentPerform(bands, band) } else { for t in 0..<bands { band(t) } }
             }
         }
-        return y
     }
 
     /// Lays out the receptive fields of output rows `rows` as columns:

@@ -24,6 +24,11 @@ public struct Bottleneck: Sendable {
         let y = try cv2(cv1(x))
         return shortcut ? try Ops.add(x, y) : y
     }
+
+    /// The same output, written into channels [channel, ...) of `out` (C3's concatenation).
+    func callAsFunction(_ x: Tensor, into out: Tensor, channel: Int) throws {
+        if shortcut { try Ops.add(x, cv2(cv1(x)), into: out, channel: channel) } else { try cv2(cv1(x), into: out, channel: channel) }
+    }
 }
 
 /// CSP bottleneck with three convolutions: cv3(cat(m(cv1(x)), cv2(x))).
@@ -42,10 +47,21 @@ public struct C3: Sendable {
         self.m = m
     }
 
+    /// The two branches write their halves of the concatenation in place (no copy): cv2's output
+    /// and the last bottleneck's (or cv1's, without bottlenecks).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else { throw EngineError.shape(op: "C3", detail: "input \(x.shape) must be [N, C, H, W]") }
+        let (oh, ow) = cv2.outputSize(x.shape[2], x.shape[3])
+        let cat = Tensor(uninitialized: [x.shape[0], cv1.outChannels + cv2.outChannels, max(0, oh), max(0, ow)])
+        try cv2(x, into: cat, channel: cv1.outChannels)
+        guard let last = m.last else {
+            try cv1(x, into: cat, channel: 0)
+            return try cv3(cat)
+        }
         var a = try cv1(x)
-        for b in m { a = try b(a) }
-        return try cv3(Ops.concat([a, cv2(x)], axis: 1))
+        for b in m.dropLast() { a = try b(a) }
+        try last(a, into: cat, channel: 0)
+        return try cv3(cat)
     }
 }
 

@@ -286,6 +286,57 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// A convolution (every path: direct, Winograd, strided, subsampled, im2col + GEMM) and a sum
+    /// write their part of a concatenation in place (YOLOv5's C3): bit for bit the plain call's
+    /// output in channels [channel, channel + C) of every image, every other value untouched; a
+    /// part that does not fit is refused by name.
+    func testConvolutionsAndSumsWriteTheirPartOfAConcatenationInPlace() throws {
+        defer { try? ConvKernels.force(nil) }
+        let convs: [(Conv2d, Tensor)] = try [
+            (Conv2d(weight: Tensor.random([7, 5, 3, 3], seed: 3), bias: Tensor.random([7], seed: 4), padding: (1, 1), activation: .silu),
+             Tensor.random([2, 5, 9, 11], seed: 5)),
+            (Conv2d(weight: Tensor.random([7, 40, 3, 3], seed: 6), padding: (1, 1), activation: .relu), Tensor.random([2, 40, 16, 16], seed: 7)),
+            (Conv2d(weight: Tensor.random([7, 5, 3, 3], seed: 8), stride: (2, 2), padding: (1, 1)), Tensor.random([2, 5, 18, 22], seed: 9)),
+            (Conv2d(weight: Tensor.random([7, 5, 1, 1], seed: 10), stride: (2, 2)), Tensor.random([2, 5, 18, 22], seed: 11)),
+            (Conv2d(weight: Tensor.random([7, 5, 1, 1], seed: 12), activation: .silu), Tensor.random([2, 5, 9, 11], seed: 13)),
+        ]
+        let sentinel: Float = -7.25
+        for k in [nil, ConvKernels.blas, .portable] {
+            try ConvKernels.force(k)
+            for (i, (conv, x)) in convs.enumerated() {
+                let plain = try conv(x)
+                let (n, c, oh, ow) = (plain.shape[0], plain.shape[1], plain.shape[2], plain.shape[3])
+                let out = Tensor(zeros: [n, c + 5, oh, ow])
+                for j in 0..<out.count { out.pointer[j] = sentinel }
+                try conv(x, into: out, channel: 3)
+                for b in 0..<n {
+                    for ch in 0..<(c + 5) {
+                        for p in 0..<(oh * ow) {
+                            let got = out.pointer[(b * (c + 5) + ch) * oh * ow + p]
+                            let want = ch >= 3 && ch < 3 + c ? plain.pointer[(b * c + ch - 3) * oh * ow + p] : sentinel
+                            if got.bitPattern != want.bitPattern {
+                                XCTFail("conv \(i) on \(k?.rawValue ?? "default"): image \(b) channel \(ch) position \(p): \(got) vs \(want)")
+                                return
+                            }
+                        }
+                    }
+                }
+                XCTAssertThrowsError(try conv(x, into: out, channel: 6)) { e in XCTAssert("\(e)".contains("cannot hold"), "\(e)") }
+            }
+        }
+        let a = Tensor.random([2, 3, 4, 5], seed: 14), b = Tensor.random([2, 3, 4, 5], seed: 15)
+        let sum = try Ops.add(a, b), out = Tensor(zeros: [2, 7, 4, 5])
+        for j in 0..<out.count { out.pointer[j] = sentinel }
+        try Ops.add(a, b, into: out, channel: 4)
+        for img in 0..<2 {
+            for j in 0..<(7 * 20) {
+                let ch = j / 20, want = ch >= 4 ? sum.pointer[img * 60 + (ch - 4) * 20 + j % 20] : sentinel
+                XCTAssertEqual(out.pointer[img * 140 + j].bitPattern, want.bitPattern, "sum: image \(img) value \(j)")
+            }
+        }
+        XCTAssertThrowsError(try Ops.add(a, b, into: out, channel: 5)) { e in XCTAssert("\(e)".contains("cannot hold"), "\(e)") }
+    }
+
     func testWrongShapesThrowDescriptiveErrors() throws {
         let conv = try Conv2d(weight: Tensor(zeros: [4, 3, 3, 3]))
         XCTAssertThrowsError(try conv(Tensor(zeros: [1, 2, 8, 8]))) { e in
