@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "Models", "Engine", "Imaging", "Cases", "TestSupport"]),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Imaging"], swiftSettings: postgresSettings),
-        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis", "Evaluation", "PACS"]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Cases", "Imaging", "Diagnosis", "Evaluation", "PACS", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Diagnosis", "Cases", "Imaging", "TestSupport"]),
         .testTarget(name: "PACSTests", dependencies: ["PACS", "Cases", "Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"], exclude: ["Fixtures"]),

@@ -32,7 +32,8 @@ static inline void store_tile(float acc[CO][TILE], const float *bias, int c0, in
 
 // Rows [oy0, oy1) of tiles over [0, ow): row oy reads from x + oy*xw (planes `plane` apart, tap t
 // at offset taps[t]) and writes to y + oy*yw (planes `yplane` apart); blocks [cb0, cb1) of packed
-// weights. Every path of the portable kernels, stride 1 included, runs this one loop nest.
+// weights. Every stride-1 path of the portable kernels runs this one loop nest (the strided kernel has
+// its own, strided.c).
 static void run_portable(const float *x, size_t plane, int xw, int cin, const int *taps, int ntaps, const float *packed,
                          const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1,
                          int cb0, int cb1, tb_act act) {

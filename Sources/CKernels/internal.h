@@ -30,7 +30,8 @@ static inline float tb_exp(float x) {
 }
 
 // weight [cout][kdim] -> packed [ceil(cout/block)][kdim][block], zero rows past cout: the layout of
-// every micro-kernel's weights (blocks of 6 for conv.c and Winograd, of 16 for strided.c).
+// the direct kernels' weights (blocks of 6 for conv.c, of 16 for strided.c; Winograd packs its
+// transformed weights in blocks of 6 in its own layout).
 static inline void tb_pack_blocks(const float *weight, int cout, int kdim, int block, float *packed) {
     int blocks = (cout + block - 1) / block;
     for (int b = 0; b < blocks; b++)

@@ -270,7 +270,8 @@ extension DirectConvPlan {
         var pChunks = (n + bandOut * ow - 1) / (bandOut * ow)
         let chunk = ((n + pChunks - 1) / pChunks + tile - 1) / tile * tile
         pChunks = (n + chunk - 1) / chunk
-        let cbChunks = min(blocks, pChunks >= 8 ? 1 : (8 + pChunks - 1) / pChunks), blocksPerItem = (blocks + cbChunks - 1) / cbChunks
+        let wanted = min(blocks, pChunks >= 8 ? 1 : (8 + pChunks - 1) / pChunks), blocksPerItem = (blocks + wanted - 1) / wanted
+        let cbChunks = (blocks + blocksPerItem - 1) / blocksPerItem   // no empty item (5 blocks in 4 wanted: 3 of 2)
         let workFloats = tb_strided_work_floats(Int32(cin), Int32(w), Int32(kh), Int32(kw), Int32(stride.0), Int32(padding.1), Int32(ow),
                                                 Int32(chunk))
         let (cin32, cout32) = (Int32(cin), Int32(cout))

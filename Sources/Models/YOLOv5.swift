@@ -52,8 +52,10 @@ public struct C3: Sendable {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.rank == 4 else { throw EngineError.shape(op: "C3", detail: "input \(x.shape) must be [N, C, H, W]") }
         let (oh, ow) = cv2.outputSize(x.shape[2], x.shape[3])
-        let cat = Tensor(uninitialized: [x.shape[0], cv1.outChannels + cv2.outChannels, max(0, oh), max(0, ow)])
-        try cv2(x, into: cat, channel: cv1.outChannels)
+        // The first half is what the bottlenecks (or cv1) end with, so every channel is written.
+        let first = m.last?.cv2.outChannels ?? cv1.outChannels
+        let cat = Tensor(uninitialized: [x.shape[0], first + cv2.outChannels, max(0, oh), max(0, ow)])
+        try cv2(x, into: cat, channel: first)
         guard let last = m.last else {
             try cv1(x, into: cat, channel: 0)
             return try cv3(cat)

@@ -125,7 +125,8 @@ struct Bench: ParsableCommand {
                           try [("gemm", Conv2d(weight: w, activation: .silu, algorithm: .im2col)),
                                ("direct-\(direct.rawValue)", Conv2d(weight: w, activation: .silu, algorithm: .direct))]))
         }
-        // Strided convolutions and stems (input side, kernel, stride, padding), through im2col, the tap tables and the default.
+        // Strided convolutions and stems (input side, kernel, stride, padding), through im2col + OpenBLAS, our kernels (the
+        // strided kernel; the 1x1/2 on the 1x1 loop over its subsampled input) and the default.
         let strided = [(3, 16, 640, 6, 2, 2), (16, 32, 320, 3, 2, 1), (32, 64, 160, 3, 2, 1), (64, 128, 80, 3, 2, 1), (128, 256, 40, 3, 2, 1),
                        (3, 64, 224, 7, 2, 3), (64, 128, 56, 3, 2, 1), (128, 256, 28, 3, 2, 1), (256, 512, 14, 3, 2, 1), (64, 128, 56, 1, 2, 0)]
         for (ci, co, s, k, st, p) in strided {
@@ -134,7 +135,7 @@ struct Bench: ParsableCommand {
             cases.append(("conv\(k)x\(k)/\(st) \(ci)->\(co) \(s)x\(s)", Tensor.random([1, ci, s, s], seed: 4), 2.0 * Double(ci * co * k * k * o * o) / 1e9,
                           try [("im2col", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .im2col)),
                                ("direct-\(direct.rawValue)", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct)),
-                               // the default choice: the tap tables for the stems, im2col + our GEMM for the rest
+                               // the default choice: our kernels where AVX2 is in force (as `direct-avx2` then)
                                ("auto", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu))]))
         }
         // The peak is measured before and after the shapes, and the higher taken: a moment of

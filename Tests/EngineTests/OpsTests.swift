@@ -286,7 +286,8 @@ final class OpsTests: XCTestCase {
         }
     }
 
-    /// A convolution (every path: direct, Winograd, strided, subsampled, im2col + GEMM) and a sum
+    /// A convolution (on our kernels: the direct 3x3 and 1x1 loops, Winograd, the strided kernel, the
+    /// subsampled 1x1; under `blas`: im2col + GEMM and GEMM alone, and a grouped convolution) and a sum
     /// write their part of a concatenation in place (YOLOv5's C3): bit for bit the plain call's
     /// output in channels [channel, channel + C) of every image, every other value untouched; a
     /// part that does not fit is refused by name.
@@ -299,6 +300,7 @@ final class OpsTests: XCTestCase {
             (Conv2d(weight: Tensor.random([7, 5, 3, 3], seed: 8), stride: (2, 2), padding: (1, 1)), Tensor.random([2, 5, 18, 22], seed: 9)),
             (Conv2d(weight: Tensor.random([7, 5, 1, 1], seed: 10), stride: (2, 2)), Tensor.random([2, 5, 18, 22], seed: 11)),
             (Conv2d(weight: Tensor.random([7, 5, 1, 1], seed: 12), activation: .silu), Tensor.random([2, 5, 9, 11], seed: 13)),
+            (Conv2d(weight: Tensor.random([6, 3, 3, 3], seed: 16), padding: (1, 1), groups: 2), Tensor.random([2, 6, 7, 9], seed: 17)),
         ]
         let sentinel: Float = -7.25
         for k in [nil, ConvKernels.blas, .portable] {
