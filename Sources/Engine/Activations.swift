@@ -103,23 +103,53 @@ extension Ops {
         guard a.shape == b.shape else {
             throw EngineError.shape(op: "add", detail: "\(a.shape) vs \(b.shape)")
         }
-        let fits = a.rank >= 2 && out.rank == a.rank && out.shape[0] == a.shape[0] && Array(out.shape[2...]) == Array(a.shape[2...])
-            && channel >= 0 && channel + a.shape[1] <= out.shape[1]
-        guard a.rank < 2 ? (out.shape == a.shape && channel == 0) : fits else {
-            throw EngineError.shape(op: "add", detail: "output \(out.shape) cannot hold channels \(channel)... of \(a.shape)")
-        }
-        // Image i's part is one contiguous run of `part` floats, at its own place in `out`.
-        let images = a.rank < 2 ? 1 : a.shape[0], part = a.count / max(1, images)
-        let outImage = out.count / max(1, images), offset = a.rank < 2 ? 0 : channel * (part / max(1, a.shape[1]))
+        let slice = try ChannelSlice(out, holding: a.shape, at: channel, op: "add")
         EngineThreads.parallelRanges(a.count, grain: 16384) { r in
-            var i = r.lowerBound
-            while i < r.upperBound {
-                let img = i / part, end = min(r.upperBound, (img + 1) * part)
-                let dst = out.pointer + img * outImage + offset - img * part
+            slice.runs(r) { i, end, dst in
                 for j in i..<end { dst[j] = a.pointer[j] + b.pointer[j] }
                 applyActivation(act, dst + i, end - i)
-                i = end
             }
+        }
+    }
+
+    /// Copies x ([N, C, ...]) into channels [channel, channel + C) of `out`: the part of a
+    /// concatenation that was computed elsewhere (YOLOv5's neck).
+    public static func copy(_ x: Tensor, into out: Tensor, channel: Int) throws {
+        let slice = try ChannelSlice(out, holding: x.shape, at: channel, op: "copy")
+        try Profiler.shared.measure("concat part \(x.shape)") {
+            EngineThreads.parallelRanges(x.count, grain: 1 << 15) { r in
+                slice.runs(r) { i, end, dst in (dst + i).update(from: x.pointer + i, count: end - i) }
+            }
+        }
+    }
+}
+
+/// Where a tensor of `shape` ([N, C, ...]) lands as channels [channel, channel + C) of `out`
+/// ([N, C', ...], the same trailing shape): image i's part is one contiguous run of `part` floats.
+struct ChannelSlice {
+    let out: Tensor, images: Int, part: Int, outImage: Int, offset: Int
+
+    init(_ out: Tensor, holding shape: [Int], at channel: Int, op: String) throws {
+        let count = shape.reduce(1, *)
+        let fits = shape.count >= 2 && out.rank == shape.count && out.shape[0] == shape[0] && Array(out.shape[2...]) == Array(shape[2...])
+            && channel >= 0 && channel + shape[1] <= out.shape[1]
+        guard shape.count < 2 ? (out.shape == shape && channel == 0) : fits else {
+            throw EngineError.shape(op: op, detail: "output \(out.shape) cannot hold channels \(channel)... of \(shape)")
+        }
+        self.out = out
+        images = shape.count < 2 ? 1 : shape[0]
+        part = count / max(1, images)
+        outImage = out.count / max(1, images)
+        offset = shape.count < 2 ? 0 : channel * (part / max(1, shape[1]))
+    }
+
+    /// body(i, end, dst) for each image's piece of [r): dst[j] is element j's place in `out`.
+    func runs(_ r: Range<Int>, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let img = i / part, end = min(r.upperBound, (img + 1) * part)
+            body(i, end, out.pointer + img * outImage + offset - img * part)
+            i = end
         }
     }
 }

@@ -54,17 +54,29 @@ extension Ops {
     public static func upsampleNearest(_ x: Tensor, factor f: Int) throws -> Tensor {
         try x.expectRank(4, "upsample_nearest")
         guard f >= 1 else { throw EngineError.argument(op: "upsample_nearest", detail: "factor must be >= 1, got \(f)") }
+        let y = Tensor(uninitialized: [x.shape[0], x.shape[1], x.shape[2] * f, x.shape[3] * f])
+        try upsampleNearest(x, factor: f, into: y, channel: 0)
+        return y
+    }
+
+    /// The same, written into channels [channel, channel + C) of `out` ([N, C', H*f, W*f]): a
+    /// concatenation's part, written in place (YOLOv5's neck). The same values.
+    public static func upsampleNearest(_ x: Tensor, factor f: Int, into out: Tensor, channel: Int) throws {
+        try x.expectRank(4, "upsample_nearest")
+        guard f >= 1 else { throw EngineError.argument(op: "upsample_nearest", detail: "factor must be >= 1, got \(f)") }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let y = Tensor(uninitialized: [n, c, h * f, w * f])
+        guard out.rank == 4, out.shape[0] == n, out.shape[2] == h * f, out.shape[3] == w * f, channel >= 0, channel + c <= out.shape[1] else {
+            throw EngineError.shape(op: "upsample_nearest", detail: "output \(out.shape) cannot hold channels \(channel)... of \(x.shape) upsampled \(f)x")
+        }
+        let outC = out.shape[1]
         EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * f * f) { p in
-            let src = x.pointer + p * h * w, dst = y.pointer + p * h * w * f * f
+            let src = x.pointer + p * h * w, dst = out.pointer + ((p / c) * outC + channel + p % c) * h * w * f * f
             for iy in 0..<h {
                 let row = dst + iy * f * w * f
                 for ix in 0..<w { let v = src[iy * w + ix]; for k in 0..<f { row[ix * f + k] = v } }
                 for r in 1..<max(f, 1) where f > 1 { (row + r * w * f).update(from: row, count: w * f) }
             }
         }
-        return y
     }
 
     /// Bilinear resizing as PyTorch's `F.interpolate(mode="bilinear", align_corners=False)` without

@@ -126,11 +126,24 @@ public struct YOLOv5: Sendable {
         let p4 = try C(6, L(5, p3))
         y = try sppf(C(8, L(7, p4)))
         let h10 = try L(10, y)
-        y = try C(13, Ops.concat([Ops.upsampleNearest(h10, factor: 2), p4], axis: 1))
+        // The neck's concatenations: the first part (an upsampled map, a strided layer's output) is
+        // written in place, the earlier map copied after it.
+        y = try C(13, Self.concatenate(h10.shape[1], p4) { try Ops.upsampleNearest(h10, factor: 2, into: $0, channel: 0) })
         let h14 = try L(14, y)
-        let o17 = try C(17, Ops.concat([Ops.upsampleNearest(h14, factor: 2), p3], axis: 1))
-        let o20 = try C(20, Ops.concat([L(18, o17), h14], axis: 1))
-        let o23 = try C(23, Ops.concat([L(21, o20), h10], axis: 1))
+        let o17 = try C(17, Self.concatenate(h14.shape[1], p3) { try Ops.upsampleNearest(h14, factor: 2, into: $0, channel: 0) })
+        let l18 = layers[18]!, l21 = layers[21]!
+        let o20 = try C(20, Self.concatenate(l18.outChannels, h14) { try l18(o17, into: $0, channel: 0) })
+        let o23 = try C(23, Self.concatenate(l21.outChannels, h10) { try l21(o20, into: $0, channel: 0) })
         return try [heads[0](o17), heads[1](o20), heads[2](o23)]
+    }
+
+    /// cat([first, second], channels): `writeFirst` writes the first `firstChannels` channels into
+    /// the concatenation in place, then `second` is copied after them.
+    static func concatenate(_ firstChannels: Int, _ second: Tensor, _ writeFirst: (Tensor) throws -> Void) throws -> Tensor {
+        guard second.rank == 4 else { throw EngineError.shape(op: "concat", detail: "\(second.shape) must be [N, C, H, W]") }
+        let cat = Tensor(uninitialized: [second.shape[0], firstChannels + second.shape[1], second.shape[2], second.shape[3]])
+        try writeFirst(cat)
+        try Ops.copy(second, into: cat, channel: firstChannels)
+        return cat
     }
 }

@@ -287,7 +287,8 @@ final class OpsTests: XCTestCase {
     }
 
     /// A convolution (on our kernels: the direct 3x3 and 1x1 loops, Winograd, the strided kernel, the
-    /// subsampled 1x1; under `blas`: im2col + GEMM and GEMM alone, and a grouped convolution) and a sum
+    /// subsampled 1x1; under `blas`: im2col + GEMM and GEMM alone, and a grouped convolution), a sum, a
+    /// copy and a nearest upsampling
     /// write their part of a concatenation in place (YOLOv5's C3): bit for bit the plain call's
     /// output in channels [channel, channel + C) of every image, every other value untouched; a
     /// part that does not fit is refused by name.
@@ -337,6 +338,15 @@ final class OpsTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try Ops.add(a, b, into: out, channel: 5)) { e in XCTAssert("\(e)".contains("cannot hold"), "\(e)") }
+        // a copy and a nearest upsampling, each into its channels, against the plain concatenation
+        let small = Tensor.random([2, 3, 2, 5], seed: 18), up = try Ops.upsampleNearest(small, factor: 2)
+        let other = Tensor.random([2, 4, 4, 10], seed: 19)
+        let whole = try Ops.concat([up, other], axis: 1), parts = Tensor(zeros: [2, 7, 4, 10])
+        try Ops.upsampleNearest(small, factor: 2, into: parts, channel: 0)
+        try Ops.copy(other, into: parts, channel: 3)
+        XCTAssertEqual(parts.scalars.map(\.bitPattern), whole.scalars.map(\.bitPattern), "upsampled and copied parts against concat")
+        XCTAssertThrowsError(try Ops.copy(other, into: parts, channel: 4)) { e in XCTAssert("\(e)".contains("cannot hold"), "\(e)") }
+        XCTAssertThrowsError(try Ops.upsampleNearest(small, factor: 2, into: parts, channel: 5)) { e in XCTAssert("\(e)".contains("cannot hold"), "\(e)") }
     }
 
     func testWrongShapesThrowDescriptiveErrors() throws {
