@@ -1,7 +1,7 @@
 """Choose among detector checkpoints on the real val images: val mAP@0.5 (COCO 101-point, the trainer's own
 validation rule: score > 0.001, NMS IoU 0.6) for each checkpoint named, best first. For runs whose val images did
 not travel (scripts/gpu-train-detector: only the train split goes to the GPU machine).
-python training/det_choose.py training/out/gpu/*/*.pt [--json out.json]"""
+python training/det_choose.py training/out/gpu/*/*.pt|*.safetensors [--json out.json]"""
 import json, sys
 from pathlib import Path
 import numpy as np

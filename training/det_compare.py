@@ -12,10 +12,6 @@ import common, export, metrics
 from train_detector import predict
 
 
-def load(path):
-    return export.load("detector", path) if str(path).endswith(".safetensors") else export.load_checkpoint(path)[0]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("a"); ap.add_argument("b")
@@ -24,7 +20,7 @@ def main():
     torch.set_num_threads(common.threads())
     d = common.load_btxrd()
     centre = np.array([r["center"] for r in d["cases"]])
-    models = {"A": load(args.a), "B": load(args.b)}
+    models = {"A": export.load_checkpoint(args.a)[0], "B": export.load_checkpoint(args.b)[0]}
     gts = lambda ix: [d["boxes"][d["ids"][i]] for i in ix]
     tr = np.where(d["split"] == "train")[0][::3]
     print("train (every third image):", {k: round(metrics.detection_map50(predict(m, d["images"][tr]), gts(tr)), 4) for k, m in models.items()})

@@ -5,7 +5,6 @@ python training/detector_by_size.py [CHECKPOINT.pt]"""
 import json, sys
 from pathlib import Path
 import numpy as np
-import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common, export, metrics
 from det_threshold import val_detections

@@ -41,10 +41,25 @@ def build_detector(meta):
                         strides=tuple(meta["strides"]), input_side=meta.get("input_side"))
 
 
+def read_checkpoint(path):
+    """A detector's weights and config from a training checkpoint (training/out/TAG/*.pt) or an exported
+    .safetensors file: dict(model=state dict, config=..., and the checkpoint's other entries: epoch, ...)."""
+    if str(path).endswith(".safetensors"):
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+        with safe_open(str(path), "pt") as f:
+            cfg = json.loads(f.metadata()["config"])
+        return dict(model=load_file(str(path)), config=cfg, epoch=cfg.get("epoch"))
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def load_checkpoint(path):
-    """A detector training checkpoint (training/out/TAG/*.pt): the model (EMA weights, eval mode) and the
-    checkpoint's dict (config, epoch, ...)."""
-    c = torch.load(path, map_location="cpu", weights_only=False)
+    """A detector from a training checkpoint or an exported file (`read_checkpoint`): the model (EMA weights, eval
+    mode) and the checkpoint's dict (config, epoch, ...)."""
+    if str(path).endswith(".safetensors"):
+        m = load("detector", path)
+        return m, dict(config=m.meta, epoch=m.meta.get("epoch"))
+    c = read_checkpoint(path)
     m = build_detector(c["config"])
     m.load_state_dict(c["model"])
     return m.eval(), c

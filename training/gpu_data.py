@@ -1,6 +1,6 @@
 """A compact copy of BTXRD's TRAIN split for a detector run on the GPU machine, which reaches nothing outside and
 takes at most 64 MiB of working tree (../shared/notes/gpu-training.md). Never committed: the folder it writes is
-ignored (.git/info/exclude) and carried by the device tool only.
+ignored (.gitignore: /.gpu/) and carried by the device tool only.
 
     python training/gpu_data.py pack .gpu      # here: cases/splits/boxes CSVs, train masks, train images as JPEG
     python training/gpu_data.py unpack .gpu    # there: decodes the images into $TUMORBOARD_CACHE/btxrd_grey.npy

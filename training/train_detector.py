@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common, metrics, yolo
+import common, export, metrics, yolo
 
 IMG = 256
 PAD = 114
@@ -329,14 +329,7 @@ def main():
     side = args.img or IMG
     model = yolo.YOLOv5n(anchors_px, input_side=args.img or None)
     if args.init:
-        if args.init.endswith(".safetensors"):
-            from safetensors import safe_open
-            from safetensors.torch import load_file
-            with safe_open(args.init, "pt") as f:
-                cfg = json.loads(f.metadata()["config"])
-            c = dict(model=load_file(args.init), config=cfg, epoch=cfg.get("epoch"))
-        else:
-            c = torch.load(args.init, map_location="cpu", weights_only=False)
+        c = export.read_checkpoint(args.init)
         assert np.allclose(c["config"]["anchors_px"], anchors_px), "anchors differ from the checkpoint's"
         # the anchor buffer is in grid units of the checkpoint's input side: keep this model's
         sd = {k: v for k, v in c["model"].items() if k not in ("model.24.anchors", "model.24.stride")}

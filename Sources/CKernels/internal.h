@@ -1,4 +1,4 @@
-// Shared by the C kernels (conv.c, winograd.c), not part of the library's interface: the block
+// Shared by the C kernels (conv.c, winograd.c, strided.c), not part of the library's interface: the block
 // and tile sizes, exp and the activations (scalar and AVX2), the stride-2 column split, and the
 // 6 x 16 micro-kernel's step.
 #ifndef TB_KERNELS_INTERNAL_H

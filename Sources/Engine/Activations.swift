@@ -116,7 +116,7 @@ extension Ops {
     /// concatenation that was computed elsewhere (YOLOv5's neck).
     public static func copy(_ x: Tensor, into out: Tensor, channel: Int) throws {
         let slice = try ChannelSlice(out, holding: x.shape, at: channel, op: "copy")
-        try Profiler.shared.measure("concat part \(x.shape)") {
+        Profiler.shared.measure("concat part \(x.shape)") {
             EngineThreads.parallelRanges(x.count, grain: 1 << 15) { r in
                 slice.runs(r) { i, end, dst in (dst + i).update(from: x.pointer + i, count: end - i) }
             }
@@ -125,9 +125,11 @@ extension Ops {
 }
 
 /// Where a tensor of `shape` ([N, C, ...]) lands as channels [channel, channel + C) of `out`
-/// ([N, C', ...], the same trailing shape): image i's part is one contiguous run of `part` floats.
+/// ([N, C', ...], the same trailing shape): image i's part is one contiguous run of `part` floats,
+/// from `image(i)` on. The one rule for every op that writes a concatenation's part in place
+/// (Conv2d, add, copy, nearest upsampling), and its one error.
 struct ChannelSlice {
-    let out: Tensor, images: Int, part: Int, outImage: Int, offset: Int
+    let out: Tensor, part: Int, outImage: Int, offset: Int
 
     init(_ out: Tensor, holding shape: [Int], at channel: Int, op: String) throws {
         let count = shape.reduce(1, *)
@@ -137,18 +139,21 @@ struct ChannelSlice {
             throw EngineError.shape(op: op, detail: "output \(out.shape) cannot hold channels \(channel)... of \(shape)")
         }
         self.out = out
-        images = shape.count < 2 ? 1 : shape[0]
+        let images = shape.count < 2 ? 1 : shape[0]
         part = count / max(1, images)
         outImage = out.count / max(1, images)
         offset = shape.count < 2 ? 0 : channel * (part / max(1, shape[1]))
     }
+
+    /// Image i's part in `out`.
+    func image(_ i: Int) -> UnsafeMutablePointer<Float> { out.pointer + i * outImage + offset }
 
     /// body(i, end, dst) for each image's piece of [r): dst[j] is element j's place in `out`.
     func runs(_ r: Range<Int>, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
         var i = r.lowerBound
         while i < r.upperBound {
             let img = i / part, end = min(r.upperBound, (img + 1) * part)
-            body(i, end, out.pointer + img * outImage + offset - img * part)
+            body(i, end, image(img) - img * part)
             i = end
         }
     }

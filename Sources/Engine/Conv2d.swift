@@ -123,12 +123,9 @@ public struct Conv2d: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard x.rank == 4 else {
-            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
-        }
-        let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let y = Tensor(uninitialized: [x.shape[0], outChannels, max(0, oh), max(0, ow)])
-        try callAsFunction(x, into: y, channel: 0)
+        let (oh, ow) = try validatedOutputSize(x)
+        let y = Tensor(uninitialized: [x.shape[0], outChannels, oh, ow])
+        try run(x, into: ChannelSlice(y, holding: y.shape, at: 0, op: "conv2d"))
         return y
     }
 
@@ -136,17 +133,25 @@ public struct Conv2d: Sendable {
     /// ([N, C, oh, ow]): a concatenation's part, written in place instead of copied (YOLOv5's C3).
     /// The same bits as the plain call.
     public func callAsFunction(_ x: Tensor, into out: Tensor, channel: Int) throws {
-        guard x.rank == 4, out.rank == 4 else {
-            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) and output \(out.shape) must both be [N, C, H, W]")
+        let (oh, ow) = try validatedOutputSize(x)
+        try run(x, into: ChannelSlice(out, holding: [x.shape[0], outChannels, oh, ow], at: channel, op: "conv2d"))
+    }
+
+    /// The output size for input x, or the named error for an input this convolution cannot take.
+    private func validatedOutputSize(_ x: Tensor) throws -> (Int, Int) {
+        guard x.rank == 4, x.shape[1] == inChannels else {
+            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
         }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        // (An output size of 0 or less is reported by forward, by name.)
-        guard oh <= 0 || ow <= 0 || (out.shape[0] == x.shape[0] && out.shape[2] == oh && out.shape[3] == ow && channel >= 0
-                                      && channel + outChannels <= out.shape[1]) else {
-            throw EngineError.shape(op: "conv2d", detail: "output \(out.shape) cannot hold channels \(channel)..<\(channel + outChannels) of \(oh)x\(ow) for input \(x.shape)")
+        guard oh > 0, ow > 0 else {
+            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape[2])x\(x.shape[3]) is smaller than the kernel \(kernel) with padding \(padding), dilation \(dilation)")
         }
+        return (oh, ow)
+    }
+
+    private func run(_ x: Tensor, into slice: ChannelSlice) throws {
         let own = ownKernels()   // chosen once, so the profile names the path that ran
-        try Profiler.shared.measure(profileKey(x, own: own)) { try forward(x, own: own, out: out, channel: channel) }
+        Profiler.shared.measure(profileKey(x, own: own)) { forward(x, own: own, into: slice) }
     }
 
     /// Whether this call runs Winograd: forced, or chosen and the output has at least 14x14
@@ -201,21 +206,14 @@ public struct Conv2d: Sendable {
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 
-    private func forward(_ x: Tensor, own: ConvKernels?, out y: Tensor, channel: Int) throws {
-        guard x.rank == 4, x.shape[1] == inChannels else {
-            throw EngineError.shape(op: "conv2d", detail: "input \(x.shape) does not match weight \(weight.shape) with groups \(groups) (expected [N, \(inChannels), H, W])")
-        }
+    /// The convolution of a validated input (`validatedOutputSize`) into its part of the output.
+    private func forward(_ x: Tensor, own: ConvKernels?, into slice: ChannelSlice) {
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let (oh, ow) = outputSize(h, w)
-        guard oh > 0, ow > 0 else {
-            throw EngineError.shape(op: "conv2d", detail: "input \(h)x\(w) is smaller than the kernel \(kernel) with padding \(padding), dilation \(dilation)")
-        }
         let (kh, kw) = kernel
         let cinG = inChannels / groups, coutG = outChannels / groups
         let kdim = cinG * kh * kw, spatial = oh * ow
-        // Image b's output planes: channels [channel, channel + outChannels) of y's image b.
-        let outTotal = y.shape[1]
-        func dst(_ b: Int) -> UnsafeMutablePointer<Float> { y.pointer + (b * outTotal + channel) * spatial }
+        let dst = slice.image   // image b's output planes
         if let k = own, let direct {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
             for b in 0..<n {

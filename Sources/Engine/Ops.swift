@@ -65,12 +65,9 @@ extension Ops {
         try x.expectRank(4, "upsample_nearest")
         guard f >= 1 else { throw EngineError.argument(op: "upsample_nearest", detail: "factor must be >= 1, got \(f)") }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        guard out.rank == 4, out.shape[0] == n, out.shape[2] == h * f, out.shape[3] == w * f, channel >= 0, channel + c <= out.shape[1] else {
-            throw EngineError.shape(op: "upsample_nearest", detail: "output \(out.shape) cannot hold channels \(channel)... of \(x.shape) upsampled \(f)x")
-        }
-        let outC = out.shape[1]
+        let slice = try ChannelSlice(out, holding: [n, c, h * f, w * f], at: channel, op: "upsample_nearest")
         EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * f * f) { p in
-            let src = x.pointer + p * h * w, dst = out.pointer + ((p / c) * outC + channel + p % c) * h * w * f * f
+            let src = x.pointer + p * h * w, dst = slice.image(p / c) + (p % c) * h * w * f * f
             for iy in 0..<h {
                 let row = dst + iy * f * w * f
                 for ix in 0..<w { let v = src[iy * w + ix]; for k in 0..<f { row[ix * f + k] = v } }
