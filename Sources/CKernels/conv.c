@@ -228,6 +228,173 @@ static int cpu_has_avx2_fma(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+
+// ---------------------------------------------------------------- AVX-512
+
+// The same loops on 16-float vectors: a tile is 6 output channels x 32 positions (two vectors of 16, 12
+// accumulators), a row's last 16 or fewer positions one vector (6 accumulators), and on maps 9 to 16
+// wide 16 positions of two rows. Every output is summed over (ci, ky, kx) in the same order with one
+// multiply-add per term, and activated by the same operations, as on AVX2: the same bits. The last
+// partial vector is stored under a mask; the loads stay inside the rows' padding (tb_padded_width)
+// exactly as the AVX2 tiles' do. Maps 8 or fewer wide run the AVX2 tiles (8 positions of two rows),
+// which waste less of a vector there.
+__attribute__((always_inline)) TB_TARGET_AVX512 static inline void
+tile_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m512 acc[CO][2], size_t off1) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+    __m512 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x0 + (size_t)ci * plane;
+        for (int ky = 0; ky < kh; ky++) {
+            const float *row = base + (size_t)ky * xw;
+            // 1x1: each input row (one per channel) read 64 floats ahead. In the network, where a thin
+            // layer's input comes from memory, not cache, this took YOLOv5n's pass from 28.9 to 27.6 ms
+            // (docs/performance.md, "Seventh step"); the AVX2 tiles measured no gain from it.
+            if (kh == 1 && kw == 1) _mm_prefetch((const char *)(row + 64), _MM_HINT_T0);
+            for (int kx = 0; kx < kw; kx++) {
+                __m512 v0 = _mm512_loadu_ps(row + kx), v1 = _mm512_loadu_ps(row + kx + off1), w;
+                w = _mm512_set1_ps(wp[0]); a00 = _mm512_fmadd_ps(w, v0, a00); a01 = _mm512_fmadd_ps(w, v1, a01);
+                w = _mm512_set1_ps(wp[1]); a10 = _mm512_fmadd_ps(w, v0, a10); a11 = _mm512_fmadd_ps(w, v1, a11);
+                w = _mm512_set1_ps(wp[2]); a20 = _mm512_fmadd_ps(w, v0, a20); a21 = _mm512_fmadd_ps(w, v1, a21);
+                w = _mm512_set1_ps(wp[3]); a30 = _mm512_fmadd_ps(w, v0, a30); a31 = _mm512_fmadd_ps(w, v1, a31);
+                w = _mm512_set1_ps(wp[4]); a40 = _mm512_fmadd_ps(w, v0, a40); a41 = _mm512_fmadd_ps(w, v1, a41);
+                w = _mm512_set1_ps(wp[5]); a50 = _mm512_fmadd_ps(w, v0, a50); a51 = _mm512_fmadd_ps(w, v1, a51);
+                wp += CO;
+            }
+        }
+    }
+    acc[0][0] = a00; acc[0][1] = a01; acc[1][0] = a10; acc[1][1] = a11; acc[2][0] = a20; acc[2][1] = a21;
+    acc[3][0] = a30; acc[3][1] = a31; acc[4][0] = a40; acc[4][1] = a41; acc[5][0] = a50; acc[5][1] = a51;
+}
+
+__attribute__((always_inline)) TB_TARGET_AVX512 static inline void
+tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m512 acc[CO][2]) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x0 + (size_t)ci * plane;
+        for (int ky = 0; ky < kh; ky++) {
+            const float *row = base + (size_t)ky * xw;
+            for (int kx = 0; kx < kw; kx++) {
+                __m512 v = _mm512_loadu_ps(row + kx);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(wp[0]), v, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(wp[1]), v, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(wp[2]), v, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(wp[3]), v, a3);
+                a4 = _mm512_fmadd_ps(_mm512_set1_ps(wp[4]), v, a4);
+                a5 = _mm512_fmadd_ps(_mm512_set1_ps(wp[5]), v, a5);
+                wp += CO;
+            }
+        }
+    }
+    acc[0][0] = a0; acc[1][0] = a1; acc[2][0] = a2; acc[3][0] = a3; acc[4][0] = a4; acc[5][0] = a5;
+}
+
+static inline __mmask16 first_lanes(int count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
+
+// Stores `count` (up to 32) positions of each row: acc[r][0] to the first 16, acc[r][1] to the next
+// 16, or (two-row tiles) to the row `second` floats on, with `count` positions in each row.
+TB_TARGET_AVX512 static inline void
+store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, int two_rows,
+             size_t second, tb_act act) {
+    int n0 = two_rows ? count : (count < 16 ? count : 16), n1 = two_rows ? count : count - 16;
+    __mmask16 m0 = first_lanes(n0), m1 = n1 > 0 ? first_lanes(n1) : 0;
+    for (int r = 0; r < CO && c0 + r < cout; r++) {
+        __m512 b = _mm512_set1_ps(bias ? bias[c0 + r] : 0.0f);
+        float *dst = y + (size_t)(c0 + r) * yplane;
+        __m512 o0 = activate_avx512(_mm512_add_ps(acc[r][0], b), act);
+        if (n0 == 16) _mm512_storeu_ps(dst, o0); else _mm512_mask_storeu_ps(dst, m0, o0);
+        if (n1 > 0) {
+            __m512 o1 = activate_avx512(_mm512_add_ps(acc[r][1], b), act);
+            float *d1 = dst + (two_rows ? second : 16);
+            if (n1 == 16) _mm512_storeu_ps(d1, o1); else _mm512_mask_storeu_ps(d1, m1, o1);
+        }
+    }
+}
+
+// One tile of n positions from (OY, OX): 32 (two vectors), 9 to 16 (one vector, masked where fewer), 8
+// or fewer (the AVX2 tile of 8: half the multiply-adds of a 16-float vector there), or on maps 9 to 16
+// wide 16 positions of two rows.
+#define TILE_AVX512(KH, KW, OY, OX, N)                                                                    \
+    do {                                                                                                  \
+        __m512 acc[CO][2];                                                                                \
+        const float *src = x + (size_t)(OY) * xw + (OX);                                                  \
+        float *dst = y + (size_t)(OY) * yw + (OX);                                                        \
+        if (ow <= TILE && (OY) + 1 < oy1) {                                                               \
+            tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw);                                \
+            store_avx512(acc, bias, cb * CO, cout, dst, yplane, ow, 1, (size_t)yw, act);                  \
+        } else if ((N) > TILE) {                                                                          \
+            tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, TILE);                                      \
+            store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act);                           \
+        } else if ((N) > 8) {                                                                             \
+            tile16_avx512(src, cin, plane, xw, KH, KW, wp, acc);                                          \
+            store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act);                           \
+        } else {                                                                                          \
+            __m256 acc8[CO][2];                                                                           \
+            tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc8);                                            \
+            store_avx2(acc8, bias, cb * CO, cout, dst, yplane, N, act);                                   \
+        }                                                                                                 \
+    } while (0)
+
+#define ROW_STEP512 (ow <= TILE ? 2 : 1)
+// The positions of the tile at ox: 32 while that many are left, then 16, then the rest.
+#define TILE_N512(ox) (ow - (ox) >= 2 * TILE ? 2 * TILE : ow - (ox) > TILE ? TILE : ow - (ox))
+
+#define RUN_AVX512_BODY(KH, KW)                                                                         \
+    if (weights_small) {                                                                                \
+        for (int oy = oy0; oy < oy1; oy += ROW_STEP512)                                                 \
+            for (int ox = 0, n = TILE_N512(0); ox < ow; ox += n, n = TILE_N512(ox))                     \
+                for (int cb = cb0; cb < cb1; cb++) {                                                    \
+                    const float *wp = packed + (size_t)cb * kdim * CO;                                  \
+                    TILE_AVX512(KH, KW, oy, ox, n);                                                     \
+                }                                                                                       \
+    } else {                                                                                            \
+        for (int cb = cb0; cb < cb1; cb++) {                                                            \
+            const float *wp = packed + (size_t)cb * kdim * CO;                                          \
+            for (int oy = oy0; oy < oy1; oy += ROW_STEP512)                                             \
+                for (int ox = 0, n = TILE_N512(0); ox < ow; ox += n, n = TILE_N512(ox))                 \
+                    TILE_AVX512(KH, KW, oy, ox, n);                                                     \
+        }                                                                                               \
+    }
+
+TB_TARGET_AVX512 static void
+run_avx512(const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed, int kdim,
+           const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
+    int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
+    if (kh == 3 && kw == 3) {
+        RUN_AVX512_BODY(3, 3)
+    } else if (kh == 1 && kw == 1) {
+        RUN_AVX512_BODY(1, 1)
+    } else {
+        RUN_AVX512_BODY(kh, kw)
+    }
+}
+
+TB_TARGET_AVX512 static double fma_loop_avx512(long iterations, float one) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+           a10 = a0, a11 = a0;
+    __m512 m = _mm512_set1_ps(one), c = _mm512_set1_ps(one);
+    for (long i = 0; i < iterations; i++) {
+        a0 = _mm512_fmadd_ps(a0, m, c); a1 = _mm512_fmadd_ps(a1, m, c); a2 = _mm512_fmadd_ps(a2, m, c);
+        a3 = _mm512_fmadd_ps(a3, m, c); a4 = _mm512_fmadd_ps(a4, m, c); a5 = _mm512_fmadd_ps(a5, m, c);
+        a6 = _mm512_fmadd_ps(a6, m, c); a7 = _mm512_fmadd_ps(a7, m, c); a8 = _mm512_fmadd_ps(a8, m, c);
+        a9 = _mm512_fmadd_ps(a9, m, c); a10 = _mm512_fmadd_ps(a10, m, c); a11 = _mm512_fmadd_ps(a11, m, c);
+        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8),
+                         "+v"(a9), "+v"(a10), "+v"(a11));
+    }
+    __m512 acc[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
+    double sum = 0;
+    for (int j = 0; j < 12; j++) {
+        float lanes[16];
+        _mm512_storeu_ps(lanes, acc[j]);
+        for (int i = 0; i < 16; i++) sum += lanes[i];
+    }
+    return sum;
+}
+
+static int cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512dq");
+}
 #endif
 
 int tb_kernels_available(tb_kernels k) {
@@ -235,6 +402,7 @@ int tb_kernels_available(tb_kernels k) {
     case TB_KERNELS_PORTABLE: return 1;
 #ifdef TB_HAVE_AVX2
     case TB_KERNELS_AVX2: return cpu_has_avx2_fma();
+    case TB_KERNELS_AVX512: return cpu_has_avx512();
 #endif
     default: return 0;
     }
@@ -245,7 +413,11 @@ static void run(tb_kernels k, const float *x, size_t plane, int xw, int cin, int
                 tb_act act) {
     int kdim = cin * kh * kw;
 #ifdef TB_HAVE_AVX2
-    if (k == TB_KERNELS_AVX2) {
+    if (k == TB_KERNELS_AVX512 && ow > 8) {
+        run_avx512(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
+        return;
+    }
+    if (tb_runs_avx2_code(k)) {
         run_avx2(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
         return;
     }
@@ -282,6 +454,10 @@ double tb_fma_loop(tb_kernels k, long iterations, double *flops) {
     volatile float one_v = 1.0f;
     float one = one_v;   // not a constant: the compiler cannot fold the multiply by one
 #ifdef TB_HAVE_AVX2
+    if (k == TB_KERNELS_AVX512) {
+        *flops = 384.0 * (double)iterations;
+        return fma_loop_avx512(iterations, one);
+    }
     if (k == TB_KERNELS_AVX2) {
         *flops = 192.0 * (double)iterations;
         return fma_loop_avx2(iterations, one);

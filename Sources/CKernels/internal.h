@@ -83,6 +83,41 @@ __attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v,
     }
 }
 
+// Whether `k` runs the AVX2 code: the AVX2 kernels, and the AVX-512 ones wherever they have no
+// 16-float code of their own (everything but the direct 1x1 and 3x3 loops, conv.c).
+static inline int tb_runs_avx2_code(tb_kernels k) { return k == TB_KERNELS_AVX2 || k == TB_KERNELS_AVX512; }
+
+#define TB_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+
+// exp_avx2 on 16 floats, the same operations in the same order (so the same bits), with 2^n applied
+// by scalef instead of through the exponent bits (both exact).
+TB_TARGET_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.442695040888963f), _mm512_set1_ps(12582912.0f));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TB_TARGET_AVX512 static inline __m512 activate_avx512(__m512 v, tb_act act) {
+    switch (act) {
+    case TB_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case TB_ACT_SILU:
+        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    case TB_ACT_SIGMOID:
+        return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    default: return v;
+    }
+}
+
 // Columns 0, 2, ..., 14 and 1, 3, ..., 15 of the 16 floats at r: the stride-2 split of Winograd's
 // input rows and of im2col's stride-2 gather (tb_gather_stride2).
 __attribute__((target("avx2,fma"))) static inline void even_odd_avx2(const float *r, __m256 *even, __m256 *odd) {

@@ -54,7 +54,7 @@ __attribute__((target("avx2,fma"))) static void gather8_stride2_avx2(const float
 void tb_gather_stride2(tb_kernels k, const float *src, int n, int avail, float *dst) {
     int t = 0;
 #ifdef TB_HAVE_AVX2
-    if (k == TB_KERNELS_AVX2) {
+    if (tb_runs_avx2_code(k)) {
         // 8 outputs from src[2t .. 2t + 15]: only while that stays inside the `avail` floats.
         int vec = (avail - 16) / 2 + 1;   // t + 8 <= vec  <=>  2t + 15 < avail
         if (vec > n) vec = n;

@@ -236,7 +236,7 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
                 int count = p1 - q < SP ? p1 - q : SP;
                 tile_src s = tile_source(band + c0 * plane, plane, width, sh, sw, ow, oy0, q, count);
 #ifdef TB_HAVE_AVX2
-                if (k == TB_KERNELS_AVX2) {
+                if (tb_runs_avx2_code(k)) {
                     pass_avx2s(&s, n, kh, kw, wp, first, last, partial, bias, cb * SB, cout, y, yplane, q, count, act);
                     continue;
                 }

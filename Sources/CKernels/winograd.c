@@ -267,7 +267,7 @@ __attribute__((target("avx2,fma"))) static void wino_avx2(const float *xp, int c
 void tb_wino_conv(tb_kernels k, const float *xp, int cin, size_t plane, int width, const float *u, const float *bias, int cout,
                   float *y, int oh, int ow, int q0, int q1, int cb0, int cb1, tb_act act, float *work) {
 #ifdef TB_HAVE_AVX2
-    if (k == TB_KERNELS_AVX2) { wino_avx2(xp, cin, plane, width, u, bias, cout, y, oh, ow, q0, q1, cb0, cb1, act, work); return; }
+    if (tb_runs_avx2_code(k)) { wino_avx2(xp, cin, plane, width, u, bias, cout, y, oh, ow, q0, q1, cb0, cb1, act, work); return; }
 #endif
     wino_portable(xp, cin, plane, width, u, bias, cout, y, oh, ow, q0, q1, cb0, cb1, act, work);
 }

@@ -161,8 +161,8 @@ public struct Conv2d: Sendable {
     }
 
     /// The kernels of ours that take this call (nil: the BLAS paths): forced by the algorithm, or by
-    /// `TUMORBOARD_KERNELS` (then on every convolution they take), else the AVX2 kernels where they
-    /// are the best available and measured faster for this kind of convolution
+    /// `TUMORBOARD_KERNELS` (then on every convolution they take), else the vector kernels (AVX-512 or
+    /// AVX2) where they are the best available and measured faster for this kind of convolution
     /// (`DirectConvPlan.preferredByDefault`; `tumorboard bench --model conv-paths`,
     /// docs/performance.md). The portable kernels run only when forced.
     private func ownKernels() -> ConvKernels? {
@@ -173,7 +173,7 @@ public struct Conv2d: Sendable {
         switch sel.kernels {
         case .blas: return nil
         case _ where sel.forced: return sel.kernels
-        default: return sel.kernels == .avx2 && direct.preferredByDefault ? .avx2 : nil
+        default: return sel.kernels.isVector && direct.preferredByDefault ? sel.kernels : nil
         }
     }
 

@@ -7,14 +7,16 @@ import Foundation
 /// - `blas`: im2col + GEMM on OpenBLAS and Winograd F(2x2, 3x3), the engine's paths before issue 17.
 /// - `portable`: our direct kernels (Sources/CKernels) in plain C, for any processor (arm64 too).
 /// - `avx2`: the same kernels with AVX2 and FMA.
+/// - `avx512`: the direct 1x1 and 3x3 loops on 16-float vectors (AVX-512F, VL and DQ), the other kernels
+///   (strided, Winograd) on their AVX2 code; the same bits as `avx2`.
 ///
 /// By default (`TUMORBOARD_KERNELS` unset or `auto`) the best kernels this processor has run
 /// where they measured faster (`Conv2d`'s choice by shape), the rest on `blas`; a forced
-/// `portable` or `avx2` runs every convolution they can take on our kernels (none on OpenBLAS),
-/// so that every shape is tested on them. `avx512` is a name the issue asks for but no kernels exist for it yet: asking for it is a
-/// named error, never a silent fallback.
+/// `portable`, `avx2` or `avx512` runs every convolution they can take on our kernels (none on
+/// OpenBLAS), so that every shape is tested on them. Kernels this processor cannot run are a named
+/// error when asked for, never a silent fallback.
 public enum ConvKernels: String, Sendable, CaseIterable {
-    case blas, portable, avx2
+    case blas, portable, avx2, avx512
 
     /// Whether this processor runs these kernels.
     public var isAvailable: Bool {
@@ -22,6 +24,7 @@ public enum ConvKernels: String, Sendable, CaseIterable {
         case .blas: return true
         case .portable: return tb_kernels_available(TB_KERNELS_PORTABLE) != 0
         case .avx2: return tb_kernels_available(TB_KERNELS_AVX2) != 0
+        case .avx512: return tb_kernels_available(TB_KERNELS_AVX512) != 0
         }
     }
 
@@ -41,7 +44,7 @@ public enum ConvKernels: String, Sendable, CaseIterable {
     }
 
     /// The best kernels this processor has (asked of cpuid once).
-    public static let best: ConvKernels = ConvKernels.avx2.isAvailable ? .avx2 : .blas
+    public static let best: ConvKernels = ConvKernels.avx512.isAvailable ? .avx512 : ConvKernels.avx2.isAvailable ? .avx2 : .blas
 
     /// The kernels `Conv2d.Algorithm.direct` runs on: those in force, or the best available
     /// (the portable ones without AVX2) where that is `blas`.
@@ -51,13 +54,31 @@ public enum ConvKernels: String, Sendable, CaseIterable {
     }
 
     /// The C library's name for these kernels (`blas` has none: callers never pass it).
-    var cKernels: tb_kernels { self == .avx2 ? TB_KERNELS_AVX2 : TB_KERNELS_PORTABLE }
+    var cKernels: tb_kernels {
+        switch self {
+        case .avx2: return TB_KERNELS_AVX2
+        case .avx512: return TB_KERNELS_AVX512
+        case .blas, .portable: return TB_KERNELS_PORTABLE
+        }
+    }
+
+    /// Whether these are the vector kernels that the default choice runs by shape (AVX2, AVX-512).
+    public var isVector: Bool { self == .avx2 || self == .avx512 }
+
+    /// What a processor needs for these kernels, for the error when it has not.
+    private var requirement: String {
+        switch self {
+        case .avx2: return "AVX2 and FMA"
+        case .avx512: return "AVX2, FMA and AVX-512 (F, VL, DQ)"
+        case .blas, .portable: return "nothing"
+        }
+    }
 
     /// Forces `k` in this process (tests and `tumorboard bench`), or returns to the environment's
     /// choice with nil. Throws for kernels this processor cannot run.
     public static func force(_ k: ConvKernels?) throws {
         if let k, !k.isAvailable {
-            throw EngineError.argument(op: "kernels", detail: "\(k.rawValue) kernels need a processor with \(k == .avx2 ? "AVX2 and FMA" : "?"); this one has not")
+            throw EngineError.argument(op: "kernels", detail: "\(k.rawValue) kernels need a processor with \(k.requirement); this one has not")
         }
         lock.lock(); override = k.map { Selection(kernels: $0, forced: true) }; lock.unlock()
     }
@@ -71,9 +92,6 @@ public enum ConvKernels: String, Sendable, CaseIterable {
     nonisolated(unsafe) private static var override: Selection?
     private static let environmentSelection: (selection: Selection?, problem: String?) = {
         guard let raw = ProcessInfo.processInfo.environment["TUMORBOARD_KERNELS"], !raw.isEmpty, raw != "auto" else { return (nil, nil) }
-        if raw == "avx512" {
-            return (nil, "TUMORBOARD_KERNELS=avx512: this build has no AVX-512 kernels yet (available here: \(availableNames))")
-        }
         guard let k = ConvKernels(rawValue: raw) else {
             return (nil, "TUMORBOARD_KERNELS=\(raw) is not one of auto, blas, portable, avx2, avx512")
         }

@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs.") var runs = 20
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Option(help: "Threads for the engine and OpenBLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Convolution kernels: auto (the default: TUMORBOARD_KERNELS, else the best this processor has, by shape), blas, portable or avx2 (forced on every convolution they take).") var kernels = "auto"
+    @Option(help: "Convolution kernels: auto (the default: TUMORBOARD_KERNELS, else the best this processor has, by shape), blas, portable, avx2 or avx512 (forced on every convolution they take).") var kernels = "auto"
     @Flag(help: "Print one JSON object per model.") var json = false
     @Flag(help: "Print the time spent in each layer (one extra run).") var profile = false
     @OptionGroup(title: "The case for --model case") var files: LooseFiles
@@ -29,7 +29,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         EngineThreads.set(threads)
         if kernels != "auto" {
-            guard let k = ConvKernels(rawValue: kernels) else { throw ValidationError("--kernels \(kernels): use auto, blas, portable or avx2") }
+            guard let k = ConvKernels(rawValue: kernels) else { throw ValidationError("--kernels \(kernels): use auto, blas, portable, avx2 or avx512") }
             try ConvKernels.force(k)
         }
         let selected = model == "all" ? ["sgemm", "resnet18", "yolov5n"] : [model]

@@ -13,10 +13,13 @@
 static float frand(unsigned *s){*s=*s*1664525u+1013904223u;return ((*s>>8)/16777216.0f)-0.5f;}
 static float *buf(size_t n, unsigned *s){float *p=malloc(n*sizeof(float)); for(size_t i=0;i<n;i++)p[i]=frand(s); return p;}
 int main(void){
-  unsigned seed=7; int paths[2]={TB_KERNELS_PORTABLE,TB_KERNELS_AVX2}; int np=tb_kernels_available(TB_KERNELS_AVX2)?2:1;
+  unsigned seed=7; int paths[3], np=0; paths[np++]=TB_KERNELS_PORTABLE;
+  if(tb_kernels_available(TB_KERNELS_AVX2)) paths[np++]=TB_KERNELS_AVX2;
+  if(tb_kernels_available(TB_KERNELS_AVX512)) paths[np++]=TB_KERNELS_AVX512;
+  else printf("kernels-asan: avx512 path skipped (this processor has no AVX-512 F, VL and DQ)\n");
   for(int pi=0;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];
     // 3x3 stride 1 pad 1
-    int s3[][4]={{3,1,5,7},{5,5,1,1},{4,7,8,8},{6,13,9,17},{17,6,20,9},{2,12,3,20},{8,8,7,7},{3,9,2,8}};
+    int s3[][4]={{3,1,5,7},{5,5,1,1},{4,7,8,8},{6,13,9,17},{17,6,20,9},{2,12,3,20},{8,8,7,7},{3,9,2,8},{5,8,5,40},{7,6,3,57},{4,13,7,15},{3,7,2,32},{2,5,3,48}};
     for(unsigned t=0;t<sizeof s3/sizeof s3[0];t++){int cin=s3[t][0],cout=s3[t][1],h=s3[t][2],w=s3[t][3];
       int xw=tb_padded_width(w,3),xh=h+2; float *xp=buf((size_t)cin*xh*xw,&seed),*wt=buf((size_t)cout*cin*9,&seed),*b=buf(cout,&seed);
       float *pk=malloc(tb_packed_size(cout,cin*9)*sizeof(float)); tb_pack_weights(wt,cout,cin*9,pk);
@@ -26,7 +29,7 @@ int main(void){
       if(h>2){tb_conv_direct(k,xp,cin,xh,xw,pk,b,cout,3,3,y,h,w,1,2,0,(cout+5)/6,TB_ACT_RELU);}
       free(xp);free(wt);free(b);free(pk);free(y);}
     // 1x1
-    int s1[][3]={{3,7,1},{9,5,15},{16,13,17},{300,8,300},{7,19,300},{1,1,16},{2,3,33}};
+    int s1[][3]={{3,7,1},{9,5,15},{16,13,17},{300,8,300},{7,19,300},{1,1,16},{2,3,33},{5,7,48},{4,6,57},{3,13,64}};
     for(unsigned t=0;t<sizeof s1/sizeof s1[0];t++){int cin=s1[t][0],cout=s1[t][1],n=s1[t][2];
       float *x=buf((size_t)cin*n,&seed),*wt=buf((size_t)cout*cin,&seed); float *pk=malloc(tb_packed_size(cout,cin)*sizeof(float)); tb_pack_weights(wt,cout,cin,pk);
       float *y=malloc((size_t)cout*n*sizeof(float));
@@ -87,7 +90,27 @@ int main(void){
       tb_wino_conv(k,xp,cin,plane,width,u,NULL,cout,y,h,w,chunks-1,chunks,blocks-1,blocks,TB_ACT_RELU,work);
       if(blocks>2) tb_wino_conv(k,xp,cin,plane,width,u,b,cout,y,h,w,0,chunks,1,2,TB_ACT_NONE,work);
       free(xp);free(wt);free(b);free(u);free(y);free(work);}
-    printf("kernels-asan: %s path clean\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
+    printf("kernels-asan: %s path clean\n", k == TB_KERNELS_AVX512 ? "avx512" : k == TB_KERNELS_AVX2 ? "avx2" : "portable");
+  }
+  // AVX-512 against AVX2: the same bits on the direct 3x3 and 1x1 loops (the same sums in the same
+  // order, the same activation), on rows and position counts that take every AVX-512 tile (32, 16,
+  // masked, the AVX2 tile of 8, two rows of 9 to 16) and each activation
+  if(tb_kernels_available(TB_KERNELS_AVX512)){
+    int sb[][5]={{3,1,5,7,3},{6,13,9,17,3},{17,6,20,9,3},{2,12,3,20,3},{5,8,5,40,3},{7,6,3,57,3},{4,13,7,15,3},{8,8,7,7,3},
+                 {9,5,1,15,1},{16,13,1,17,1},{300,8,1,300,1},{5,7,1,48,1},{4,6,1,57,1},{3,13,1,64,1},{2,3,1,33,1}};
+    tb_act acts[4]={TB_ACT_SILU,TB_ACT_RELU,TB_ACT_NONE,TB_ACT_SIGMOID};
+    for(unsigned t=0;t<sizeof sb/sizeof sb[0];t++){int cin=sb[t][0],cout=sb[t][1],h=sb[t][2],w=sb[t][3],kk=sb[t][4]; tb_act act=acts[t%4];
+      int xw=kk==3? tb_padded_width(w,3) : w, xh=kk==3? h+2 : h, kd=cin*kk*kk, n=h*w;
+      float *x=buf((size_t)cin*xh*xw,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);
+      float *pk=malloc(tb_packed_size(cout,kd)*sizeof(float)); tb_pack_weights(wt,cout,kd,pk);
+      float *y2=malloc((size_t)cout*n*sizeof(float)),*y5=malloc((size_t)cout*n*sizeof(float));
+      float *tail=cin>256? malloc((size_t)cin*TB_TILE*sizeof(float)) : NULL;
+      for(int pi=0;pi<2;pi++){ tb_kernels k=pi? TB_KERNELS_AVX512 : TB_KERNELS_AVX2; float *y=pi? y5 : y2;
+        if(kk==3) tb_conv_direct(k,x,cin,xh,xw,pk,t%2?NULL:b,cout,3,3,y,h,w,0,h,0,(cout+5)/6,act);
+        else tb_gemm_panel(k,x,cin,n,pk,t%2?NULL:b,cout,y,(size_t)n,0,n,0,(cout+5)/6,act,tail); }
+      if(memcmp(y2,y5,(size_t)cout*n*sizeof(float))){fprintf(stderr,"avx512: not the bits of avx2 (shape %u)\n",t);return 1;}
+      free(x);free(wt);free(b);free(pk);free(y2);free(y5);free(tail);}
+    printf("kernels-asan: avx512 gives avx2's bits on the direct loops\n");
   }
   // max pooling (one path): every kernel, stride and padding up to half the kernel, on planes of
   // one row, one column and odd sizes, with the scratch row exactly w + 2p floats
@@ -118,7 +141,7 @@ int main(void){
     tb_gather_stride2(k,src,n,avail,dst);
     for(int t=0;t<n;t++) if(dst[t]!=src[2*t]){fprintf(stderr,"gather: wrong value at %d of %d\n",t,n);return 1;}
     free(src);free(dst);}
-  printf("kernels-asan: stride-2 gather clean (%s)\n", k == TB_KERNELS_AVX2 ? "avx2" : "portable");
+  printf("kernels-asan: stride-2 gather clean (%s)\n", k == TB_KERNELS_AVX512 ? "avx512" : k == TB_KERNELS_AVX2 ? "avx2" : "portable");
   }
   // the weight files' NaN / infinity search: exactly n values readable, unaligned, none or one at each place
   for(size_t n=0;n<=200;n++) for(long at=-1;at<(long)n;at++){

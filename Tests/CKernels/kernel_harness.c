@@ -25,6 +25,8 @@ static float *rnd(size_t n) {
 static char *flushbuf;
 static void flush(void) { for (size_t i = 0; i < (64u << 20); i += 64) flushbuf[i]++; }
 static double peak;
+// The vector kernels timed: AVX2, or AVX-512 with TB_HARNESS_KERNELS=avx512 (the peak loop too).
+static tb_kernels K = TB_KERNELS_AVX2;
 static void report(const char *what, double flop, double s) {
     printf("%-44s %8.3f ms %6.1f GFLOP/s %4.0f%% of peak\n", what, s * 1e3, flop / s / 1e9, 100 * flop / s / 1e9 / peak);
 }
@@ -43,7 +45,7 @@ static double conv1x1(int cin, int cout, int n, tb_act act, int cold) {
         double t0 = now();
         for (int p0 = 0; p0 < n; p0 += chunk)
             for (int cb = 0; cb < blocks; cb += 8)
-                tb_gemm_panel(TB_KERNELS_AVX2, x, cin, n, pk, b, cout, y, (size_t)n, p0, p0 + chunk < n ? p0 + chunk : n, cb,
+                tb_gemm_panel(K, x, cin, n, pk, b, cout, y, (size_t)n, p0, p0 + chunk < n ? p0 + chunk : n, cb,
                            cb + 8 < blocks ? cb + 8 : blocks, act, NULL);
         double dt = now() - t0;
         if (dt < best) best = dt;
@@ -63,7 +65,7 @@ static double hot3x3(int cin, int cout, int oh, int ow) {
     for (int k = 0; k < 20; k++) {
         double t0 = now();
         for (long r = 0; r < reps; r++)
-            tb_conv_direct(TB_KERNELS_AVX2, x, cin, xh, xw, pk, b, cout, 3, 3, y, oh, ow, 0, oh, 0, (cout + 5) / 6, TB_ACT_NONE);
+            tb_conv_direct(K, x, cin, xh, xw, pk, b, cout, 3, 3, y, oh, ow, 0, oh, 0, (cout + 5) / 6, TB_ACT_NONE);
         double dt = (now() - t0) / reps;
         if (dt < best) best = dt;
     }
@@ -79,7 +81,7 @@ static double hot1x1(int cin, int cout, int n) {
     long reps = (long)(2e8 / flop) + 1;
     for (int k = 0; k < 20; k++) {
         double t0 = now();
-        for (long r = 0; r < reps; r++) tb_gemm_panel(TB_KERNELS_AVX2, x, cin, n, pk, b, cout, y, (size_t)n, 0, n, 0, (cout + 5) / 6, TB_ACT_NONE, NULL);
+        for (long r = 0; r < reps; r++) tb_gemm_panel(K, x, cin, n, pk, b, cout, y, (size_t)n, 0, n, 0, (cout + 5) / 6, TB_ACT_NONE, NULL);
         double dt = (now() - t0) / reps;
         if (dt < best) best = dt;
     }
@@ -111,11 +113,11 @@ static double conv3x3(int c, int hw, int winograd, float **out) {
         double t0 = now();
         for (int ci = 0; ci < c; ci++) tb_border_copy(x + (size_t)ci * hw * hw, hw, hw, 1, 1, width, xp + ci * plane, 0, rows);
         if (winograd)
-            tb_wino_conv(TB_KERNELS_AVX2, xp, c, plane, width, pk, b, c, y, oh, ow, 0, chunks, 0, blocks, TB_ACT_RELU, work);
+            tb_wino_conv(K, xp, c, plane, width, pk, b, c, y, oh, ow, 0, chunks, 0, blocks, TB_ACT_RELU, work);
         else
             for (int oy = 0; oy < oh; oy += rowChunk)
                 for (int cb = 0; cb < blocks; cb += 8)
-                    tb_conv_direct(TB_KERNELS_AVX2, xp, c, rows, width, pk, b, c, 3, 3, y, oh, ow, oy, oy + rowChunk < oh ? oy + rowChunk : oh,
+                    tb_conv_direct(K, xp, c, rows, width, pk, b, c, 3, 3, y, oh, ow, oy, oy + rowChunk < oh ? oy + rowChunk : oh,
                                    cb, cb + 8 < blocks ? cb + 8 : blocks, TB_ACT_RELU);
         double dt = now() - t0;
         if (dt < best) best = dt;
@@ -158,7 +160,7 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
         if (mode) {
             for (int p0 = 0; p0 < n; p0 += chunk)
                 for (int cb = 0; cb < blocks; cb += bchunk)
-                    tb_conv_strided(TB_KERNELS_AVX2, x, cin, h, w, pk, b, cout, kk, kk, s, s, p, p, y, oh, ow, p0,
+                    tb_conv_strided(K, x, cin, h, w, pk, b, cout, kk, kk, s, s, p, p, y, oh, ow, p0,
                                     p0 + chunk < n ? p0 + chunk : n, cb, cb + bchunk < blocks ? cb + bchunk : blocks, TB_ACT_SILU, work);
         } else {
             for (int oy0 = 0; oy0 < oh; oy0 += bandRows) {
@@ -175,12 +177,12 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
                         const float *line = x + ((size_t)c * h + iy) * w;
                         for (int ox = 0; ox < oxLo; ox++) row[ox] = 0;
                         int ix = oxLo * s + xOff;
-                        if (s == 2) tb_gather_stride2(TB_KERNELS_AVX2, line + ix, oxHi - oxLo, w - ix, row + oxLo);
+                        if (s == 2) tb_gather_stride2(K, line + ix, oxHi - oxLo, w - ix, row + oxLo);
                         else for (int ox = oxLo; ox < oxHi; ox++) row[ox] = line[ox * s + xOff];
                         for (int ox = oxHi; ox < ow; ox++) row[ox] = 0;
                     }
                 }
-                tb_gemm_panel(TB_KERNELS_AVX2, col, kdim, cols, pk, b, cout, y + oy0 * ow, (size_t)n, 0, cols, 0, blocks,
+                tb_gemm_panel(K, col, kdim, cols, pk, b, cout, y + oy0 * ow, (size_t)n, 0, cols, 0, blocks,
                               TB_ACT_SILU, tail);
             }
         }
@@ -197,10 +199,13 @@ static const int thin[][3] = {{64, 255, 6400}, {64, 64, 1600}, {32, 16, 25600}, 
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
-    if (!tb_kernels_available(TB_KERNELS_AVX2)) { fprintf(stderr, "kernel-harness: this processor has no AVX2 and FMA\n"); return 1; }
+    const char *kv = getenv("TB_HARNESS_KERNELS");
+    if (kv && !strcmp(kv, "avx512")) K = TB_KERNELS_AVX512;
+    else if (kv && strcmp(kv, "avx2")) { fprintf(stderr, "kernel-harness: TB_HARNESS_KERNELS is avx2 or avx512\n"); return 2; }
+    if (!tb_kernels_available(K)) { fprintf(stderr, "kernel-harness: this processor cannot run the %s kernels\n", K == TB_KERNELS_AVX512 ? "AVX-512" : "AVX2 and FMA"); return 1; }
     for (int r = 0; r < 5; r++) {   // the best of five: a moment of other load lowers one
         double f, t0 = now();
-        tb_fma_loop(TB_KERNELS_AVX2, 1 << 24, &f);
+        tb_fma_loop(K, 1 << 24, &f);
         double g = f / (now() - t0) / 1e9;
         if (g > peak) peak = g;
     }

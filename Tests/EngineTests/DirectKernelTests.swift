@@ -4,13 +4,13 @@ import TestSupport
 import XCTest
 
 /// Our direct convolution kernels (issue 17, Sources/CKernels), on every path this processor
-/// runs (portable, and AVX2 where it has AVX2 and FMA): against the outputs PyTorch wrote for
+/// runs (portable; AVX2 where it has AVX2 and FMA; AVX-512 where it has AVX-512 F, VL and DQ too): against the outputs PyTorch wrote for
 /// every fixture convolution they can take, against a naive double-precision convolution on
 /// shapes that exercise every tail (widths, channel blocks, positions, wide inputs), and for
 /// identical bits with 1 and 2 threads. The whole networks on each path: scripts/test runs the
 /// parity suites once per forced path (TUMORBOARD_KERNELS).
 final class DirectKernelTests: XCTestCase {
-    var paths: [ConvKernels] { [.portable, .avx2].filter(\.isAvailable) }
+    var paths: [ConvKernels] { [.portable, .avx2, .avx512].filter(\.isAvailable) }
 
     override func tearDown() { try? ConvKernels.force(nil) }
 
@@ -44,8 +44,11 @@ final class DirectKernelTests: XCTestCase {
     /// 9, 17 and 20 positions (partial 16- and 8-wide tiles, two-row tiles), 1x1 over 1, 15, 17
     /// and 300 positions, an input wider than the 256 channels the 1x1 tail keeps on the stack;
     /// strided and stem shapes on the strided kernel (3x3/2, 6x6/2, 7x7/2, 3x3 without padding) and
-    /// a 1x1/2 on the subsampled 1x1 loop, each activation, with and without bias. (A 2x1 stride with a 1x3 kernel is
-    /// PyTorch's fixture `conv_1x3_stride_2x1`, in the test above.)
+    /// a 1x1/2 on the subsampled 1x1 loop, each activation, with and without bias; rows and position
+    /// counts that take every AVX-512 tile (32 + 8, 32 + 16 + 9, two rows of 15 with an odd row left,
+    /// 1x1 over 48). Where the processor has AVX-512, its outputs must be AVX2's bit for bit (the same
+    /// sums in the same order, the same activation). (A 2x1 stride with a 1x3 kernel is PyTorch's
+    /// fixture `conv_1x3_stride_2x1`, in the test above.)
     func testAwkwardShapesMatchANaiveConvolutionAndAreThreadCountIndependent() throws {
         let shapes: [(cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)] = [
             (3, 1, 5, 7, 3, 1, 1), (5, 5, 1, 1, 3, 1, 1), (4, 7, 8, 8, 3, 1, 1), (6, 13, 9, 17, 3, 1, 1), (17, 6, 20, 9, 3, 1, 1),
@@ -53,8 +56,10 @@ final class DirectKernelTests: XCTestCase {
             (7, 19, 4, 75, 1, 1, 0),
             (5, 7, 14, 14, 3, 2, 1), (6, 13, 15, 33, 3, 2, 1), (3, 16, 21, 19, 6, 2, 2), (3, 8, 17, 15, 7, 2, 3), (8, 9, 9, 9, 1, 2, 0),
             (4, 5, 7, 12, 3, 1, 0), (2, 6, 1, 3, 3, 2, 1),
+            (5, 8, 5, 40, 3, 1, 1), (7, 6, 3, 57, 3, 1, 1), (4, 13, 7, 15, 3, 1, 1), (5, 7, 3, 16, 1, 1, 0),
         ]
         let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
+        var outputs: [ConvKernels: [[Float]]] = [:]
         for k in paths {
             try ConvKernels.force(k)
             for (i, s) in shapes.enumerated() {
@@ -67,7 +72,11 @@ final class DirectKernelTests: XCTestCase {
                 let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) pad \(s.p) at \(s.h)x\(s.w), \(act), bias \(bias != nil), \(k.rawValue)"
                 XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
                 assertClose(outs[0], Self.naive(x, w, bias, stride: s.s, pad: s.p, act), what)
+                outputs[k, default: []].append(outs[0].scalars)
             }
+        }
+        if let wide = outputs[.avx512], let narrow = outputs[.avx2] {
+            for (i, s) in shapes.enumerated() { XCTAssertEqual(wide[i], narrow[i], "avx512 vs avx2 bits: \(s)") }
         }
     }
 
@@ -110,7 +119,7 @@ final class DirectKernelTests: XCTestCase {
     }
 
     /// Every strided convolution runs on the strided kernel (`tb_conv_strided`), or, a 1x1 without
-    /// padding, on the 1x1 loop over its subsampled input, by default where AVX2 is the best path,
+    /// padding, on the 1x1 loop over its subsampled input, by default where AVX2 or AVX-512 is the best path,
     /// and on both paths when forced (the trained networks' strided layers
     /// are checked against PyTorch layer by layer in PipelineTests and BlocksTests on every path):
     /// against a naive convolution on shapes with every tail (output channels that fill no block of
@@ -129,8 +138,8 @@ final class DirectKernelTests: XCTestCase {
         let acts: [Activation] = [.silu, .relu, .none, .sigmoid]
         for k in [nil] + paths {
             try ConvKernels.force(k)
-            // by default only where AVX2 is in force (the best path, and not `blas` from the environment)
-            if k == nil && ConvKernels.current.kernels != .avx2 { continue }
+            // by default only where AVX2 or AVX-512 is in force (the best path, and not `blas` from the environment)
+            if k == nil && !ConvKernels.current.kernels.isVector { continue }
             for (i, s) in shapes.enumerated() {
                 let w = Tensor.random([s.cout, s.cin, s.k, s.k], seed: UInt64(120 + i), scale: 0.3)
                 let bias = i % 2 == 0 ? Tensor.random([s.cout], seed: UInt64(140 + i)) : nil
@@ -158,7 +167,7 @@ final class DirectKernelTests: XCTestCase {
     func testThePeakLoopDoesTheWorkItCounts() {
         for k in paths {
             let r = MachinePeak.loop(k, iterations: 1000)
-            XCTAssertEqual(r.flops, k == .avx2 ? 192_000 : 96_000, k.rawValue)
+            XCTAssertEqual(r.flops, k == .avx512 ? 384_000 : k == .avx2 ? 192_000 : 96_000, k.rawValue)
             XCTAssertEqual(r.sum, r.flops / 2, k.rawValue)
         }
     }

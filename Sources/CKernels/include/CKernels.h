@@ -21,11 +21,14 @@ extern "C" {
 /// it the caller passes a buffer of rows * TB_TILE floats (tb_gemm_panel).
 #define TB_TAIL_STACK_ROWS 256
 
-typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1 } tb_kernels;
+/// The kernels: plain C, AVX2 with FMA, or AVX-512 (AVX-512F, VL and DQ: the direct 1x1 and 3x3
+/// loops on 16-float vectors, the other kernels on their AVX2 code). AVX2 and AVX-512 give the same bits.
+typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1, TB_KERNELS_AVX512 = 2 } tb_kernels;
 /// Activation applied in the store; the numbering matches nothing outside this file.
 typedef enum { TB_ACT_NONE = 0, TB_ACT_RELU = 1, TB_ACT_SILU = 2, TB_ACT_SIGMOID = 3 } tb_act;
 
-/// Whether this processor runs `k` (AVX2 needs AVX2 and FMA, checked with cpuid; portable always).
+/// Whether this processor runs `k` (AVX2 needs AVX2 and FMA, AVX-512 needs those and AVX-512F, VL and
+/// DQ, checked with cpuid; portable always).
 int tb_kernels_available(tb_kernels k);
 
 /// Floats of packed weights for `cout` output channels and `kdim` = cin*kh*kw inputs each.
