@@ -2,7 +2,8 @@
 //
 // The micro-kernel computes TB_CO_BLOCK (6) output channels x TB_TILE (16) positions: per input
 // value it broadcasts 6 packed weights and loads 2 vectors of 8 inputs, 12 fused multiply-adds
-// into 12 accumulators (of the 16 AVX2 registers). Bias and activation are applied before the one
+// into 12 accumulators (of the 16 AVX2 registers). The AVX-512 loops (below) run the same step on
+// 16-float vectors, 32 positions a tile, with the same bits. Bias and activation are applied before the one
 // store, so the output makes one trip through memory. The portable path is the same loop nest in
 // plain C (the compiler vectorises the 16-wide inner loops for whatever the target has).
 #include "CKernels.h"
@@ -246,7 +247,8 @@ tile_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, cons
         const float *base = x0 + (size_t)ci * plane;
         for (int ky = 0; ky < kh; ky++) {
             const float *row = base + (size_t)ky * xw;
-            // 1x1: each input row (one per channel) read 64 floats ahead. In the network, where a thin
+            // 1x1: each input row (one per channel) read 64 floats ahead, in the 32-position tile (again
+            // for each channel block of a tile: cheap, the line is in flight). In the network, where a thin
             // layer's input comes from memory, not cache, this took YOLOv5n's pass from 28.9 to 27.6 ms
             // (docs/performance.md, "Seventh step"); the AVX2 tiles measured no gain from it.
             if (kh == 1 && kw == 1) _mm_prefetch((const char *)(row + 64), _MM_HINT_T0);
@@ -290,8 +292,9 @@ tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, co
 
 static inline __mmask16 first_lanes(int count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
 
-// Stores `count` (up to 32) positions of each row: acc[r][0] to the first 16, acc[r][1] to the next
-// 16, or (two-row tiles) to the row `second` floats on, with `count` positions in each row.
+// Stores `count` positions of each row (32, or 16 or fewer: TILE_N512): acc[r][0] to the first 16,
+// acc[r][1] to the next 16, or (two-row tiles) to the row `second` floats on, with `count` positions
+// in each row.
 TB_TARGET_AVX512 static inline void
 store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, int two_rows,
              size_t second, tb_act act) {

@@ -1,5 +1,5 @@
 // Shared by the C kernels (conv.c, winograd.c, strided.c), not part of the library's interface: the block
-// and tile sizes, exp and the activations (scalar and AVX2), the stride-2 column split, and the
+// and tile sizes, exp and the activations (scalar, AVX2 and AVX-512), the stride-2 column split, and the
 // 6 x 16 micro-kernel's step.
 #ifndef TB_KERNELS_INTERNAL_H
 #define TB_KERNELS_INTERNAL_H
@@ -90,7 +90,11 @@ static inline int tb_runs_avx2_code(tb_kernels k) { return k == TB_KERNELS_AVX2 
 #define TB_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
 
 // exp_avx2 on 16 floats, the same operations in the same order (so the same bits), with 2^n applied
-// by scalef instead of through the exponent bits (both exact).
+// by scalef instead of through the exponent bits (both exact: the clamp keeps n in [-126, 127] and
+// p * 2^n normal). A change to one of the two must go to the other: kernels-asan and
+// DirectKernelTests compare the paths bit for bit where the processor has AVX-512. The identity also
+// needs the compiler not to fuse exp_avx2's last multiply into the add after it; clang (SwiftPM's C
+// compiler, and the scripts') does not contract across intrinsics.
 TB_TARGET_AVX512 static inline __m512 exp_avx512(__m512 x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
     __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.442695040888963f), _mm512_set1_ps(12582912.0f));

@@ -178,16 +178,16 @@ public struct Conv2d: Sendable {
     }
 
     /// Whether this convolution, under the kernels now in force, runs on our strided kernel
-    /// (`tb_conv_strided`; tests; the profile names it "strided-avx2" or "strided-portable").
+    /// (`tb_conv_strided`; tests; the profile names it "strided-" and the kernels: avx2, avx512, portable).
     public var runsOwnStridedKernel: Bool { ownKernels() != nil && direct?.mode == .strided }
 
     /// Whether this strided 1x1 convolution, under the kernels now in force, runs our 1x1 loop on its
-    /// subsampled input (tests; the profile names it "subsampled-avx2").
+    /// subsampled input (tests; the profile names it "subsampled-" and the kernels).
     public var runsOwnSubsampledPointwise: Bool { ownKernels() != nil && direct?.mode == .subsampled }
 
     /// Whether this convolution, under the kernels now in force, runs Winograd F(2x2, 3x3) on our
     /// kernels for an input of h x w (`DirectConvPlan.runsWinograd`; tests; the profile names it
-    /// "winograd-avx2").
+    /// "winograd-" and the kernels).
     public func runsOwnWinograd(h: Int, w: Int) -> Bool {
         let (oh, ow) = outputSize(h, w)
         return ownKernels() != nil && direct?.runsWinograd(oh: oh, ow: ow) == true

@@ -7,8 +7,9 @@ import Foundation
 /// - `blas`: im2col + GEMM on OpenBLAS and Winograd F(2x2, 3x3), the engine's paths before issue 17.
 /// - `portable`: our direct kernels (Sources/CKernels) in plain C, for any processor (arm64 too).
 /// - `avx2`: the same kernels with AVX2 and FMA.
-/// - `avx512`: the direct 1x1 and 3x3 loops on 16-float vectors (AVX-512F, VL and DQ), the other kernels
-///   (strided, Winograd) on their AVX2 code; the same bits as `avx2`.
+/// - `avx512`: the direct 1x1 and 3x3 loops on 16-float vectors (AVX-512F, VL and DQ; maps 8 or fewer
+///   wide and rows' last 8 or fewer positions on the AVX2 code), the other kernels (strided, Winograd,
+///   the stride-2 gather) on their AVX2 code; the same bits as `avx2`.
 ///
 /// By default (`TUMORBOARD_KERNELS` unset or `auto`) the best kernels this processor has run
 /// where they measured faster (`Conv2d`'s choice by shape), the rest on `blas`; a forced
@@ -359,11 +360,11 @@ public enum MachinePeak {
     }
 
     /// The instruction set the peak is measured on: that of the best kernels this processor runs
-    /// (AVX2 with FMA, else the portable C).
+    /// (AVX-512, else AVX2 with FMA, else the portable C).
     public static var instructions: ConvKernels { ConvKernels.best == .blas ? .portable : ConvKernels.best }
 
-    /// GFLOP/s of `threads` threads running the loop at once on `k`'s instruction set (AVX2 with
-    /// FMA, or the portable C), the best of `rounds` rounds of about 20 ms each.
+    /// GFLOP/s of `threads` threads running the loop at once on `k`'s instruction set (AVX-512, AVX2
+    /// with FMA, or the portable C), the best of `rounds` rounds of about 20 ms each.
     public static func gflops(threads: Int, kernels k: ConvKernels = instructions, rounds: Int = 5) -> Double {
         let iterations = 1 << 22
         var best = 0.0

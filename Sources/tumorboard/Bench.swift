@@ -135,7 +135,8 @@ struct Bench: ParsableCommand {
             cases.append(("conv\(k)x\(k)/\(st) \(ci)->\(co) \(s)x\(s)", Tensor.random([1, ci, s, s], seed: 4), 2.0 * Double(ci * co * k * k * o * o) / 1e9,
                           try [("im2col", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .im2col)),
                                ("direct-\(direct.rawValue)", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct)),
-                               // the default choice: our kernels where AVX2 is in force (as `direct-avx2` then)
+                               // the default choice: our kernels where AVX2 or AVX-512 is in force (as `direct-avx2` or
+                               // `direct-avx512` then; under avx512 the strided kernel runs its AVX2 code)
                                ("auto", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu))]))
         }
         // The peak is measured before and after the shapes, and the higher taken: a moment of

@@ -4,8 +4,8 @@
 // strided kernel's unpadded input and work buffer, Winograd's bordered input and work buffer,
 // recomputed here by the same formulas), so a read or write past them is reported. Values are not
 // checked here (DirectKernelTests does that against PyTorch and a naive convolution), except that
-// the strided kernel must give im2col + tb_gemm_panel's bits and the bordered copy must hold the
-// input where it belongs. Run by scripts/kernels-asan.
+// the strided kernel must give im2col + tb_gemm_panel's bits, the AVX-512 loops AVX2's bits, and the
+// bordered copy must hold the input where it belongs. Run by scripts/kernels-asan.
 #include "CKernels.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,9 +96,12 @@ int main(void){
   // order, the same activation), on rows and position counts that take every AVX-512 tile (32, 16,
   // masked, the AVX2 tile of 8, two rows of 9 to 16) and each activation
   if(tb_kernels_available(TB_KERNELS_AVX512)){
-    int sb[][5]={{3,1,5,7,3},{6,13,9,17,3},{17,6,20,9,3},{2,12,3,20,3},{5,8,5,40,3},{7,6,3,57,3},{4,13,7,15,3},{8,8,7,7,3},
-                 {9,5,1,15,1},{16,13,1,17,1},{300,8,1,300,1},{5,7,1,48,1},{4,6,1,57,1},{3,13,1,64,1},{2,3,1,33,1}};
-    tb_act acts[4]={TB_ACT_SILU,TB_ACT_RELU,TB_ACT_NONE,TB_ACT_SIGMOID};
+    // (weights of over 64 KiB a call, 64 -> 48 3x3 and 400 -> 48 1x1, take the blocks-outer order; two-row
+    // tiles, widths 9 to 16, each get SiLU)
+    int sb[][5]={{3,1,5,10,3},{6,13,9,17,3},{17,6,20,9,3},{2,12,3,20,3},{5,8,5,40,3},{7,6,3,57,3},{4,13,7,15,3},{3,7,5,16,3},
+                 {9,5,1,15,1},{16,13,1,17,1},{300,8,1,300,1},{5,7,1,48,1},{4,6,1,57,1},{3,13,1,64,1},{2,3,1,33,1},
+                 {64,48,6,40,3},{400,48,1,40,1}};
+    tb_act acts[4]={TB_ACT_NONE,TB_ACT_SIGMOID,TB_ACT_SILU,TB_ACT_RELU};   // shapes 2, 6 and 10 (two-row, two-row, 300 positions) SiLU
     for(unsigned t=0;t<sizeof sb/sizeof sb[0];t++){int cin=sb[t][0],cout=sb[t][1],h=sb[t][2],w=sb[t][3],kk=sb[t][4]; tb_act act=acts[t%4];
       int xw=kk==3? tb_padded_width(w,3) : w, xh=kk==3? h+2 : h, kd=cin*kk*kk, n=h*w;
       float *x=buf((size_t)cin*xh*xw,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);

@@ -15,14 +15,16 @@ extern "C" {
 
 /// Output channels per packed weight block (the micro-kernel's rows).
 #define TB_CO_BLOCK 6
-/// Output positions per micro-kernel tile (two 8-float vectors).
+/// Output positions per micro-kernel tile (two 8-float vectors; the AVX-512 loops take two tiles at once).
 #define TB_TILE 16
 /// Input channels (rows) up to which a last partial tile is copied on the kernel's own stack; above
 /// it the caller passes a buffer of rows * TB_TILE floats (tb_gemm_panel).
 #define TB_TAIL_STACK_ROWS 256
 
 /// The kernels: plain C, AVX2 with FMA, or AVX-512 (AVX-512F, VL and DQ: the direct 1x1 and 3x3
-/// loops on 16-float vectors, the other kernels on their AVX2 code). AVX2 and AVX-512 give the same bits.
+/// loops on 16-float vectors, except on maps 8 or fewer wide and for a row's last 8 or fewer positions;
+/// the strided kernel, Winograd and the stride-2 gather on their AVX2 code). AVX2 and AVX-512 give the
+/// same bits.
 typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1, TB_KERNELS_AVX512 = 2 } tb_kernels;
 /// Activation applied in the store; the numbering matches nothing outside this file.
 typedef enum { TB_ACT_NONE = 0, TB_ACT_RELU = 1, TB_ACT_SILU = 2, TB_ACT_SIGMOID = 3 } tb_act;
@@ -112,12 +114,13 @@ void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, in
 void tb_border_copy(const float *x, int h, int w, int by, int bx, int width, float *out, int i0, int i1);
 
 /// dst[t] = src[2t] for t < n, reading only src[0 .. avail) (avail >= 2n - 1): im2col's rows of a
-/// stride-2 convolution straight from its input (vector shuffles with the AVX2 kernels `k`).
+/// stride-2 convolution straight from its input (vector shuffles with the AVX2 or AVX-512 kernels `k`,
+/// which both run the AVX2 code).
 void tb_gather_stride2(tb_kernels k, const float *src, int n, int avail, float *dst);
 
 /// The processor's multiply-add throughput, for `tumorboard bench --model peak` (the yardstick of
 /// docs/performance.md): `iterations` steps of independent accumulators a = a * 1 + 1 from zero
-/// (AVX2: 12 vectors of 8 lanes, fused; portable: 48 lanes in plain C, as the compiler vectorises
+/// (AVX2: 12 vectors of 8 lanes, fused; AVX-512: 12 vectors of 16; portable: 48 lanes in plain C, as the compiler vectorises
 /// them). Writes the floating-point operations done to `flops` (2 per lane and step) and returns
 /// the sum of every lane, which is flops / 2 exactly while iterations <= 2^24: the loop is checked
 /// and cannot be optimised away.
