@@ -64,14 +64,25 @@ static void run_portable(const float *x, size_t plane, int xw, int cin, const in
 // ---------------------------------------------------------------- AVX2 + FMA
 
 #if defined(__x86_64__) || defined(__i386__)
+// The weights of the next channels, a block's taps of one input channel (kh * kw * 6 floats) 512 floats
+// ahead, for the blocks-outer order, where a block's weights come from memory (ResNet-18's 512 x 7x7: 9.4
+// MB a layer, each weight used for 49 positions; its three calls took 5.35 ms without, 4.6-5.3 with,
+// docs/performance.md "Seventh step"). A prefetch neither faults nor changes a value.
+__attribute__((target("avx2,fma"), always_inline)) static inline void prefetch_weights(const float *wp, int taps) {
+    const char *p = (const char *)(wp + 512);
+    for (int b = 0; b < taps * CO * (int)sizeof(float); b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+}
+
 // The 6 x 16 tile: 12 accumulators. kh and kw are constants where the caller inlines it. The
 // second vector of inputs starts off1 floats after the first: 8 (16 positions of one row), or one
 // row (8 positions of two rows, for maps 8 or fewer wide, such as ResNet-18's 7x7).
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], size_t off1) {
+tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], size_t off1,
+          int wpf) {
     ACC_6x16_DECLARE;
     for (int ci = 0; ci < cin; ci++) {
         const float *base = x0 + (size_t)ci * plane;
+        if (wpf) prefetch_weights(wp, kh * kw);
         for (int ky = 0; ky < kh; ky++) {
             const float *row = base + (size_t)ky * xw;
             for (int kx = 0; kx < kw; kx++) {
@@ -86,10 +97,11 @@ tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const 
 
 // The 6 x 8 tile for a row's last 8 or fewer positions.
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2]) {
+tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], int wpf) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
     for (int ci = 0; ci < cin; ci++) {
         const float *base = x0 + (size_t)ci * plane;
+        if (wpf) prefetch_weights(wp, kh * kw);
         for (int ky = 0; ky < kh; ky++) {
             const float *row = base + (size_t)ky * xw;
             for (int kx = 0; kx < kw; kx++) {
@@ -149,17 +161,17 @@ store_rows_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y
 
 // One tile: 16 positions of a row, or 8 where the row has 8 or fewer left; on maps 8 or fewer
 // wide, 8 positions of two rows at once.
-#define TILE_AVX2(KH, KW, OY, OX)                                                                         \
+#define TILE_AVX2(KH, KW, OY, OX, WPF)                                                                    \
     do {                                                                                                  \
         __m256 acc[CO][2];                                                                                \
         int left = ow - (OX), count = left < TILE ? left : TILE;                                          \
         const float *src = x + (size_t)(OY) * xw + (OX);                                                  \
         if (ow <= 8 && (OY) + 1 < oy1) {                                                                  \
-            tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw);                                  \
+            tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw, WPF);                             \
             store_rows_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, (size_t)yw, ow, act); \
         } else {                                                                                          \
-            if (count <= 8) tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc);                             \
-            else tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, 8);                                      \
+            if (count <= 8) tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc, WPF);                        \
+            else tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, 8, WPF);                                 \
             store_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, count, act);       \
         }                                                                                                 \
     } while (0)
@@ -176,13 +188,13 @@ store_rows_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y
             for (int ox = 0; ox < ow; ox += TILE)                                                       \
                 for (int cb = cb0; cb < cb1; cb++) {                                                    \
                     const float *wp = packed + (size_t)cb * kdim * CO;                                  \
-                    TILE_AVX2(KH, KW, oy, ox);                                                          \
+                    TILE_AVX2(KH, KW, oy, ox, 0);                                                       \
                 }                                                                                       \
     } else {                                                                                            \
         for (int cb = cb0; cb < cb1; cb++) {                                                            \
             const float *wp = packed + (size_t)cb * kdim * CO;                                          \
             for (int oy = oy0; oy < oy1; oy += ROW_STEP)                                                \
-                for (int ox = 0; ox < ow; ox += TILE) TILE_AVX2(KH, KW, oy, ox);                        \
+                for (int ox = 0; ox < ow; ox += TILE) TILE_AVX2(KH, KW, oy, ox, (KH) * (KW) > 1);       \
         }                                                                                               \
     }
 
@@ -332,7 +344,7 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act);                           \
         } else {                                                                                          \
             __m256 acc8[CO][2];                                                                           \
-            tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc8);                                            \
+            tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc8, 0);                                         \
             store_avx2(acc8, bias, cb * CO, cout, dst, yplane, N, act);                                   \
         }                                                                                                 \
     } while (0)
