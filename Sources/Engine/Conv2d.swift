@@ -177,32 +177,33 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Whether this convolution, under the kernels now in force, runs on our strided kernel
-    /// (`tb_conv_strided`; tests; the profile names it "strided-" and the kernels: avx2, avx512, portable).
-    public var runsOwnStridedKernel: Bool { ownKernels() != nil && direct?.mode == .strided }
+    /// Which loop of our kernels runs a convolution (`ownPath`): the direct 1x1 or 3x3 loop, Winograd F(2x2, 3x3)
+    /// on our micro-kernel (`DirectConvPlan.runsWinograd`), the strided kernel (`tb_conv_strided`), or the 1x1
+    /// loop over a strided 1x1's subsampled input.
+    public enum OwnPath: String, Sendable { case direct, winograd, strided, subsampled }
 
-    /// Whether this strided 1x1 convolution, under the kernels now in force, runs our 1x1 loop on its
-    /// subsampled input (tests; the profile names it "subsampled-" and the kernels).
-    public var runsOwnSubsampledPointwise: Bool { ownKernels() != nil && direct?.mode == .subsampled }
+    /// The loop of ours that runs this convolution on an input of h x w under the kernels now in force, or nil
+    /// where it runs on the BLAS paths. The one rule behind the profile's names ("strided-avx512", ...), bench's
+    /// conv-paths columns and the tests.
+    public func ownPath(h: Int, w: Int) -> OwnPath? { ownPath(h: h, w: w, own: ownKernels()) }
 
-    /// Whether this convolution, under the kernels now in force, runs Winograd F(2x2, 3x3) on our
-    /// kernels for an input of h x w (`DirectConvPlan.runsWinograd`; tests; the profile names it
-    /// "winograd-" and the kernels).
-    public func runsOwnWinograd(h: Int, w: Int) -> Bool {
+    private func ownPath(h: Int, w: Int, own: ConvKernels?) -> OwnPath? {
+        guard own != nil, let direct else { return nil }
         let (oh, ow) = outputSize(h, w)
-        return ownKernels() != nil && direct?.runsWinograd(oh: oh, ow: ow) == true
+        switch direct.mode {
+        case .threeByThree where direct.runsWinograd(oh: oh, ow: ow): return .winograd
+        case .pointwise, .threeByThree: return .direct
+        case .strided: return .strided
+        case .subsampled: return .subsampled
+        }
     }
 
     private func profileKey(_ x: Tensor, own: ConvKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let ownPath: String? = own.map { k in
-            let name = direct?.runsWinograd(oh: oh, ow: ow) == true ? "winograd"
-                : direct?.mode == .strided ? "strided" : direct?.mode == .subsampled ? "subsampled" : "direct"
-            return "\(name)-\(k.rawValue)"
-        }
-        let path = ownPath ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
+        let ours = own.flatMap { k in ownPath(h: x.shape[2], w: x.shape[3], own: k).map { "\($0.rawValue)-\(k.rawValue)" } }
+        let path = ours ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
 

@@ -113,7 +113,7 @@ struct Bench: ParsableCommand {
             // Our kernels run Winograd F(2x2, 3x3) where `DirectConvPlan.runsWinograd` takes the
             // shape, else the direct loop; the column is named after what ran.
             let own = try Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .direct)
-            let ownName = (own.runsOwnWinograd(h: s, w: s) ? "winograd-" : "direct-") + direct.rawValue
+            let ownName = "\(own.ownPath(h: s, w: s)?.rawValue ?? "direct")-\(direct.rawValue)"
             cases.append(("conv3x3 c=\(c) \(s)x\(s)", Tensor.random([1, c, s, s], seed: 4), 2.0 * Double(c * c * 9 * s * s) / 1e9,
                           try [("im2col", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .im2col)),
                                ("winograd-blas", Conv2d(weight: w, padding: (1, 1), activation: .silu, algorithm: .winograd)),
@@ -132,11 +132,12 @@ struct Bench: ParsableCommand {
         for (ci, co, s, k, st, p) in strided {
             let w = Tensor.random([co, ci, k, k], seed: 3, scale: 0.1)
             let o = (s + 2 * p - k) / st + 1
+            let own = try Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct)
             cases.append(("conv\(k)x\(k)/\(st) \(ci)->\(co) \(s)x\(s)", Tensor.random([1, ci, s, s], seed: 4), 2.0 * Double(ci * co * k * k * o * o) / 1e9,
                           try [("im2col", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .im2col)),
-                               ("direct-\(direct.rawValue)", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .direct)),
-                               // the default choice: our kernels where AVX2 or AVX-512 is in force (as `direct-avx2` or
-                               // `direct-avx512` then; under avx512 the strided kernel runs its AVX2 code)
+                               ("\(own.ownPath(h: s, w: s)?.rawValue ?? "direct")-\(direct.rawValue)", own),
+                               // the default choice: our kernels where AVX2 or AVX-512 is in force (the column before
+                               // then; under avx512 the strided kernel runs its AVX2 code)
                                ("auto", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu))]))
         }
         // The peak is measured before and after the shapes, and the higher taken: a moment of

@@ -104,7 +104,7 @@ final class DirectKernelTests: XCTestCase {
                 let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(260 + i))
                 let act = acts[i % acts.count]
                 let conv = try Conv2d(weight: w, bias: bias, stride: (1, 1), padding: (1, 1), activation: act, algorithm: .direct)
-                XCTAssertTrue(conv.runsOwnWinograd(h: s.h, w: s.w), "\(s) on \(k.rawValue)")
+                XCTAssertEqual(conv.ownPath(h: s.h, w: s.w), .winograd, "\(s) on \(k.rawValue)")
                 let outs = try Self.atOneAndTwoThreads(conv, x)
                 let what = "Winograd \(s.cin)->\(s.cout) at \(s.h)x\(s.w), \(act), bias \(bias != nil), \(k.rawValue)"
                 XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
@@ -113,12 +113,12 @@ final class DirectKernelTests: XCTestCase {
         }
         try ConvKernels.force(ConvKernels.avx2.isAvailable ? .avx2 : .portable)
         let thin = try Conv2d(weight: Tensor.random([8, 31, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
-        XCTAssertFalse(thin.runsOwnWinograd(h: 56, w: 56), "31 input channels: the direct 3x3 loop")
+        XCTAssertEqual(thin.ownPath(h: 56, w: 56), .direct, "31 input channels: the direct 3x3 loop")
         let wide = try Conv2d(weight: Tensor.random([8, 512, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
-        XCTAssertTrue(wide.runsOwnWinograd(h: 14, w: 14), "49 tiles")
-        XCTAssertFalse(wide.runsOwnWinograd(h: 7, w: 7), "16 tiles (ResNet-18's 7x7 stage): the direct 3x3 loop")
+        XCTAssertEqual(wide.ownPath(h: 14, w: 14), .winograd, "49 tiles")
+        XCTAssertEqual(wide.ownPath(h: 7, w: 7), .direct, "16 tiles (ResNet-18's 7x7 stage): the direct 3x3 loop")
         try ConvKernels.force(.blas)
-        XCTAssertFalse(try Conv2d(weight: Tensor.random([64, 64, 3, 3], seed: 1), padding: (1, 1)).runsOwnWinograd(h: 56, w: 56))
+        XCTAssertNil(try Conv2d(weight: Tensor.random([64, 64, 3, 3], seed: 1), padding: (1, 1)).ownPath(h: 56, w: 56), "blas: none of ours")
     }
 
     /// Every strided convolution runs on the strided kernel (`tb_conv_strided`), or, a 1x1 without
@@ -151,9 +151,9 @@ final class DirectKernelTests: XCTestCase {
                 let conv = try Conv2d(weight: w, bias: bias, stride: s.s, padding: (s.p, s.p), activation: act)
                 let what = "\(s.cin)->\(s.cout) \(s.k)x\(s.k)/\(s.s) at \(s.h)x\(s.w), \(act), \(k?.rawValue ?? "default")"
                 if s.k == 1 && s.p == 0 {
-                    XCTAssertTrue(conv.runsOwnSubsampledPointwise && !conv.runsOwnStridedKernel, what)
+                    XCTAssertEqual(conv.ownPath(h: s.h, w: s.w), .subsampled, what)
                 } else {
-                    XCTAssertTrue(conv.runsOwnStridedKernel, what)
+                    XCTAssertEqual(conv.ownPath(h: s.h, w: s.w), .strided, what)
                 }
                 let outs = try Self.atOneAndTwoThreads(conv, x)
                 XCTAssertEqual(outs[0].scalars, outs[1].scalars, "1 vs 2 threads: " + what)
@@ -161,7 +161,7 @@ final class DirectKernelTests: XCTestCase {
             }
         }
         try ConvKernels.force(.blas)
-        XCTAssertFalse(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).runsOwnStridedKernel)
+        XCTAssertNil(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).ownPath(h: 9, w: 9), "blas: none of ours")
     }
 
     /// The peak benchmark's loop (`MachinePeak`, `tumorboard bench --model peak`) does the work it
