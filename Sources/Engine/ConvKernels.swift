@@ -207,14 +207,7 @@ final class DirectConvPlan: @unchecked Sendable {
     /// order, so 1 and 2 threads give identical bits.
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              bias: UnsafeMutablePointer<Float>?, activation: Activation) {
-        let path = k.cKernels
-        let weights = packed, a = Self.act(activation)
-        let blockChunk = 8, cbChunks = (blocks + blockChunk - 1) / blockChunk
-        let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
-        // Row chunks of at least 256 positions (the whole map for ResNet's 14x14 and 7x7), so a
-        // block's weights are read once per chunk: on small maps with many channels the weights,
-        // not the positions, are what streams from memory.
-        let rowChunk = min(oh, max((oh + 7) / 8, (256 + ow - 1) / ow)), rChunks = (oh + rowChunk - 1) / rowChunk
+        let path = k.cKernels, a = Self.act(activation)
         switch mode {
         case .pointwise:
             runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a)
@@ -234,19 +227,7 @@ final class DirectConvPlan: @unchecked Sendable {
         case .threeByThree where runsWinograd(oh: oh, ow: ow):
             runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .threeByThree:
-            // The input with a zero border of one row and column, rows padded to whole tiles.
-            let rows = oh + 2, width = Int(tb_padded_width(Int32(ow), 3)), plane = rows * width
-            let padded = TensorStorage(count: cin * plane, zeroed: false)
-            defer { withExtendedLifetime(padded) {} }   // read below only through raw pointers
-            BorderCopy.run(x, channels: cin, h: h, w: w, border: (1, 1), rows: rows, width: width, into: padded.pointer)
-            let xp = padded.pointer
-            EngineThreads.parallelFor(rChunks * cbChunks, minWorkPerChunk: rowChunk * ow * cin * kh * kw) { item in
-                let rc = item / cbChunks, cc = item % cbChunks
-                let oy0 = Int32(rc * rowChunk), oy1 = Int32(min(oh, rc * rowChunk + rowChunk))
-                let cb0 = cc * blockChunk, cb1 = Int32(min(blocks, cb0 + blockChunk))
-                tb_conv_direct(path, xp, cin32, Int32(rows), Int32(width), weights, bias, cout32, 3, 3, y, Int32(oh), Int32(ow),
-                               oy0, oy1, Int32(cb0), cb1, a)
-            }
+            runThreeByThree(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .strided:
             runStrided(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         }
@@ -254,6 +235,30 @@ final class DirectConvPlan: @unchecked Sendable {
 }
 
 extension DirectConvPlan {
+    /// The direct 3x3 loop (stride 1, padding 1) for one image: the input with a zero border of one row
+    /// and column, rows padded to whole tiles, then row chunks times chunks of 8 channel blocks.
+    fileprivate func runThreeByThree(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>,
+                                     oh: Int, ow: Int, bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
+        let weights = packed, blockChunk = 8, cbChunks = (blocks + blockChunk - 1) / blockChunk
+        let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
+        // Row chunks of at least 256 positions (the whole map for ResNet's 14x14 and 7x7), so a
+        // block's weights are read once per chunk: on small maps with many channels the weights,
+        // not the positions, are what streams from memory.
+        let rowChunk = min(oh, max((oh + 7) / 8, (256 + ow - 1) / ow)), rChunks = (oh + rowChunk - 1) / rowChunk
+        let rows = oh + 2, width = Int(tb_padded_width(Int32(ow), 3)), plane = rows * width
+        let padded = TensorStorage(count: cin * plane, zeroed: false)
+        defer { withExtendedLifetime(padded) {} }   // read below only through raw pointers
+        BorderCopy.run(x, channels: cin, h: h, w: w, border: (1, 1), rows: rows, width: width, into: padded.pointer)
+        let xp = padded.pointer
+        EngineThreads.parallelFor(rChunks * cbChunks, minWorkPerChunk: rowChunk * ow * cin * kh * kw) { item in
+            let rc = item / cbChunks, cc = item % cbChunks
+            let oy0 = Int32(rc * rowChunk), oy1 = Int32(min(oh, rc * rowChunk + rowChunk))
+            let cb0 = cc * blockChunk, cb1 = Int32(min(blocks, cb0 + blockChunk))
+            tb_conv_direct(path, xp, cin32, Int32(rows), Int32(width), weights, bias, cout32, 3, 3, y, Int32(oh), Int32(ow),
+                           oy0, oy1, Int32(cb0), cb1, a)
+        }
+    }
+
     /// A 1x1 convolution over `n` positions of x (cin planes of n): position chunks of whole tiles,
     /// about 128 KiB of input each, times chunks of 8 blocks.
     fileprivate func runPointwise(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>,
