@@ -8,8 +8,9 @@ import Foundation
 /// - `portable`: our direct kernels (Sources/CKernels) in plain C, for any processor (arm64 too).
 /// - `avx2`: the same kernels with AVX2 and FMA.
 /// - `avx512`: the direct 1x1 and 3x3 loops on 16-float vectors (AVX-512F, VL and DQ; maps 8 or fewer
-///   wide and rows' last 8 or fewer positions on the AVX2 code), the other kernels (strided, Winograd,
-///   the stride-2 gather) on their AVX2 code; the same bits as `avx2`.
+///   wide and rows' last 8 or fewer positions on the AVX2 code), the strided kernel on its AVX2
+///   micro-kernel with the store's activation on 16 floats, Winograd and the stride-2 gather on their
+///   AVX2 code; the same bits as `avx2`.
 ///
 /// By default (`TUMORBOARD_KERNELS` unset or `auto`) the best kernels this processor has run
 /// where they measured faster (`Conv2d`'s choice by shape), the rest on `blas`; a forced

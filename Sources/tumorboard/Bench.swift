@@ -137,7 +137,7 @@ struct Bench: ParsableCommand {
                           try [("im2col", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu, algorithm: .im2col)),
                                ("\(own.ownPath(h: s, w: s)?.rawValue ?? "direct")-\(direct.rawValue)", own),
                                // the default choice: our kernels where AVX2 or AVX-512 is in force (the column before
-                               // then; under avx512 the strided kernel runs its AVX2 code)
+                               // then; under avx512 the strided kernel runs its AVX2 micro-kernel)
                                ("auto", Conv2d(weight: w, stride: (st, st), padding: (p, p), activation: .silu))]))
         }
         // The peak is measured before and after the shapes, and the higher taken: a moment of
