@@ -213,29 +213,32 @@ run_avx2(const float *x, size_t plane, int xw, int cin, int kh, int kw, const fl
 
 // 12 independent chains: FMA latency (4-5 cycles) times 2 pipes is at most 10 in flight, so the
 // loop runs at throughput, not latency. The empty asm keeps the accumulators in registers and the
-// compiler from folding the multiply by one.
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iterations, float one) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-           a10 = a0, a11 = a0;
-    __m256 m = _mm256_set1_ps(one), c = _mm256_set1_ps(one);
-    for (long i = 0; i < iterations; i++) {
-        a0 = _mm256_fmadd_ps(a0, m, c); a1 = _mm256_fmadd_ps(a1, m, c); a2 = _mm256_fmadd_ps(a2, m, c);
-        a3 = _mm256_fmadd_ps(a3, m, c); a4 = _mm256_fmadd_ps(a4, m, c); a5 = _mm256_fmadd_ps(a5, m, c);
-        a6 = _mm256_fmadd_ps(a6, m, c); a7 = _mm256_fmadd_ps(a7, m, c); a8 = _mm256_fmadd_ps(a8, m, c);
-        a9 = _mm256_fmadd_ps(a9, m, c); a10 = _mm256_fmadd_ps(a10, m, c); a11 = _mm256_fmadd_ps(a11, m, c);
-        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
-                         "+x"(a9), "+x"(a10), "+x"(a11));
+// compiler from folding the multiply by one. One body for the W-bit vectors (W 256 or 512) of LANES floats.
+#define TB_FMA_LOOP(W, VEC, LANES)                                                                           \
+    {                                                                                                        \
+        VEC a0 = _mm##W##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, \
+            a9 = a0, a10 = a0, a11 = a0;                                                                     \
+        VEC m = _mm##W##_set1_ps(one), c = _mm##W##_set1_ps(one);                                            \
+        for (long i = 0; i < iterations; i++) {                                                              \
+            a0 = _mm##W##_fmadd_ps(a0, m, c); a1 = _mm##W##_fmadd_ps(a1, m, c); a2 = _mm##W##_fmadd_ps(a2, m, c); \
+            a3 = _mm##W##_fmadd_ps(a3, m, c); a4 = _mm##W##_fmadd_ps(a4, m, c); a5 = _mm##W##_fmadd_ps(a5, m, c); \
+            a6 = _mm##W##_fmadd_ps(a6, m, c); a7 = _mm##W##_fmadd_ps(a7, m, c); a8 = _mm##W##_fmadd_ps(a8, m, c); \
+            a9 = _mm##W##_fmadd_ps(a9, m, c); a10 = _mm##W##_fmadd_ps(a10, m, c); a11 = _mm##W##_fmadd_ps(a11, m, c); \
+            __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), \
+                             "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));                                      \
+        }                                                                                                    \
+        /* Each lane holds `iterations` exactly (up to 2^24); the lanes are added in double. */             \
+        VEC acc[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};                                    \
+        double sum = 0;                                                                                      \
+        for (int j = 0; j < 12; j++) {                                                                       \
+            float lanes[LANES];                                                                              \
+            _mm##W##_storeu_ps(lanes, acc[j]);                                                               \
+            for (int i = 0; i < LANES; i++) sum += lanes[i];                                                 \
+        }                                                                                                    \
+        return sum;                                                                                          \
     }
-    // Each lane holds `iterations` exactly (up to 2^24); the lanes are added in double.
-    __m256 acc[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
-    double sum = 0;
-    for (int j = 0; j < 12; j++) {
-        float lanes[8];
-        _mm256_storeu_ps(lanes, acc[j]);
-        for (int i = 0; i < 8; i++) sum += lanes[i];
-    }
-    return sum;
-}
+
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iterations, float one) TB_FMA_LOOP(256, __m256, 8)
 
 static int cpu_has_avx2_fma(void) {
     __builtin_cpu_init();
@@ -302,7 +305,6 @@ tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, co
     acc[0][0] = a0; acc[1][0] = a1; acc[2][0] = a2; acc[3][0] = a3; acc[4][0] = a4; acc[5][0] = a5;
 }
 
-static inline __mmask16 first_lanes(int count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
 
 // Stores `count` positions of each row (32, or 16 or fewer: TILE_N512): acc[r][0] to the first 16,
 // acc[r][1] to the next 16, or (two-row tiles) to the row `second` floats on, with `count` positions
@@ -311,7 +313,7 @@ TB_TARGET_AVX512 static inline void
 store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, int two_rows,
              size_t second, tb_act act) {
     int n0 = two_rows ? count : (count < 16 ? count : 16), n1 = two_rows ? count : count - 16;
-    __mmask16 m0 = first_lanes(n0), m1 = n1 > 0 ? first_lanes(n1) : 0;
+    __mmask16 m0 = tb_first_lanes(n0), m1 = n1 > 0 ? tb_first_lanes(n1) : 0;
     for (int r = 0; r < CO && c0 + r < cout; r++) {
         __m512 b = _mm512_set1_ps(bias ? bias[c0 + r] : 0.0f);
         float *dst = y + (size_t)(c0 + r) * yplane;
@@ -376,34 +378,12 @@ run_avx512(const float *x, size_t plane, int xw, int cin, int kh, int kw, const 
     int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
     if (kh == 3 && kw == 3) {
         RUN_AVX512_BODY(3, 3)
-    } else if (kh == 1 && kw == 1) {
-        RUN_AVX512_BODY(1, 1)
     } else {
-        RUN_AVX512_BODY(kh, kw)
+        RUN_AVX512_BODY(1, 1)   // 1x1: run() sends no other kernel size here
     }
 }
 
-TB_TARGET_AVX512 static double fma_loop_avx512(long iterations, float one) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-           a10 = a0, a11 = a0;
-    __m512 m = _mm512_set1_ps(one), c = _mm512_set1_ps(one);
-    for (long i = 0; i < iterations; i++) {
-        a0 = _mm512_fmadd_ps(a0, m, c); a1 = _mm512_fmadd_ps(a1, m, c); a2 = _mm512_fmadd_ps(a2, m, c);
-        a3 = _mm512_fmadd_ps(a3, m, c); a4 = _mm512_fmadd_ps(a4, m, c); a5 = _mm512_fmadd_ps(a5, m, c);
-        a6 = _mm512_fmadd_ps(a6, m, c); a7 = _mm512_fmadd_ps(a7, m, c); a8 = _mm512_fmadd_ps(a8, m, c);
-        a9 = _mm512_fmadd_ps(a9, m, c); a10 = _mm512_fmadd_ps(a10, m, c); a11 = _mm512_fmadd_ps(a11, m, c);
-        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8),
-                         "+v"(a9), "+v"(a10), "+v"(a11));
-    }
-    __m512 acc[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
-    double sum = 0;
-    for (int j = 0; j < 12; j++) {
-        float lanes[16];
-        _mm512_storeu_ps(lanes, acc[j]);
-        for (int i = 0; i < 16; i++) sum += lanes[i];
-    }
-    return sum;
-}
+TB_TARGET_AVX512 static double fma_loop_avx512(long iterations, float one) TB_FMA_LOOP(512, __m512, 16)
 
 static int cpu_has_avx512(void) {
     __builtin_cpu_init();
@@ -428,7 +408,9 @@ static void run(tb_kernels k, const float *x, size_t plane, int xw, int cin, int
                 tb_act act) {
     int kdim = cin * kh * kw;
 #ifdef TB_HAVE_AVX2
-    if (k == TB_KERNELS_AVX512 && ow > 8) {
+    // The AVX-512 loops take the 1x1 and 3x3 kernels (the only direct ones the engine runs) on maps over 8
+    // wide; anything else runs the AVX2 loops, with the same bits.
+    if (k == TB_KERNELS_AVX512 && ow > 8 && kh == kw && (kh == 1 || kh == 3)) {
         run_avx512(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
         return;
     }

@@ -55,19 +55,31 @@ static inline float tb_activate(float v, tb_act act) {
 #include <immintrin.h>
 #define TB_HAVE_AVX2 1
 
+// The exponential's range reduction and polynomial on W-bit vectors (W 256 or 512), written once so that
+// exp_avx2 and exp_avx512 run the same operations in the same order (the same bits): x clamped to [-87, 88],
+// t = x log2(e) + 1.5 * 2^23 (n = round(x log2 e) in its low bits), r = x - n ln 2 in two parts, p = e^r by
+// a degree-6 polynomial. Each caller then multiplies p by 2^n its own way.
+#define TB_EXP_POLY(W, VEC, x, t, n, p)                                                                    \
+    do {                                                                                                   \
+        x = _mm##W##_min_ps(_mm##W##_max_ps(x, _mm##W##_set1_ps(-87.0f)), _mm##W##_set1_ps(88.0f));        \
+        t = _mm##W##_fmadd_ps(x, _mm##W##_set1_ps(1.442695040888963f), _mm##W##_set1_ps(12582912.0f));     \
+        n = _mm##W##_sub_ps(t, _mm##W##_set1_ps(12582912.0f));                                             \
+        VEC r_ = _mm##W##_fnmadd_ps(n, _mm##W##_set1_ps(0.693145751953125f), x);                           \
+        r_ = _mm##W##_fnmadd_ps(n, _mm##W##_set1_ps(1.428606765330187e-06f), r_);                          \
+        p = _mm##W##_set1_ps(1.0f / 720.0f);                                                               \
+        p = _mm##W##_fmadd_ps(p, r_, _mm##W##_set1_ps(1.0f / 120.0f));                                     \
+        p = _mm##W##_fmadd_ps(p, r_, _mm##W##_set1_ps(1.0f / 24.0f));                                      \
+        p = _mm##W##_fmadd_ps(p, r_, _mm##W##_set1_ps(1.0f / 6.0f));                                       \
+        p = _mm##W##_fmadd_ps(p, r_, _mm##W##_set1_ps(0.5f));                                              \
+        p = _mm##W##_fmadd_ps(p, r_, _mm##W##_set1_ps(1.0f));                                              \
+        p = _mm##W##_fmadd_ps(p, r_, _mm##W##_set1_ps(1.0f));                                              \
+    } while (0)
+
+// 2^n built from t's bits: n sits in its mantissa's low bits; subtracting 0x4B3FFF81 leaves n + 127,
+// shifted into the exponent field.
 __attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.442695040888963f), _mm256_set1_ps(12582912.0f));
-    __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(12582912.0f));
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 t, n, p;
+    TB_EXP_POLY(256, __m256, x, t, n, p);
     __m256i e = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B3FFF81)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
@@ -90,25 +102,17 @@ static inline int tb_runs_avx2_code(tb_kernels k) { return k == TB_KERNELS_AVX2 
 
 #define TB_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
 
-// exp_avx2 on 16 floats, the same operations in the same order (so the same bits), with 2^n applied
-// by scalef instead of through the exponent bits (both exact: the clamp keeps n in [-126, 127] and
-// p * 2^n normal). A change to one of the two must go to the other: kernels-asan and
-// DirectKernelTests compare the paths bit for bit where the processor has AVX-512. The identity also
+// The mask of a 16-float vector's first `count` lanes (all from 16 on).
+static inline __mmask16 tb_first_lanes(int count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
+
+// exp_avx2 on 16 floats: the same TB_EXP_POLY (so the same bits), with 2^n applied by scalef instead of
+// through the exponent bits (both exact: the clamp keeps n in [-126, 127] and p * 2^n normal).
+// kernels-asan and DirectKernelTests compare the paths bit for bit where the processor has AVX-512. The identity also
 // needs the compiler not to fuse exp_avx2's last multiply into the add after it; clang (SwiftPM's C
 // compiler, and the scripts') does not contract across intrinsics.
 TB_TARGET_AVX512 static inline __m512 exp_avx512(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.442695040888963f), _mm512_set1_ps(12582912.0f));
-    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 t, n, p;
+    TB_EXP_POLY(512, __m512, x, t, n, p);
     return _mm512_scalef_ps(p, n);
 }
 

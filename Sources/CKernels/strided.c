@@ -30,8 +30,7 @@ void tb_strided_pack_weights(const float *weight, int cout, int kdim, float *pac
 // pass.
 static int pass_channels(int cin, int kh, int kw) {
     if (cin * kh * kw <= 288) return cin;
-    int cc = 144 / (kh * kw);
-    if (cc >= cin) return cin;
+    int cc = 144 / (kh * kw);   // below cin here: cin * kh * kw > 288
     return cc < 1 ? 1 : cc;
 }
 
@@ -151,15 +150,12 @@ tile_avx2s(const tile_src *s, int cin, int KH, int KW, const float *wp, const fl
     ACC_6x16_STORE(acc);
 }
 
-// Bias, activation, and the transposed store of positions [q, q + count) of the block's channels:
-// a whole tile of 8 channels through shuffles (channel c's positions 0-3 from the 4 x 4 transposes of
-// positions 0-3, its positions 4-5 from the interleave of positions 4 and 5), else through a buffer.
 // The AVX-512 kernels' bias and activation of a tile: each position's 16 channels as one 16-float vector,
 // the same operations as activate_avx2 on each half (the same bits), in half the instructions. Called
 // (not inlined) from the AVX2 store, once a tile.
 TB_TARGET_AVX512 __attribute__((noinline)) static void
 activate_tile_avx512(__m256 acc[SP][2], const float *bias, int c0, int rows, tb_act act, __m256 v[2][SP]) {
-    __m512 b = bias ? _mm512_maskz_loadu_ps((__mmask16)(rows >= 16 ? 0xFFFF : (1u << rows) - 1), bias + c0) : _mm512_setzero_ps();
+    __m512 b = bias ? _mm512_maskz_loadu_ps(tb_first_lanes(rows), bias + c0) : _mm512_setzero_ps();
     for (int p = 0; p < SP; p++) {
         __m512 z = _mm512_insertf32x8(_mm512_castps256_ps512(acc[p][0]), acc[p][1], 1);
         z = activate_avx512(_mm512_add_ps(z, b), act);
@@ -168,6 +164,10 @@ activate_tile_avx512(__m256 acc[SP][2], const float *bias, int c0, int rows, tb_
     }
 }
 
+// Bias, activation, and the transposed store of positions [q, q + count) of the block's channels:
+// a whole tile of 8 channels through shuffles (channel c's positions 0-3 from the 4 x 4 transposes of
+// positions 0-3, its positions 4-5 from the interleave of positions 4 and 5), else through a buffer.
+// Under `avx512` (`wide`) the bias and activation run in activate_tile_avx512.
 __attribute__((target("avx2,fma"))) static void
 store_avx2s(__m256 acc[SP][2], const float *bias, int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act,
             int wide) {

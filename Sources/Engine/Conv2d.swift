@@ -177,32 +177,25 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Which loop of our kernels runs a convolution (`ownPath`): the direct 1x1 or 3x3 loop, Winograd F(2x2, 3x3)
-    /// on our micro-kernel (`DirectConvPlan.runsWinograd`), the strided kernel (`tb_conv_strided`), or the 1x1
-    /// loop over a strided 1x1's subsampled input.
+    /// Which loop of our kernels runs a convolution (`ownPath`, `DirectConvPlan.path`): the direct 1x1 or 3x3
+    /// loop, Winograd F(2x2, 3x3) on our micro-kernel (`DirectConvPlan.runsWinograd`), the strided kernel
+    /// (`tb_conv_strided`), or the 1x1 loop over a strided 1x1's subsampled input.
     public enum OwnPath: String, Sendable { case direct, winograd, strided, subsampled }
 
     /// The loop of ours that runs this convolution on an input of h x w under the kernels now in force, or nil
     /// where it runs on the BLAS paths. The one rule behind the profile's names ("strided-avx512", ...), bench's
     /// conv-paths columns and the tests.
-    public func ownPath(h: Int, w: Int) -> OwnPath? { ownPath(h: h, w: w, own: ownKernels()) }
-
-    private func ownPath(h: Int, w: Int, own: ConvKernels?) -> OwnPath? {
-        guard own != nil, let direct else { return nil }
+    public func ownPath(h: Int, w: Int) -> OwnPath? {
+        guard ownKernels() != nil, let direct else { return nil }
         let (oh, ow) = outputSize(h, w)
-        switch direct.mode {
-        case .threeByThree where direct.runsWinograd(oh: oh, ow: ow): return .winograd
-        case .pointwise, .threeByThree: return .direct
-        case .strided: return .strided
-        case .subsampled: return .subsampled
-        }
+        return direct.path(oh: oh, ow: ow)
     }
 
     private func profileKey(_ x: Tensor, own: ConvKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let ours = own.flatMap { k in ownPath(h: x.shape[2], w: x.shape[3], own: k).map { "\($0.rawValue)-\(k.rawValue)" } }
+        let ours = own.flatMap { k in direct.map { "\($0.path(oh: oh, ow: ow).rawValue)-\(k.rawValue)" } }
         let path = ours ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }
@@ -255,7 +248,8 @@ public struct Conv2d: Sendable {
                     defer { withExtendedLifetime(col) {} }   // read below only through raw pointers
                     if !direct {
                         col = TensorStorage(count: kdim * cols, zeroed: false)
-                        self.im2col(gatherKernels, src, channels: cinG, h, w, oh, ow, col!.pointer, rows: rows, parallel: bands == 1)
+                        Self.im2col(gatherKernels, src, channels: cinG, h, w, oh, ow, kernel: self.kernel, stride: self.stride,
+                                    padding: self.padding, dilation: self.dilation, col!.pointer, rows: rows, parallel: bands == 1)
                     }
                     GEMM.sgemm(m: coutG, n: cols, k: kdim, a: wg, lda: kdim,
                                b: col?.pointer ?? src + first, ldb: direct ? spatial : cols,
@@ -272,9 +266,11 @@ public struct Conv2d: Sendable {
     /// Lays out the receptive fields of output rows `rows` as columns:
     /// col[(c*kh + i)*kw + j][(oy - rows.lowerBound)*ow + ox]. Rows are contiguous copies at
     /// stride 1 and vector gathers of every other column at stride 2 (`tb_gather_stride2`),
-    /// straight from the input (docs/performance.md).
-    private func im2col(_ k: tb_kernels, _ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
-                        _ oh: Int, _ ow: Int, _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
+    /// straight from the input (docs/performance.md). A strided 1x1 without padding is its input
+    /// subsampled (`DirectConvPlan`'s subsampled mode).
+    static func im2col(_ k: tb_kernels, _ src: UnsafeMutablePointer<Float>, channels: Int, _ h: Int, _ w: Int,
+                       _ oh: Int, _ ow: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int),
+                       _ col: UnsafeMutablePointer<Float>, rows outRows: Range<Int>, parallel: Bool) {
         let (kh, kw) = kernel
         let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
         let rows = channels * kh * kw

@@ -138,8 +138,20 @@ final class DirectConvPlan: @unchecked Sendable {
     /// in TumorBoard's networks) runs here only when forced.
     var preferredByDefault: Bool { mode != .strided || stride != (1, 1) }
 
-    var blocks: Int { (cout + Int(TB_CO_BLOCK) - 1) / Int(TB_CO_BLOCK) }
-    var stridedBlocks: Int { (cout + Int(TB_STRIDED_BLOCK) - 1) / Int(TB_STRIDED_BLOCK) }
+    /// Output channels per packed block: 16 for the strided kernel, 6 for the other loops (Winograd too).
+    var blockSize: Int { mode == .strided ? Int(TB_STRIDED_BLOCK) : Int(TB_CO_BLOCK) }
+    var blocks: Int { (cout + blockSize - 1) / blockSize }
+
+    /// Which of our loops runs this plan for an output of oh x ow: the one rule `run` follows and
+    /// `Conv2d.ownPath` and the profile report.
+    func path(oh: Int, ow: Int) -> Conv2d.OwnPath {
+        switch mode {
+        case .pointwise: return .direct
+        case .subsampled: return .subsampled
+        case .threeByThree: return runsWinograd(oh: oh, ow: ow) ? .winograd : .direct
+        case .strided: return .strided
+        }
+    }
 
     /// Whether this convolution runs Winograd F(2x2, 3x3) on our micro-kernel (`tb_wino_conv`,
     /// Sources/CKernels/winograd.c) instead of the direct 3x3 loop for an output of oh x ow:
@@ -209,26 +221,20 @@ final class DirectConvPlan: @unchecked Sendable {
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              bias: UnsafeMutablePointer<Float>?, activation: Activation) {
         let path = k.cKernels, a = Self.act(activation)
-        switch mode {
-        case .pointwise:
+        switch self.path(oh: oh, ow: ow) {
+        case .direct where mode == .pointwise:
             runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a)
-        case .subsampled:
-            // The input at the stride (a quarter of it at stride 2), then the 1x1 loop over it.
-            let n = oh * ow, (sh, sw) = stride
-            let sub = TensorStorage(count: cin * n, zeroed: false)
-            defer { withExtendedLifetime(sub) {} }   // read below only through raw pointers
-            let dst = sub.pointer
-            EngineThreads.parallelFor(cin, minWorkPerChunk: n) { c in
-                for oy in 0..<oh {
-                    let row = x + c * h * w + oy * sh * w, out = dst + c * n + oy * ow
-                    if sw == 2 { tb_gather_stride2(path, row, Int32(ow), Int32(w), out) } else { for ox in 0..<ow { out[ox] = row[ox * sw] } }
-                }
-            }
-            runPointwise(path, x: dst, n: n, y: y, bias: bias, activation: a)
-        case .threeByThree where runsWinograd(oh: oh, ow: ow):
-            runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
-        case .threeByThree:
+        case .direct:
             runThreeByThree(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
+        case .subsampled:
+            // The input at the stride (a quarter of it at stride 2): im2col of a 1x1 without padding.
+            let sub = TensorStorage(count: cin * oh * ow, zeroed: false)
+            defer { withExtendedLifetime(sub) {} }   // read below only through raw pointers
+            Conv2d.im2col(path, x, channels: cin, h, w, oh, ow, kernel: (1, 1), stride: stride, padding: (0, 0), dilation: (1, 1),
+                          sub.pointer, rows: 0..<oh, parallel: true)
+            runPointwise(path, x: sub.pointer, n: oh * ow, y: y, bias: bias, activation: a)
+        case .winograd:
+            runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .strided:
             runStrided(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         }
@@ -290,7 +296,7 @@ extension DirectConvPlan {
     /// Every output is summed the same way whatever the split: 1 and 2 threads give identical bits.
     fileprivate func runStrided(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>,
                                 oh: Int, ow: Int, bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
-        let weights = packed, kdim = cin * kh * kw, blocks = stridedBlocks, n = oh * ow, tile = Int(TB_STRIDED_TILE)
+        let weights = packed, kdim = cin * kh * kw, n = oh * ow, tile = Int(TB_STRIDED_TILE)
         let bandOut = max(1, ((1 << 16) / max(1, cin * (w + 2 * padding.1)) - kh) / stride.0 + 1)
         var pChunks = (n + bandOut * ow - 1) / (bandOut * ow)
         let chunk = ((n + pChunks - 1) / pChunks + tile - 1) / tile * tile
@@ -300,7 +306,7 @@ extension DirectConvPlan {
         let workFloats = tb_strided_work_floats(Int32(cin), Int32(w), Int32(kh), Int32(kw), Int32(stride.0), Int32(padding.1), Int32(ow),
                                                 Int32(chunk))
         let (cin32, cout32) = (Int32(cin), Int32(cout))
-        EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * kdim * blocksPerItem * Int(TB_STRIDED_BLOCK)) { item in
+        EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * kdim * blocksPerItem * blockSize) { item in
             let pc = item / cbChunks, cc = item % cbChunks
             let p0 = pc * chunk, p1 = min(n, p0 + chunk)
             let cb0 = cc * blocksPerItem, cb1 = min(blocks, cb0 + blocksPerItem)
