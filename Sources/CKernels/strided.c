@@ -19,6 +19,11 @@
 
 #define SB TB_STRIDED_BLOCK
 #define SP TB_STRIDED_TILE
+// Positions per tile of the AVX-512 kernel, which takes two blocks (32 channels) at once: 14 accumulators.
+// Seven positions fill ResNet-18's 7 x 7 maps (49) exactly.
+#define SP5 7
+
+int tb_strided_tile(tb_kernels k) { return k == TB_KERNELS_AVX512 ? SP5 : SP; }
 
 size_t tb_strided_packed_size(int cout, int kdim) { return (size_t)((cout + SB - 1) / SB) * (size_t)kdim * SB; }
 
@@ -53,7 +58,9 @@ static int band_rows_bound(int kh, int sh, int ow, int positions) { return ((pos
 
 size_t tb_strided_work_floats(int cin, int w, int kh, int kw, int sh, int pw, int ow, int positions) {
     size_t band = (size_t)cin * band_rows_bound(kh, sh, ow, positions) * (size_t)(w + 2 * pw + 64);
-    size_t partial = pass_channels(cin, kh, kw) < cin ? (size_t)((positions + SP - 1) / SP) * SP * SB : 0;
+    // the sums between passes: a tile of 6 positions x 16 channels (AVX2, portable) or of 7 x 32 (AVX-512)
+    size_t p6 = (size_t)((positions + SP - 1) / SP) * SP * SB, p7 = (size_t)((positions + SP5 - 1) / SP5) * SP5 * 2 * SB;
+    size_t partial = pass_channels(cin, kh, kw) < cin ? (p6 > p7 ? p6 : p7) : 0;
     return band + partial;
 }
 
@@ -62,16 +69,17 @@ typedef struct {
     const float *x;
     size_t plane;
     long xw;
-    long off[SP];
+    long off[SP5];
 } tile_src;
 
-// The tile of positions [q, q + count) of the flattened output, in a band whose first row is output
-// row oy0's (the positions past count repeat the first; their sums are not stored).
-static tile_src tile_source(const float *band, size_t plane, int width, int sh, int sw, int ow, int oy0, int q, int count) {
+// The tile of positions [q, q + count) of the flattened output (`size` positions a tile: SP, or SP5 for
+// the AVX-512 tiles), in a band whose first row is output row oy0's (the positions past count repeat
+// the first; their sums are not stored).
+static tile_src tile_source(const float *band, size_t plane, int width, int sh, int sw, int ow, int oy0, int q, int count, int size) {
     tile_src s;
     s.x = band; s.plane = plane; s.xw = width;
     int oy = q / ow, ox = q - oy * ow;
-    for (int p = 0; p < SP; p++) {
+    for (int p = 0; p < size; p++) {
         if (p < count) {
             s.off[p] = (long)(oy - oy0) * sh * width + (long)ox * sw;
             if (++ox == ow) { ox = 0; oy++; }
@@ -150,44 +158,23 @@ tile_avx2s(const tile_src *s, int cin, int KH, int KW, const float *wp, const fl
     ACC_6x16_STORE(acc);
 }
 
-// The AVX-512 kernels' bias and activation of a tile: each position's 16 channels as one 16-float vector,
-// the same operations as activate_avx2 on each half (the same bits), in half the instructions. Called
-// (not inlined) from the AVX2 store, once a tile.
-TB_TARGET_AVX512 __attribute__((noinline)) static void
-activate_tile_avx512(__m256 acc[SP][2], const float *bias, int c0, int rows, tb_act act, __m256 v[2][SP]) {
-    __m512 b = bias ? _mm512_maskz_loadu_ps(tb_first_lanes(rows), bias + c0) : _mm512_setzero_ps();
-    for (int p = 0; p < SP; p++) {
-        __m512 z = _mm512_insertf32x8(_mm512_castps256_ps512(acc[p][0]), acc[p][1], 1);
-        z = activate_avx512(_mm512_add_ps(z, b), act);
-        v[0][p] = _mm512_castps512_ps256(z);
-        v[1][p] = _mm512_extractf32x8_ps(z, 1);
-    }
-}
-
 // Bias, activation, and the transposed store of positions [q, q + count) of the block's channels:
 // a whole tile of 8 channels through shuffles (channel c's positions 0-3 from the 4 x 4 transposes of
 // positions 0-3, its positions 4-5 from the interleave of positions 4 and 5), else through a buffer.
-// Under `avx512` (`wide`) the bias and activation run in activate_tile_avx512.
 __attribute__((target("avx2,fma"))) static void
-store_avx2s(__m256 acc[SP][2], const float *bias, int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act,
-            int wide) {
+store_avx2s(__m256 acc[SP][2], const float *bias, int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act) {
     int rows = cout - c0 < SB ? cout - c0 : SB;
-    __m256 vv[2][SP];
-    if (wide) activate_tile_avx512(acc, bias, c0, rows, act, vv);
     for (int half = 0; half < 2 && 8 * half < rows; half++) {
         int c = c0 + 8 * half, n = rows - 8 * half < 8 ? rows - 8 * half : 8;
-        __m256 *v = vv[half];
-        if (!wide) {
-            __m256 b;
-            if (!bias) b = _mm256_setzero_ps();
-            else if (n == 8) b = _mm256_loadu_ps(bias + c);
-            else {
-                float bb[8] = {0};
-                memcpy(bb, bias + c, (size_t)n * sizeof(float));
-                b = _mm256_loadu_ps(bb);
-            }
-            for (int p = 0; p < SP; p++) v[p] = activate_avx2(_mm256_add_ps(acc[p][half], b), act);
+        __m256 b, v[SP];
+        if (!bias) b = _mm256_setzero_ps();
+        else if (n == 8) b = _mm256_loadu_ps(bias + c);
+        else {
+            float bb[8] = {0};
+            memcpy(bb, bias + c, (size_t)n * sizeof(float));
+            b = _mm256_loadu_ps(bb);
         }
+        for (int p = 0; p < SP; p++) v[p] = activate_avx2(_mm256_add_ps(acc[p][half], b), act);
         float *d = y + (size_t)c * yplane + q;
         if (n == 8 && count == SP) {
             __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
@@ -219,16 +206,150 @@ store_avx2s(__m256 acc[SP][2], const float *bias, int c0, int cout, float *y, si
 // on the last.
 __attribute__((target("avx2,fma"))) static void
 pass_avx2s(const tile_src *s, int n, int kh, int kw, const float *wp, int first, int last, float *partial, const float *bias,
-           int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act, int wide) {
+           int c0, int cout, float *y, size_t yplane, int q, int count, tb_act act) {
     __m256 acc[SP][2];
     const float *init = first ? NULL : partial;
     if (kh == 3 && kw == 3) tile_avx2s(s, n, 3, 3, wp, init, acc);
     else if (kh == 1 && kw == 1) tile_avx2s(s, n, 1, 1, wp, init, acc);
     else tile_avx2s(s, n, kh, kw, wp, init, acc);
     if (last) {
-        store_avx2s(acc, bias, c0, cout, y, yplane, q, count, act, wide);
+        store_avx2s(acc, bias, c0, cout, y, yplane, q, count, act);
     } else {
         for (int p = 0; p < SP; p++) { _mm256_storeu_ps(partial + p * SB, acc[p][0]); _mm256_storeu_ps(partial + p * SB + 8, acc[p][1]); }
+    }
+}
+
+// ---------------------------------------------------------------- AVX-512
+
+// Tiles of 7 positions x 32 output channels (two blocks of 16, one 16-float vector each): a step
+// broadcasts 7 inputs and loads the two blocks' weights, 14 fused multiply-adds. A last odd block runs
+// alone (7 accumulators). Each output's terms are summed as on the other paths: the same bits.
+#define S5(p)                                                                                              \
+    do {                                                                                                   \
+        __m512 v_ = _mm512_set1_ps(r##p[kx]);                                                              \
+        a##p##0 = _mm512_fmadd_ps(v_, w0, a##p##0);                                                        \
+        if (TWO) a##p##1 = _mm512_fmadd_ps(v_, w1, a##p##1);                                               \
+    } while (0)
+
+TB_TARGET_AVX512 __attribute__((always_inline)) static inline void
+tile_avx512s(const tile_src *s, int cin, int KH, int KW, const float *wp0, const float *wp1, const int TWO, const float *init,
+             __m512 acc[SP5][2]) {
+    __m512 a00 = _mm512_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, a40 = a00, a50 = a00, a60 = a00;
+    __m512 a01 = a00, a11 = a00, a21 = a00, a31 = a00, a41 = a00, a51 = a00, a61 = a00;
+    if (init) {
+        a00 = _mm512_loadu_ps(init); a10 = _mm512_loadu_ps(init + 32); a20 = _mm512_loadu_ps(init + 64);
+        a30 = _mm512_loadu_ps(init + 96); a40 = _mm512_loadu_ps(init + 128); a50 = _mm512_loadu_ps(init + 160);
+        a60 = _mm512_loadu_ps(init + 192);
+        if (TWO) {
+            a01 = _mm512_loadu_ps(init + 16); a11 = _mm512_loadu_ps(init + 48); a21 = _mm512_loadu_ps(init + 80);
+            a31 = _mm512_loadu_ps(init + 112); a41 = _mm512_loadu_ps(init + 144); a51 = _mm512_loadu_ps(init + 176);
+            a61 = _mm512_loadu_ps(init + 208);
+        }
+    }
+    const long o0 = s->off[0], o1 = s->off[1], o2 = s->off[2], o3 = s->off[3], o4 = s->off[4], o5 = s->off[5], o6 = s->off[6];
+    const long xw = s->xw;
+    const size_t plane = s->plane;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = s->x + ci * plane;
+        for (int ky = 0; ky < KH; ky++) {
+            const float *row = base + ky * xw;
+            const float *r0 = row + o0, *r1 = row + o1, *r2 = row + o2, *r3 = row + o3, *r4 = row + o4, *r5 = row + o5, *r6 = row + o6;
+            for (int kx = 0; kx < KW; kx++) {
+                __m512 w0 = _mm512_loadu_ps(wp0), w1 = TWO ? _mm512_loadu_ps(wp1) : w0;
+                S5(0); S5(1); S5(2); S5(3); S5(4); S5(5); S5(6);
+                wp0 += SB; wp1 += SB;
+            }
+        }
+    }
+    acc[0][0] = a00; acc[1][0] = a10; acc[2][0] = a20; acc[3][0] = a30; acc[4][0] = a40; acc[5][0] = a50; acc[6][0] = a60;
+    acc[0][1] = a01; acc[1][1] = a11; acc[2][1] = a21; acc[3][1] = a31; acc[4][1] = a41; acc[5][1] = a51; acc[6][1] = a61;
+}
+#undef S5
+
+// r[c] = column c of the 8 x 8 matrix whose rows are r[0..7].
+__attribute__((target("avx2,fma"))) static inline void transpose8_avx2(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Bias, activation (activate_avx512: the same bits as the AVX2 store) and the transposed store of
+// positions [q, q + count) of `nb` blocks from channel c0 on: each 8 channels' 7 positions through
+// an 8 x 8 transpose, stored under a mask of `count` lanes.
+TB_TARGET_AVX512 static void store_avx512s(__m512 acc[SP5][2], int nb, const float *bias, int c0, int cout, float *y, size_t yplane,
+                                           int q, int count, tb_act act) {
+    __mmask8 m = (__mmask8)((1u << count) - 1);
+    for (int b = 0; b < nb && c0 + SB * b < cout; b++) {
+        int cb = c0 + SB * b, rows = cout - cb < SB ? cout - cb : SB;
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(tb_first_lanes(rows), bias + cb) : _mm512_setzero_ps();
+        __m256 lo[8], hi[8];
+        for (int p = 0; p < SP5; p++) {
+            __m512 z = activate_avx512(_mm512_add_ps(acc[p][b], bv), act);
+            lo[p] = _mm512_castps512_ps256(z);
+            hi[p] = _mm512_extractf32x8_ps(z, 1);
+        }
+        lo[7] = hi[7] = _mm256_setzero_ps();
+        transpose8_avx2(lo);
+        float *d = y + (size_t)cb * yplane + q;
+        for (int r = 0; r < rows && r < 8; r++, d += yplane) _mm256_mask_storeu_ps(d, m, lo[r]);
+        if (rows > 8) {
+            transpose8_avx2(hi);
+            for (int r = 8; r < rows; r++, d += yplane) _mm256_mask_storeu_ps(d, m, hi[r - 8]);
+        }
+    }
+}
+
+// One pass of `nb` (1 or 2) blocks over one tile: as pass_avx2s, the sums held between passes in
+// `partial` (7 positions x 32 channels).
+TB_TARGET_AVX512 static void pass_avx512s(const tile_src *s, int n, int kh, int kw, const float *wp0, const float *wp1, int nb,
+                                          int first, int last, float *partial, const float *bias, int c0, int cout, float *y,
+                                          size_t yplane, int q, int count, tb_act act) {
+    __m512 acc[SP5][2];
+    const float *init = first ? NULL : partial;
+    if (nb == 2) {
+        if (kh == 3 && kw == 3) tile_avx512s(s, n, 3, 3, wp0, wp1, 1, init, acc);
+        else tile_avx512s(s, n, kh, kw, wp0, wp1, 1, init, acc);
+    } else {
+        if (kh == 3 && kw == 3) tile_avx512s(s, n, 3, 3, wp0, wp1, 0, init, acc);
+        else tile_avx512s(s, n, kh, kw, wp0, wp1, 0, init, acc);
+    }
+    if (last) {
+        store_avx512s(acc, nb, bias, c0, cout, y, yplane, q, count, act);
+    } else {
+        for (int p = 0; p < SP5; p++) {
+            _mm512_storeu_ps(partial + p * 2 * SB, acc[p][0]);
+            if (nb == 2) _mm512_storeu_ps(partial + p * 2 * SB + SB, acc[p][1]);
+        }
+    }
+}
+
+// The AVX-512 loop of tb_conv_strided: pairs of blocks, passes over the input channels, tiles of 7.
+static void strided_avx512(const float *band, size_t plane, int width, int cin, const float *packed, const float *bias, int cout,
+                           int kh, int kw, int sh, int sw, float *y, int ow, size_t yplane, int oy0, int p0, int p1, int cb0,
+                           int cb1, tb_act act, float *partials) {
+    int kdim = cin * kh * kw, cc = pass_channels(cin, kh, kw);
+    for (int cb = cb0; cb < cb1; cb += 2) {
+        int nb = cb1 - cb < 2 ? 1 : 2;
+        for (int c0 = 0; c0 < cin; c0 += cc) {
+            int n = cin - c0 < cc ? cin - c0 : cc, first = c0 == 0, last = c0 + n == cin;
+            const float *wp0 = packed + ((size_t)cb * kdim + (size_t)c0 * kh * kw) * SB;
+            const float *wp1 = nb == 2 ? wp0 + (size_t)kdim * SB : wp0;
+            float *partial = partials;
+            for (int q = p0; q < p1; q += SP5, partial += SP5 * 2 * SB) {
+                int count = p1 - q < SP5 ? p1 - q : SP5;
+                tile_src s = tile_source(band + c0 * plane, plane, width, sh, sw, ow, oy0, q, count, SP5);
+                pass_avx512s(&s, n, kh, kw, wp0, wp1, nb, first, last, partial, bias, cb * SB, cout, y, yplane, q, count, act);
+            }
+        }
     }
 }
 #endif
@@ -246,6 +367,12 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
     float *band = work, *partials = work + (size_t)cin * plane;
     for (int ci = 0; ci < cin; ci++)
         tb_border_copy(x + (size_t)ci * h * w, h, w, ph, pw, width, band + ci * plane, oy0 * sh, oy0 * sh + rows);
+#ifdef TB_HAVE_AVX2
+    if (k == TB_KERNELS_AVX512) {
+        strided_avx512(band, plane, width, cin, packed, bias, cout, kh, kw, sh, sw, y, ow, yplane, oy0, p0, p1, cb0, cb1, act, partials);
+        return;
+    }
+#endif
     for (int cb = cb0; cb < cb1; cb++)
         for (int c0 = 0; c0 < cin; c0 += cc) {
             int n = cin - c0 < cc ? cin - c0 : cc, first = c0 == 0, last = c0 + n == cin;
@@ -253,11 +380,10 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
             float *partial = partials;
             for (int q = p0; q < p1; q += SP, partial += SP * SB) {
                 int count = p1 - q < SP ? p1 - q : SP;
-                tile_src s = tile_source(band + c0 * plane, plane, width, sh, sw, ow, oy0, q, count);
+                tile_src s = tile_source(band + c0 * plane, plane, width, sh, sw, ow, oy0, q, count, SP);
 #ifdef TB_HAVE_AVX2
-                if (tb_runs_avx2_code(k)) {
-                    pass_avx2s(&s, n, kh, kw, wp, first, last, partial, bias, cb * SB, cout, y, yplane, q, count, act,
-                               k == TB_KERNELS_AVX512);
+                if (k == TB_KERNELS_AVX2) {
+                    pass_avx2s(&s, n, kh, kw, wp, first, last, partial, bias, cb * SB, cout, y, yplane, q, count, act);
                     continue;
                 }
 #endif

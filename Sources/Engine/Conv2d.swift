@@ -186,16 +186,16 @@ public struct Conv2d: Sendable {
     /// where it runs on the BLAS paths. The one rule behind the profile's names ("strided-avx512", ...), bench's
     /// conv-paths columns and the tests.
     public func ownPath(h: Int, w: Int) -> OwnPath? {
-        guard ownKernels() != nil, let direct else { return nil }
+        guard let k = ownKernels(), let direct else { return nil }
         let (oh, ow) = outputSize(h, w)
-        return direct.path(oh: oh, ow: ow)
+        return direct.path(k, oh: oh, ow: ow)
     }
 
     private func profileKey(_ x: Tensor, own: ConvKernels?) -> String {
         let (kh, kw) = kernel
         guard x.rank == 4 else { return "conv (bad input \(x.shape))" }
         let (oh, ow) = outputSize(x.shape[2], x.shape[3])
-        let ours = own.flatMap { k in direct.map { "\($0.path(oh: oh, ow: ow).rawValue)-\(k.rawValue)" } }
+        let ours = own.flatMap { k in direct.map { "\($0.path(k, oh: oh, ow: ow).rawValue)-\(k.rawValue)" } }
         let path = ours ?? (usesWinograd(outputs: oh * ow) ? "winograd" : (kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) ? "gemm" : "im2col"))
         return "conv \(kh)x\(kw)/\(stride.0) \(path) \(x.shape) -> \(outChannels)"
     }

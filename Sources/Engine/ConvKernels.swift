@@ -138,20 +138,26 @@ final class DirectConvPlan: @unchecked Sendable {
     /// in TumorBoard's networks) runs here only when forced.
     var preferredByDefault: Bool { mode != .strided || stride != (1, 1) }
 
-    /// Output channels per packed block: 16 for the strided kernel, 6 for the other loops (Winograd too).
-    var blockSize: Int { mode == .strided ? Int(TB_STRIDED_BLOCK) : Int(TB_CO_BLOCK) }
-    var blocks: Int { (cout + blockSize - 1) / blockSize }
+    /// Packed blocks of output channels: of 6 for the stride-1 loops (Winograd too), of 16 for the strided kernel.
+    var blocks: Int { (cout + Int(TB_CO_BLOCK) - 1) / Int(TB_CO_BLOCK) }
+    var stridedBlocks: Int { (cout + Int(TB_STRIDED_BLOCK) - 1) / Int(TB_STRIDED_BLOCK) }
 
-    /// Which of our loops runs this plan for an output of oh x ow: the one rule `run` follows and
-    /// `Conv2d.ownPath` and the profile report.
-    func path(oh: Int, ow: Int) -> Conv2d.OwnPath {
+    /// Which of our loops runs this plan on kernels `k` for an output of oh x ow: the one rule `run` follows
+    /// and `Conv2d.ownPath` and the profile report. A stride-1 3x3 on a map 8 or fewer wide (ResNet-18's
+    /// 7x7 stage) runs the strided kernel under AVX-512, whose tiles of 7 positions x 32 channels fill
+    /// the map where the direct loop's rows of 8 lanes carry 7 (the same bits: every output is summed
+    /// the same way on both; docs/performance.md, "Eighth step").
+    func path(_ k: ConvKernels, oh: Int, ow: Int) -> Conv2d.OwnPath {
         switch mode {
         case .pointwise: return .direct
         case .subsampled: return .subsampled
-        case .threeByThree: return runsWinograd(oh: oh, ow: ow) ? .winograd : .direct
+        case .threeByThree:
+            if runsWinograd(oh: oh, ow: ow) { return .winograd }
+            return k == .avx512 && ow <= Self.stridedMaxWidth ? .strided : .direct
         case .strided: return .strided
         }
     }
+    static let stridedMaxWidth = 8
 
     /// Whether this convolution runs Winograd F(2x2, 3x3) on our micro-kernel (`tb_wino_conv`,
     /// Sources/CKernels/winograd.c) instead of the direct 3x3 loop for an output of oh x ow:
@@ -169,23 +175,28 @@ final class DirectConvPlan: @unchecked Sendable {
     static let winogradMinChannels = 32
     static let winogradMinTiles = 32
 
-    /// The weights packed for this plan's kernel (blocks of 6 output channels for the stride-1
-    /// loops, of 16 for the strided kernel), made on first use.
+    /// The weights packed in blocks of 6 output channels for the stride-1 loops, made on first use.
     private var packed: UnsafeMutablePointer<Float> {
         lock.lock(); defer { lock.unlock() }
         if let p = packedStorage { return p.pointer }
         let (kdim, cout32) = (Int32(cin * kh * kw), Int32(cout))
-        let s: TensorStorage
-        if mode == .strided {
-            s = TensorStorage(count: tb_strided_packed_size(cout32, kdim))
-            tb_strided_pack_weights(weight.pointer, cout32, kdim, s.pointer)
-        } else {
-            s = TensorStorage(count: tb_packed_size(cout32, kdim))
-            tb_pack_weights(weight.pointer, cout32, kdim, s.pointer)
-        }
+        let s = TensorStorage(count: tb_packed_size(cout32, kdim))
+        tb_pack_weights(weight.pointer, cout32, kdim, s.pointer)
         packedStorage = s
         return s.pointer
     }
+
+    /// The weights packed in blocks of 16 output channels for the strided kernel, made on first use.
+    private var stridedPacked: UnsafeMutablePointer<Float> {
+        lock.lock(); defer { lock.unlock() }
+        if let p = stridedStorage { return p.pointer }
+        let (kdim, cout32) = (Int32(cin * kh * kw), Int32(cout))
+        let s = TensorStorage(count: tb_strided_packed_size(cout32, kdim))
+        tb_strided_pack_weights(weight.pointer, cout32, kdim, s.pointer)
+        stridedStorage = s
+        return s.pointer
+    }
+    private var stridedStorage: TensorStorage?
 
     /// The transformed weights U = G g G^T, packed for the micro-kernel, made on first use.
     private var winogradWeights: UnsafeMutablePointer<Float> {
@@ -221,7 +232,7 @@ final class DirectConvPlan: @unchecked Sendable {
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              bias: UnsafeMutablePointer<Float>?, activation: Activation) {
         let path = k.cKernels, a = Self.act(activation)
-        switch self.path(oh: oh, ow: ow) {
+        switch self.path(k, oh: oh, ow: ow) {
         case .direct where mode == .pointwise:
             runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a)
         case .direct:
@@ -296,17 +307,19 @@ extension DirectConvPlan {
     /// Every output is summed the same way whatever the split: 1 and 2 threads give identical bits.
     fileprivate func runStrided(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>,
                                 oh: Int, ow: Int, bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
-        let weights = packed, kdim = cin * kh * kw, n = oh * ow, tile = Int(TB_STRIDED_TILE)
+        let weights = stridedPacked, kdim = cin * kh * kw, n = oh * ow, tile = Int(tb_strided_tile(path)), blocks = stridedBlocks
         let bandOut = max(1, ((1 << 16) / max(1, cin * (w + 2 * padding.1)) - kh) / stride.0 + 1)
         var pChunks = (n + bandOut * ow - 1) / (bandOut * ow)
         let chunk = ((n + pChunks - 1) / pChunks + tile - 1) / tile * tile
         pChunks = (n + chunk - 1) / chunk
-        let wanted = min(blocks, pChunks >= 8 ? 1 : (8 + pChunks - 1) / pChunks), blocksPerItem = (blocks + wanted - 1) / wanted
+        let wanted = min(blocks, pChunks >= 8 ? 1 : (8 + pChunks - 1) / pChunks)
+        // whole pairs of blocks under AVX-512, whose tiles take two at once
+        let pair = path == TB_KERNELS_AVX512 ? 2 : 1, blocksPerItem = ((blocks + wanted - 1) / wanted + pair - 1) / pair * pair
         let cbChunks = (blocks + blocksPerItem - 1) / blocksPerItem   // no empty item (5 blocks in 4 wanted: 3 of 2)
         let workFloats = tb_strided_work_floats(Int32(cin), Int32(w), Int32(kh), Int32(kw), Int32(stride.0), Int32(padding.1), Int32(ow),
                                                 Int32(chunk))
         let (cin32, cout32) = (Int32(cin), Int32(cout))
-        EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * kdim * blocksPerItem * blockSize) { item in
+        EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * kdim * blocksPerItem * Int(TB_STRIDED_BLOCK)) { item in
             let pc = item / cbChunks, cc = item % cbChunks
             let p0 = pc * chunk, p1 = min(n, p0 + chunk)
             let cb0 = cc * blocksPerItem, cb1 = min(blocks, cb0 + blocksPerItem)

@@ -113,7 +113,30 @@ int main(void){
         else tb_gemm_panel(k,x,cin,n,pk,t%2?NULL:b,cout,y,(size_t)n,0,n,0,(cout+5)/6,act,tail); }
       if(memcmp(y2,y5,(size_t)cout*n*sizeof(float))){fprintf(stderr,"avx512: not the bits of avx2 (shape %u)\n",t);return 1;}
       free(x);free(wt);free(b);free(pk);free(y2);free(y5);free(tail);}
-    printf("kernels-asan: avx512 gives avx2's bits on the direct loops\n");
+    // the strided kernel: AVX-512's tiles (7 positions x two blocks, a last odd block alone) against AVX2's
+    // (6 x one block), each activation, strided and stride-1 shapes; and a stride-1 3x3 with padding 1 on
+    // maps 8 or fewer wide (ResNet-18's 7x7 stage, which the engine runs on the strided kernel under AVX-512)
+    // against AVX2's direct 3x3 loop
+    int ss[][8]={{5,40,14,14,3,2,2,1},{3,16,21,19,6,2,2,2},{9,33,7,7,3,1,1,1},{40,64,8,5,3,1,1,1},{300,20,5,7,3,2,2,1},{2,6,1,3,3,2,2,1},
+                 {3,48,17,15,7,2,2,3},{33,17,3,8,3,1,1,1}};
+    for(unsigned t=0;t<sizeof ss/sizeof ss[0];t++){int cin=ss[t][0],cout=ss[t][1],h=ss[t][2],w=ss[t][3],kk=ss[t][4],sy=ss[t][5],sx=ss[t][6],p=ss[t][7];
+      int oh=(h+2*p-kk)/sy+1, ow=(w+2*p-kk)/sx+1, n=oh*ow, kd=cin*kk*kk, blocks=(cout+TB_STRIDED_BLOCK-1)/TB_STRIDED_BLOCK; tb_act act=acts[t%4];
+      float *x=buf((size_t)cin*h*w,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);
+      float *pk=malloc(tb_strided_packed_size(cout,kd)*sizeof(float)); tb_strided_pack_weights(wt,cout,kd,pk);
+      float *work=malloc(tb_strided_work_floats(cin,w,kk,kk,sy,p,ow,n)*sizeof(float));
+      float *y2=malloc((size_t)cout*n*sizeof(float)),*y5=malloc((size_t)cout*n*sizeof(float));
+      tb_conv_strided(TB_KERNELS_AVX2,x,cin,h,w,pk,t%2?NULL:b,cout,kk,kk,sy,sx,p,p,y2,oh,ow,0,n,0,blocks,act,work);
+      tb_conv_strided(TB_KERNELS_AVX512,x,cin,h,w,pk,t%2?NULL:b,cout,kk,kk,sy,sx,p,p,y5,oh,ow,0,n,0,blocks,act,work);
+      if(memcmp(y2,y5,(size_t)cout*n*sizeof(float))){fprintf(stderr,"avx512: the strided kernel not the bits of avx2 (shape %u)\n",t);return 1;}
+      if(kk==3&&sy==1&&sx==1&&p==1){   // the direct loop's padded input: the bordered copy of each channel
+        int xw=tb_padded_width(w,3),xh=h+2; float *xp=malloc((size_t)cin*xh*xw*sizeof(float)),*pk6=malloc(tb_packed_size(cout,kd)*sizeof(float));
+        for(int c=0;c<cin;c++) tb_border_copy(x+(size_t)c*h*w,h,w,1,1,xw,xp+(size_t)c*xh*xw,0,xh);
+        tb_pack_weights(wt,cout,kd,pk6);
+        tb_conv_direct(TB_KERNELS_AVX2,xp,cin,xh,xw,pk6,t%2?NULL:b,cout,3,3,y2,h,w,0,h,0,(cout+5)/6,act);
+        if(memcmp(y2,y5,(size_t)cout*n*sizeof(float))){fprintf(stderr,"avx512: the strided kernel at stride 1 not the bits of the direct loop (shape %u)\n",t);return 1;}
+        free(xp);free(pk6);}
+      free(x);free(wt);free(b);free(pk);free(work);free(y2);free(y5);}
+    printf("kernels-asan: avx512 gives avx2's bits on the direct loops and the strided kernel\n");
   }
   // max pooling (one path): every kernel, stride and padding up to half the kernel, on planes of
   // one row, one column and odd sizes, with the scratch row exactly w + 2p floats

@@ -66,6 +66,9 @@ void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *pa
 /// Output channels per block of the strided kernel (two 8-float vectors) and positions per tile.
 #define TB_STRIDED_BLOCK 16
 #define TB_STRIDED_TILE 6
+/// Positions per tile of kernels `k`'s strided loop: TB_STRIDED_TILE, or 7 for AVX-512 (whose tiles take
+/// two blocks, 32 channels, at once); work items of whole tiles waste no lanes.
+int tb_strided_tile(tb_kernels k);
 
 /// Floats of weights packed for tb_conv_strided: ceil(cout/16) blocks of kdim x 16.
 size_t tb_strided_packed_size(int cout, int kdim);
