@@ -258,7 +258,7 @@ public struct Conv2d: Sendable {
                         for o in 0..<coutG { applyActivation(act, dst + o * spatial + first, cols, bias: biasG?[o] ?? 0) }
                     }
                 }
-                if bands > 1 && EngineThreads.count > 1 { concurrentPerform(bands, band) } else { for t in 0..<bands { band(t) } }
+                if bands > 1 && EngineThreads.count > 1 { EngineThreads.perform(bands, band) } else { for t in 0..<bands { band(t) } }
             }
         }
     }

@@ -398,7 +398,7 @@ public enum MachinePeak {
             let n = max(1, threads)
             let done = UnsafeMutablePointer<Double>.allocate(capacity: n)
             defer { done.deallocate() }
-            concurrentPerform(n) { t in done[t] = loop(k, iterations: iterations).flops }
+            EngineThreads.perform(n, width: n) { t in done[t] = loop(k, iterations: iterations).flops }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             best = max(best, (0..<n).reduce(0.0) { $0 + done[$1] } / seconds / 1e9)
         }

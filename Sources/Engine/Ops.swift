@@ -24,11 +24,13 @@ extension Ops {
             throw EngineError.shape(op: "maxpool2d", detail: "input \(h)x\(w) smaller than kernel \(kernel)")
         }
         let y = Tensor(uninitialized: [n, c, oh, ow])
-        // One plane per work item, in C (`tb_maxpool_plane`): the window's rows as whole
-        // vectorised rows, then its columns (separable, 2k comparisons per output instead of k^2).
+        // One plane per work item, in C (`tb_maxpool_plane`, on 8-float vectors under the avx2 and avx512
+        // kernels): the window's rows as whole rows, then its columns (separable, 2k comparisons per output
+        // instead of k^2).
+        let k = ConvKernels.current.kernels.cKernels
         EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * kernel) { p in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * padding) { row in
-                tb_maxpool_plane(x.pointer + p * h * w, Int32(h), Int32(w), y.pointer + p * oh * ow, Int32(oh), Int32(ow),
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * padding + 16) { row in
+                tb_maxpool_plane(k, x.pointer + p * h * w, Int32(h), Int32(w), y.pointer + p * oh * ow, Int32(oh), Int32(ow),
                                  Int32(kernel), Int32(s), Int32(padding), row.baseAddress!)
             }
         }

@@ -1,9 +1,10 @@
 import CBLAS
+import CKernels
 import Dispatch
 import Foundation
 
-/// The engine's one threading setting. Ops fan out with `DispatchQueue.concurrentPerform`
-/// (element-wise work, im2col, blocks of one GEMM); OpenBLAS runs single-threaded inside each
+/// The engine's one threading setting. Ops fan out with `perform`, on the engine's own pool
+/// (element-wise work, im2col, blocks of one GEMM, the convolution kernels' work items); OpenBLAS runs single-threaded inside each
 /// block, so threads are never nested and a 2-core machine runs 2 threads, not 4. Results do
 /// not depend on the count: every parallel loop writes disjoint outputs and reduces in a fixed order.
 public enum EngineThreads {
@@ -27,7 +28,7 @@ public enum EngineThreads {
         if chunks <= 1 || count <= 1 || work * chunks < (1 << 16) {
             for c in 0..<chunks { body(c) }
         } else {
-            concurrentPerform(chunks, body)
+            perform(chunks, body)
         }
     }
 
@@ -36,20 +37,31 @@ public enum EngineThreads {
         let parts = min(count, max(1, n / grain))
         if parts <= 1 { body(0..<n); return }
         let step = (n + parts - 1) / parts
-        concurrentPerform(parts) { p in
+        perform(parts) { p in
             let lo = p * step, hi = min(n, lo + step)
             if lo < hi { body(lo..<hi) }
         }
     }
-}
 
-/// `DispatchQueue.concurrentPerform` for bodies that write through raw pointers into disjoint
-/// parts of one output. The body only runs during this call, so it need not be `@Sendable`.
-@inline(__always)
-func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendable(escapable)
-        DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
+    /// Runs `body(i)` for i in 0..<iterations on up to `width` threads (the engine's count by default), for
+    /// bodies that write through raw pointers into disjoint parts of one output. The body only runs during
+    /// this call, so it need not be `@Sendable`. The engine's own pool (`tb_parallel_for`, whose workers
+    /// spin between calls: GCD's parked threads took about 55 us to start an iteration here), or
+    /// `DispatchQueue.concurrentPerform` while another thread's call holds the pool (a call from inside a
+    /// body, or from another inference at the same time).
+    public static func perform(_ iterations: Int, width: Int = EngineThreads.count, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { escapable in
+            var closure = escapable
+            let ran = withUnsafeMutablePointer(to: &closure) { p in
+                tb_parallel_for(iterations, Int32(clamping: width), { ctx, i in
+                    ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(i)
+                }, p)
+            }
+            if ran == 0 {
+                let box = UncheckedSendable(escapable)
+                DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
+            }
+        }
     }
 }
 
@@ -153,7 +165,7 @@ public enum GEMM {
                 call(transA, transB, m, len, k, alpha, a, lda, bBlock, ldb, beta, c + lo, ldc)
             }
         }
-        if EngineThreads.count > 1 { concurrentPerform(blocks, body) } else { for p in 0..<blocks { body(p) } }
+        if EngineThreads.count > 1 { EngineThreads.perform(blocks, body) } else { for p in 0..<blocks { body(p) } }
     }
 
     @inline(__always)

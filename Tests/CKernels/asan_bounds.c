@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 static float frand(unsigned *s){*s=*s*1664525u+1013904223u;return ((*s>>8)/16777216.0f)-0.5f;}
 static float *buf(size_t n, unsigned *s){float *p=malloc(n*sizeof(float)); for(size_t i=0;i<n;i++)p[i]=frand(s); return p;}
 int main(void){
@@ -138,15 +139,21 @@ int main(void){
       free(x);free(wt);free(b);free(pk);free(work);free(y2);free(y5);}
     printf("kernels-asan: avx512 gives avx2's bits on the direct loops and the strided kernel\n");
   }
-  // max pooling (one path): every kernel, stride and padding up to half the kernel, on planes of
-  // one row, one column and odd sizes, with the scratch row exactly w + 2p floats
-  int pp[][2]={{1,1},{1,7},{7,1},{6,5},{13,9}};
+  // max pooling: every kernel, stride and padding up to half the kernel, on planes of one row, one
+  // column, odd sizes and rows of 8 or more (the vector loops, with a last partial step), the scratch
+  // row exactly w + 2p + 16 floats; some inputs NaN, some zeros of either sign. Every path must give the
+  // portable path's bits.
+  int pp[][2]={{1,1},{1,7},{7,1},{6,5},{13,9},{9,8},{20,20},{5,17},{3,33},{11,24}};
   for(unsigned t=0;t<sizeof pp/sizeof pp[0];t++) for(int kk=1;kk<=5;kk++) for(int s=1;s<=3;s++) for(int p=0;p<=kk/2;p++){
     int h=pp[t][0],w=pp[t][1]; if(h+2*p<kk||w+2*p<kk) continue;
     int oh=(h+2*p-kk)/s+1, ow=(w+2*p-kk)/s+1;
-    float *x=buf((size_t)h*w,&seed),*y=malloc((size_t)oh*ow*sizeof(float)),*row=malloc((size_t)(w+2*p)*sizeof(float));
-    tb_maxpool_plane(x,h,w,y,oh,ow,kk,s,p,row);
-    free(x);free(y);free(row);}
+    float *x=buf((size_t)h*w,&seed),*y0=malloc((size_t)oh*ow*sizeof(float)),*y=malloc((size_t)oh*ow*sizeof(float)),*row=malloc((size_t)(w+2*p+16)*sizeof(float));
+    for(int i=0;i<h*w;i++){ if(i%13==5&&t%2) x[i]=NAN; else if(i%7==3) x[i]=i%2? 0.0f : -0.0f; }
+    tb_maxpool_plane(TB_KERNELS_PORTABLE,x,h,w,y0,oh,ow,kk,s,p,row);
+    for(int pi=1;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];
+      tb_maxpool_plane(k,x,h,w,y,oh,ow,kk,s,p,row);
+      if(memcmp(y,y0,(size_t)oh*ow*sizeof(float))){fprintf(stderr,"max pooling: path %d not the portable bits (%dx%d k%d s%d p%d)\n",k,h,w,kk,s,p);return 1;}}
+    free(x);free(y0);free(y);free(row);}
   printf("kernels-asan: max pooling clean\n");
   // the zero-bordered copy: exactly rows x width floats written (in two bands of rows, each from
   // its first row's place), borders of 0 to 3, rows and widths past the input, a width narrower than

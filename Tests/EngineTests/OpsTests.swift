@@ -90,11 +90,12 @@ final class OpsTests: XCTestCase {
     }
 
     /// Every kernel, stride and padding the pool takes (padding up to half the kernel), on planes
-    /// of one row, one column, odd sizes and sizes the stride does not divide, against the naive
+    /// of one row, one column, odd sizes and sizes the stride does not divide, and rows of 8 or more
+    /// (the vector loops of the avx2 and avx512 kernels, with a last partial step), against the naive
     /// definition (max over the window's inputs inside the image); the max is exact, so the
     /// values must be equal, not close.
     func testMaxPoolMatchesTheDefinitionOnAwkwardShapes() throws {
-        let planes = [(1, 1), (1, 7), (7, 1), (6, 5), (13, 9), (20, 17)]
+        let planes = [(1, 1), (1, 7), (7, 1), (6, 5), (13, 9), (20, 17), (9, 8), (5, 33), (3, 24)]
         var checked = 0
         for (i, (h, w)) in planes.enumerated() {
             let x = Tensor.random([2, 3, h, w], seed: UInt64(300 + i))
@@ -124,26 +125,29 @@ final class OpsTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 144, "kernel, stride and padding combinations checked")
+        XCTAssertEqual(checked, 237, "kernel, stride and padding combinations checked")
     }
 
     /// A NaN in a window makes its maximum NaN wherever it sits in the window (as in PyTorch), and
     /// a plane with no rows or columns is a named error, not a read past the input.
     func testMaxPoolPropagatesNaNAndRefusesAnEmptyPlane() throws {
-        for at in 0..<9 {
-            let x = Tensor.random([1, 1, 3, 3], seed: 7)
+        // a 3x3 plane (the plain C loops) and a 3x17 one (the vector loops: NaN in either operand of a max)
+        for (h, w) in [(3, 3), (3, 17)] {
+        for at in 0..<(h * w) {
+            let x = Tensor.random([1, 1, h, w], seed: 7)
             x.pointer[at] = .nan
-            for (k, s, p) in [(3, 1, 1), (3, 2, 1), (2, 1, 0), (3, 3, 0)] {
+            for (k, s, p) in [(3, 1, 1), (3, 2, 1), (2, 1, 0), (3, 3, 0), (5, 1, 2)] where h + 2 * p >= k {
                 let y = try Ops.maxPool2d(x, kernel: k, stride: s, padding: p)
-                let (oh, ow) = ((3 + 2 * p - k) / s + 1, (3 + 2 * p - k) / s + 1)
-                let (iy, ix) = (at / 3, at % 3)
+                let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
+                let (iy, ix) = (at / w, at % w)
                 for oy in 0..<oh {
                     for ox in 0..<ow {
                         let inside = (oy * s - p..<oy * s - p + k).contains(iy) && (ox * s - p..<ox * s - p + k).contains(ix)
-                        XCTAssertEqual(y.pointer[oy * ow + ox].isNaN, inside, "NaN at \(at), k\(k) s\(s) p\(p), output (\(oy), \(ox))")
+                        XCTAssertEqual(y.pointer[oy * ow + ox].isNaN, inside, "NaN at \(at) of \(h)x\(w), k\(k) s\(s) p\(p), output (\(oy), \(ox))")
                     }
                 }
             }
+        }
         }
         XCTAssertThrowsError(try Ops.maxPool2d(Tensor(zeros: [1, 1, 0, 5]), kernel: 2, stride: 1, padding: 1)) { e in
             XCTAssertTrue("\(e)".contains("empty plane"), "\(e)")

@@ -104,11 +104,12 @@ size_t tb_wino_work_floats(int cin, int blocks);
 void tb_wino_conv(tb_kernels k, const float *xp, int cin, size_t plane, int width, const float *u, const float *bias, int cout,
                   float *y, int oh, int ow, int q0, int q1, int cb0, int cb1, tb_act act, float *work);
 
-/// Max pooling of one plane: x is h x w (both at least 1), y oh x ow, a k x k window with stride s
-/// and p columns and rows of padding (p <= k / 2, so every window holds at least one input; the
-/// padding never wins). `row` is scratch for w + 2p floats. A NaN in a window makes its maximum NaN
-/// (as in PyTorch).
-void tb_maxpool_plane(const float *x, int h, int w, float *y, int oh, int ow, int k, int s, int p, float *row);
+/// Max pooling of one plane: x is h x w (both at least 1), y oh x ow, a `kernel` x `kernel` window with
+/// stride s and p columns and rows of padding (p <= kernel / 2, so every window holds at least one input;
+/// the padding never wins). `row` is scratch for w + 2p + 16 floats. A NaN in a window makes its maximum NaN
+/// (as in PyTorch). Kernels `k`: the AVX2 and AVX-512 ones run 8-float vectors (strides 1 and 2), the
+/// same results as the plain C.
+void tb_maxpool_plane(tb_kernels k, const float *x, int h, int w, float *y, int oh, int ow, int kernel, int s, int p, float *row);
 
 /// Rows [i0, i1) of one channel's zero-bordered copy, written from `out` on, `width` floats a row:
 /// row i column j holds x[i - by][j - bx], zero outside the h x w input (by rows and bx columns of
@@ -128,6 +129,14 @@ void tb_gather_stride2(tb_kernels k, const float *src, int n, int avail, float *
 /// the sum of every lane, which is flops / 2 exactly while iterations <= 2^24: the loop is checked
 /// and cannot be optimised away.
 double tb_fma_loop(tb_kernels k, long iterations, double *flops);
+
+/// The engine's parallel loop (Sources/CKernels/threads.c): body(ctx, i) for i in [0, n), on the calling
+/// thread and up to threads - 1 workers of a process-wide pool, each taking the next i as it finishes one.
+/// The workers spin for a while after a call (2 ms; TUMORBOARD_SPIN_US sets it in microseconds), then
+/// sleep. Returns 1 once every i has run, or 0 at once, having run none, when another thread's call holds
+/// the workers (the caller then runs the loop some other way).
+typedef void (*tb_parallel_body)(void *ctx, long i);
+int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx);
 
 // The index of the first of `n` unaligned 32-bit (16-bit) values whose bits under `mask` are all set
 // (a float's exponent: NaN or infinity), or -1. SafeTensors.checkFinite.

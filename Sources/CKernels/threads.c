@@ -1,0 +1,132 @@
+// The engine's worker threads (see include/CKernels.h, tb_parallel_for). Why a pool of our own: on the
+// 2-core virtual machines the engine is measured on, DispatchQueue.concurrentPerform's second thread
+// started its first iteration about 55 us after the call (a parked worker woken through the kernel;
+// docs/performance.md, "Eighth step"), and a network makes some hundred parallel calls a pass. These
+// workers spin for a while after each call instead, so the next call finds them awake.
+//
+// One job at a time. Its state is one 64-bit word: the job's generation (high 32 bits), a closed bit and
+// the number of workers inside it. A worker joins by raising the count, only while the job it saw
+// published is open; the caller, its own share done, closes the job and waits for the count to fall to
+// zero. So a worker reads the job's fields only while the caller waits for it, and a worker that wakes
+// late finds the job closed and stays out: the caller never waits for a sleeping thread.
+#include "CKernels.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TB_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define TB_PAUSE() __asm__ __volatile__("yield")
+#else
+#define TB_PAUSE() ((void)0)
+#endif
+
+#define MAX_WORKERS 63
+#define CLOSED (1ull << 31)
+#define ACTIVE_MASK (CLOSED - 1)
+
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;   // one caller at a time
+static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static _Atomic uint64_t state = CLOSED;   // generation 0, closed
+static _Atomic int sleepers;
+static int workers;   // started so far (under call_lock)
+static long spin_ns = 2000000;
+
+// The job, written by the caller while it is closed with no worker inside.
+static struct {
+    tb_parallel_body body;
+    void *ctx;
+    long n;
+    int limit;   // workers that may join (index below it)
+    _Atomic long next;
+} job;
+
+static long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static void run_items(void) {
+    long i;
+    while ((i = atomic_fetch_add_explicit(&job.next, 1, memory_order_relaxed)) < job.n) job.body(job.ctx, i);
+}
+
+static void *worker_main(void *arg) {
+    int index = (int)(intptr_t)arg;
+    uint32_t seen = (uint32_t)(atomic_load(&state) >> 32);
+    for (;;) {
+        // Wait for the next generation: spin for spin_ns (checking the clock every 256 pauses), then sleep.
+        long t0 = now_ns();
+        for (int k = 1;; k++) {
+            if ((uint32_t)(atomic_load_explicit(&state, memory_order_acquire) >> 32) != seen) break;
+            TB_PAUSE();
+            if ((k & 255) == 0 && now_ns() - t0 > spin_ns) {
+                pthread_mutex_lock(&sleep_lock);
+                atomic_fetch_add(&sleepers, 1);
+                while ((uint32_t)(atomic_load(&state) >> 32) == seen) pthread_cond_wait(&wake, &sleep_lock);
+                atomic_fetch_sub(&sleepers, 1);
+                pthread_mutex_unlock(&sleep_lock);
+                break;
+            }
+        }
+        // Join the job of that generation if it is still open.
+        uint64_t s = atomic_load(&state);
+        seen = (uint32_t)(s >> 32);
+        while (!(s & CLOSED) && !atomic_compare_exchange_weak(&state, &s, s + 1)) {
+            if ((uint32_t)(s >> 32) != seen) break;   // a newer job: join that one on the next turn
+        }
+        if ((s & CLOSED) || (uint32_t)(s >> 32) != seen) continue;
+        if (index < job.limit) run_items();
+        atomic_fetch_sub_explicit(&state, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx) {
+    if (n <= 0) return 1;
+    if (threads <= 1 || n == 1) {
+        for (long i = 0; i < n; i++) body(ctx, i);
+        return 1;
+    }
+    if (pthread_mutex_trylock(&call_lock) != 0) return 0;   // another caller has the workers
+    int want = threads - 1 < MAX_WORKERS ? threads - 1 : MAX_WORKERS;
+    if (workers == 0) {
+        const char *e = getenv("TUMORBOARD_SPIN_US");
+        if (e && *e) spin_ns = atol(e) * 1000L;
+    }
+    while (workers < want) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)workers);
+        pthread_attr_destroy(&attr);
+        if (failed) break;
+        workers++;
+    }
+    if (workers == 0) {   // no thread could be started: the caller does it all
+        pthread_mutex_unlock(&call_lock);
+        for (long i = 0; i < n; i++) body(ctx, i);
+        return 1;
+    }
+    job.body = body; job.ctx = ctx; job.n = n; job.limit = want;
+    atomic_store_explicit(&job.next, 0, memory_order_relaxed);
+    uint64_t s = atomic_load(&state);
+    atomic_store(&state, ((s >> 32) + 1) << 32);   // the next generation, open, nobody inside
+    if (atomic_load(&sleepers) > 0) {
+        pthread_mutex_lock(&sleep_lock);
+        pthread_cond_broadcast(&wake);
+        pthread_mutex_unlock(&sleep_lock);
+    }
+    run_items();
+    atomic_fetch_or(&state, CLOSED);
+    while ((atomic_load_explicit(&state, memory_order_acquire) & ACTIVE_MASK) != 0) TB_PAUSE();
+    pthread_mutex_unlock(&call_lock);
+    return 1;
+}

@@ -1,0 +1,84 @@
+import Dispatch
+import Engine
+import Foundation
+import XCTest
+
+/// The engine's parallel loop (`EngineThreads.perform` on `tb_parallel_for`, Sources/CKernels/threads.c):
+/// every iteration runs exactly once, whatever the count and width; the pool's worker really runs
+/// iterations beside the caller, also after it has gone to sleep; calls from inside a body and from
+/// several threads at once (which find the pool busy and run on GCD) complete.
+final class ThreadPoolTests: XCTestCase {
+    /// Counts of each index, one slot per index (disjoint writes, as the engine's bodies make).
+    private func counts(_ n: Int, width: Int) -> [Int] {
+        var c = [Int](repeating: 0, count: n)
+        c.withUnsafeMutableBufferPointer { b in
+            let base = b.baseAddress
+            EngineThreads.perform(n, width: width) { i in base![i] += 1 }
+        }
+        return c
+    }
+
+    func testEveryIterationRunsOnce() {
+        for width in [1, 2, 3, 4] {
+            for n in [0, 1, 2, 3, 17, 1000, 100_000] {
+                let c = counts(n, width: width)
+                XCTAssertEqual(c.count, n)
+                XCTAssertTrue(c.allSatisfy { $0 == 1 }, "n \(n), width \(width): \(c.filter { $0 != 1 }.count) indices ran other than once")
+            }
+        }
+    }
+
+    /// Two iterations that each wait for the other to have started: they pass only if a second thread
+    /// runs one while the caller runs the other. Right after a call (the worker spinning) and after 50 ms
+    /// of nothing (the worker asleep, woken by the call).
+    func testTheWorkerRunsBesideTheCallerAwakeAndAfterSleeping() {
+        for pause in [0, 50_000, 0, 50_000] {
+            usleep(useconds_t(pause))
+            let started = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+            started.initialize(repeating: 0, count: 2)
+            defer { started.deallocate() }
+            let lock = NSLock()
+            var met = [false, false]
+            EngineThreads.perform(2, width: 2) { i in
+                lock.lock(); started[i] = 1; lock.unlock()
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline {
+                    lock.lock(); let both = started[0] + started[1] == 2; lock.unlock()
+                    if both { lock.lock(); met[i] = true; lock.unlock(); return }
+                    usleep(100)
+                }
+            }
+            XCTAssertEqual(met, [true, true], "after a pause of \(pause) us: the two iterations never ran at the same time")
+        }
+    }
+
+    /// A body that calls `perform` (the pool is busy: GCD runs the inner loop), and four threads calling
+    /// at once (one gets the pool, the others GCD): every inner iteration runs once.
+    func testNestedAndConcurrentCallsComplete() {
+        let inner = counts(64, width: 2)
+        XCTAssertTrue(inner.allSatisfy { $0 == 1 })
+        var nested = [Int](repeating: 0, count: 8 * 50)
+        nested.withUnsafeMutableBufferPointer { b in
+            let base = b.baseAddress
+            EngineThreads.perform(8, width: 2) { i in
+                EngineThreads.perform(50, width: 2) { j in base![i * 50 + j] += 1 }
+            }
+        }
+        XCTAssertTrue(nested.allSatisfy { $0 == 1 }, "nested calls")
+        nonisolated(unsafe) let results = UnsafeMutablePointer<Int>.allocate(capacity: 4)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            var sum = 0
+            for _ in 0..<20 {
+                var c = [Int](repeating: 0, count: 500)
+                c.withUnsafeMutableBufferPointer { b in
+                    let base = b.baseAddress
+                    EngineThreads.perform(500, width: 2) { i in base![i] += i }
+                }
+                sum += c.reduce(0, +)
+            }
+            results[t] = sum
+        }
+        for t in 0..<4 { XCTAssertEqual(results[t], 20 * (499 * 500 / 2), "caller \(t)") }
+    }
+}
