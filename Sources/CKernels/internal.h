@@ -97,7 +97,7 @@ __attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v,
 
 // Whether `k` runs the AVX2 code: the AVX2 kernels, and the AVX-512 ones wherever they have no
 // 16-float code of their own (everything but the direct 1x1 and 3x3 loops, conv.c, and the strided
-// kernel's activation, strided.c).
+// kernel, strided.c).
 static inline int tb_runs_avx2_code(tb_kernels k) { return k == TB_KERNELS_AVX2 || k == TB_KERNELS_AVX512; }
 
 #define TB_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))

@@ -98,7 +98,10 @@ int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx) {
     int want = threads - 1 < MAX_WORKERS ? threads - 1 : MAX_WORKERS;
     if (workers == 0) {
         const char *e = getenv("TUMORBOARD_SPIN_US");
-        if (e && *e) spin_ns = atol(e) * 1000L;
+        if (e && *e) {   // microseconds, 0 to 1 s (a bad value reads as 0)
+            long us = atol(e);
+            spin_ns = (us < 0 ? 0 : us > 1000000 ? 1000000 : us) * 1000L;
+        }
     }
     while (workers < want) {
         pthread_t t;

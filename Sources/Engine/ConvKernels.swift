@@ -7,10 +7,10 @@ import Foundation
 /// - `blas`: im2col + GEMM on OpenBLAS and Winograd F(2x2, 3x3), the engine's paths before issue 17.
 /// - `portable`: our direct kernels (Sources/CKernels) in plain C, for any processor (arm64 too).
 /// - `avx2`: the same kernels with AVX2 and FMA.
-/// - `avx512`: the direct 1x1 and 3x3 loops on 16-float vectors (AVX-512F, VL and DQ; maps 8 or fewer
-///   wide and rows' last 8 or fewer positions on the AVX2 code), the strided kernel on its AVX2
-///   micro-kernel with the store's activation on 16 floats, Winograd and the stride-2 gather on their
-///   AVX2 code; the same bits as `avx2`.
+/// - `avx512`: the direct 1x1 and 3x3 loops and the strided kernel on 16-float vectors (AVX-512F, VL and
+///   DQ; the direct loops' maps 8 or fewer wide, which run the strided kernel, and rows' last 8 or fewer
+///   positions on the AVX2 code), Winograd, max pooling and the stride-2 gather on their AVX2 code; the same
+///   bits as `avx2`.
 ///
 /// By default (`TUMORBOARD_KERNELS` unset or `auto`) the best kernels this processor has run
 /// where they measured faster (`Conv2d`'s choice by shape), the rest on `blas`; a forced

@@ -23,8 +23,8 @@ extern "C" {
 
 /// The kernels: plain C, AVX2 with FMA, or AVX-512 (AVX-512F, VL and DQ: the direct 1x1 and 3x3
 /// loops on 16-float vectors, except on maps 8 or fewer wide and for a row's last 8 or fewer positions;
-/// the strided kernel on its AVX2 micro-kernel with its store's activation on 16 floats; Winograd and the
-/// stride-2 gather on their AVX2 code). AVX2 and AVX-512 give the same bits.
+/// the strided kernel on tiles of 7 positions x 32 channels; Winograd, max pooling and the stride-2 gather on
+/// their AVX2 code). AVX2 and AVX-512 give the same bits.
 typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1, TB_KERNELS_AVX512 = 2 } tb_kernels;
 /// Activation applied in the store; the numbering matches nothing outside this file.
 typedef enum { TB_ACT_NONE = 0, TB_ACT_RELU = 1, TB_ACT_SILU = 2, TB_ACT_SIGMOID = 3 } tb_act;
@@ -132,7 +132,7 @@ double tb_fma_loop(tb_kernels k, long iterations, double *flops);
 
 /// The engine's parallel loop (Sources/CKernels/threads.c): body(ctx, i) for i in [0, n), on the calling
 /// thread and up to threads - 1 workers of a process-wide pool, each taking the next i as it finishes one.
-/// The workers spin for a while after a call (2 ms; TUMORBOARD_SPIN_US sets it in microseconds), then
+/// The workers spin for a while after a call (2 ms; TUMORBOARD_SPIN_US sets it, 0 to 1 000 000 us), then
 /// sleep. Returns 1 once every i has run, or 0 at once, having run none, when another thread's call holds
 /// the workers (the caller then runs the loop some other way).
 typedef void (*tb_parallel_body)(void *ctx, long i);
