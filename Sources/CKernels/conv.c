@@ -9,6 +9,7 @@
 #include "CKernels.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -120,13 +121,15 @@ tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const
 }
 
 __attribute__((target("avx2,fma"))) static inline void
-store_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, tb_act act) {
+store_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, tb_act act, int stream) {
     for (int r = 0; r < CO && c0 + r < cout; r++) {
         __m256 b = _mm256_set1_ps(bias ? bias[c0 + r] : 0.0f);
         __m256 o0 = activate_avx2(_mm256_add_ps(acc[r][0], b), act);
         __m256 o1 = count > 8 ? activate_avx2(_mm256_add_ps(acc[r][1], b), act) : o0;
         float *dst = y + (size_t)(c0 + r) * yplane;
-        if (count == TILE) {
+        if (count == TILE && stream && ((uintptr_t)dst & 31) == 0) {
+            _mm256_stream_ps(dst, o0); _mm256_stream_ps(dst + 8, o1);
+        } else if (count == TILE) {
             _mm256_storeu_ps(dst, o0); _mm256_storeu_ps(dst + 8, o1);
         } else if (count == 8) {
             _mm256_storeu_ps(dst, o0);
@@ -172,7 +175,7 @@ store_rows_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y
         } else {                                                                                          \
             if (count <= 8) tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc, WPF);                        \
             else tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, 8, WPF);                                 \
-            store_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, count, act);       \
+            store_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, count, act, stream); \
         }                                                                                                 \
     } while (0)
 
@@ -200,7 +203,8 @@ store_rows_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y
 
 __attribute__((target("avx2,fma"))) static void
 run_avx2(const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed, int kdim,
-         const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
+         const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act,
+         int stream) {
     int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
     if (kh == 3 && kw == 3) {
         RUN_AVX2_BODY(3, 3)
@@ -311,18 +315,22 @@ tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, co
 // in each row.
 TB_TARGET_AVX512 static inline void
 store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, size_t yplane, int count, int two_rows,
-             size_t second, tb_act act) {
+             size_t second, tb_act act, int stream) {
     int n0 = two_rows ? count : (count < 16 ? count : 16), n1 = two_rows ? count : count - 16;
     __mmask16 m0 = tb_first_lanes(n0), m1 = n1 > 0 ? tb_first_lanes(n1) : 0;
     for (int r = 0; r < CO && c0 + r < cout; r++) {
         __m512 b = _mm512_set1_ps(bias ? bias[c0 + r] : 0.0f);
         float *dst = y + (size_t)(c0 + r) * yplane;
         __m512 o0 = activate_avx512(_mm512_add_ps(acc[r][0], b), act);
-        if (n0 == 16) _mm512_storeu_ps(dst, o0); else _mm512_mask_storeu_ps(dst, m0, o0);
+        if (n0 == 16 && stream && ((uintptr_t)dst & 63) == 0) _mm512_stream_ps(dst, o0);
+        else if (n0 == 16) _mm512_storeu_ps(dst, o0);
+        else _mm512_mask_storeu_ps(dst, m0, o0);
         if (n1 > 0) {
             __m512 o1 = activate_avx512(_mm512_add_ps(acc[r][1], b), act);
             float *d1 = dst + (two_rows ? second : 16);
-            if (n1 == 16) _mm512_storeu_ps(d1, o1); else _mm512_mask_storeu_ps(d1, m1, o1);
+            if (n1 == 16 && stream && ((uintptr_t)d1 & 63) == 0) _mm512_stream_ps(d1, o1);
+            else if (n1 == 16) _mm512_storeu_ps(d1, o1);
+            else _mm512_mask_storeu_ps(d1, m1, o1);
         }
     }
 }
@@ -337,17 +345,17 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
         float *dst = y + (size_t)(OY) * yw + (OX);                                                        \
         if (ow <= TILE && (OY) + 1 < oy1) {                                                               \
             tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw);                                \
-            store_avx512(acc, bias, cb * CO, cout, dst, yplane, ow, 1, (size_t)yw, act);                  \
+            store_avx512(acc, bias, cb * CO, cout, dst, yplane, ow, 1, (size_t)yw, act, 0);               \
         } else if ((N) > TILE) {                                                                          \
             tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, TILE);                                      \
-            store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act);                           \
+            store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act, stream);                   \
         } else if ((N) > 8) {                                                                             \
             tile16_avx512(src, cin, plane, xw, KH, KW, wp, acc);                                          \
-            store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act);                           \
+            store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act, stream);                   \
         } else {                                                                                          \
             __m256 acc8[CO][2];                                                                           \
             tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc8, 0);                                         \
-            store_avx2(acc8, bias, cb * CO, cout, dst, yplane, N, act);                                   \
+            store_avx2(acc8, bias, cb * CO, cout, dst, yplane, N, act, 0);                                \
         }                                                                                                 \
     } while (0)
 
@@ -374,7 +382,8 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
 
 TB_TARGET_AVX512 static void
 run_avx512(const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed, int kdim,
-           const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
+           const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act,
+           int stream) {
     int weights_small = (size_t)(cb1 - cb0) * kdim * CO * sizeof(float) <= (64u << 10);
     if (kh == 3 && kw == 3) {
         RUN_AVX512_BODY(3, 3)
@@ -403,22 +412,24 @@ int tb_kernels_available(tb_kernels k) {
     }
 }
 
+// `stream`: full vectors of output at aligned addresses go past the caches (the AVX2 and AVX-512 stores).
 static void run(tb_kernels k, const float *x, size_t plane, int xw, int cin, int kh, int kw, const float *packed,
                 const float *bias, int cout, float *y, size_t yplane, int yw, int ow, int oy0, int oy1, int cb0, int cb1,
-                tb_act act) {
+                tb_act act, int stream) {
     int kdim = cin * kh * kw;
 #ifdef TB_HAVE_AVX2
     // The AVX-512 loops take the 1x1 and 3x3 kernels (the only direct ones the engine runs) on maps over 8
     // wide; anything else runs the AVX2 loops, with the same bits.
     if (k == TB_KERNELS_AVX512 && ow > 8 && kh == kw && (kh == 1 || kh == 3)) {
-        run_avx512(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
+        run_avx512(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act, stream);
         return;
     }
     if (tb_runs_avx2_code(k)) {
-        run_avx2(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act);
+        run_avx2(x, plane, xw, cin, kh, kw, packed, kdim, bias, cout, y, yplane, yw, ow, oy0, oy1, cb0, cb1, act, stream);
         return;
     }
 #endif
+    (void)stream;
     int taps[kh * kw];   // stride 1: tap (ky, kx) is ky rows and kx columns on
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++) taps[ky * kw + kx] = ky * xw + kx;
@@ -427,13 +438,13 @@ static void run(tb_kernels k, const float *x, size_t plane, int xw, int cin, int
 
 void tb_conv_direct(tb_kernels k, const float *x, int cin, int xh, int xw, const float *packed, const float *bias,
                     int cout, int kh, int kw, float *y, int oh, int ow, int oy0, int oy1, int cb0, int cb1, tb_act act) {
-    run(k, x, (size_t)xh * xw, xw, cin, kh, kw, packed, bias, cout, y, (size_t)oh * ow, ow, ow, oy0, oy1, cb0, cb1, act);
+    run(k, x, (size_t)xh * xw, xw, cin, kh, kw, packed, bias, cout, y, (size_t)oh * ow, ow, ow, oy0, oy1, cb0, cb1, act, 0);
 }
 
 void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias, int cout,
-                   float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer) {
+                   float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, int stream, float *tail_buffer) {
     int full = (p1 - p0) / TILE * TILE, tail = p1 - p0 - full;
-    if (full > 0) run(k, x + p0, (size_t)n, 0, cin, 1, 1, packed, bias, cout, y + p0, yplane, 0, full, 0, 1, cb0, cb1, act);
+    if (full > 0) run(k, x + p0, (size_t)n, 0, cin, 1, 1, packed, bias, cout, y + p0, yplane, 0, full, 0, 1, cb0, cb1, act, stream);
     if (tail > 0) {
         // The last partial tile from a zero-padded copy, so that no load reads past a plane: on
         // the stack up to TB_TAIL_STACK_ROWS input channels, else in the caller's buffer.
@@ -443,8 +454,12 @@ void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *pa
             memcpy(tmp + (size_t)ci * TILE, x + (size_t)ci * n + p0 + full, (size_t)tail * sizeof(float));
             memset(tmp + (size_t)ci * TILE + tail, 0, (size_t)(TILE - tail) * sizeof(float));
         }
-        run(k, tmp, TILE, 0, cin, 1, 1, packed, bias, cout, y + p0 + full, yplane, 0, tail, 0, 1, cb0, cb1, act);
+        run(k, tmp, TILE, 0, cin, 1, 1, packed, bias, cout, y + p0 + full, yplane, 0, tail, 0, 1, cb0, cb1, act, stream);
     }
+#ifdef TB_HAVE_AVX2
+    // Streaming stores are weakly ordered: fence them before the caller's thread hands the output on.
+    if (stream && tb_runs_avx2_code(k)) _mm_sfence();
+#endif
 }
 
 double tb_fma_loop(tb_kernels k, long iterations, double *flops) {

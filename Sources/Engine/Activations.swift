@@ -104,10 +104,12 @@ extension Ops {
             throw EngineError.shape(op: "add", detail: "\(a.shape) vs \(b.shape)")
         }
         let slice = try ChannelSlice(out, holding: a.shape, at: channel, op: "add")
-        EngineThreads.parallelRanges(a.count, grain: 16384) { r in
-            slice.runs(r) { i, end, dst in
-                for j in i..<end { dst[j] = a.pointer[j] + b.pointer[j] }
-                applyActivation(act, dst + i, end - i)
+        Profiler.shared.measure("add \(a.shape)") {
+            EngineThreads.parallelRanges(a.count, grain: 16384) { r in
+                slice.runs(r) { i, end, dst in
+                    for j in i..<end { dst[j] = a.pointer[j] + b.pointer[j] }
+                    applyActivation(act, dst + i, end - i)
+                }
             }
         }
     }

@@ -52,6 +52,11 @@ public struct Conv2d: Sendable {
     public let groups: Int
     public let activation: Activation
     public let algorithm: Algorithm
+    /// Whether a 1x1 convolution on our vector kernels writes its output past the caches (non-temporal
+    /// stores): for maps read only after the rest of the pass (YOLOv5's detection heads), which would
+    /// otherwise be read into the cache before being written and push out what the next layers use. The
+    /// same values either way.
+    public let streamsOutput: Bool
     let winograd: Winograd2x3?
     let direct: DirectConvPlan?
 
@@ -61,7 +66,7 @@ public struct Conv2d: Sendable {
 
     public init(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                 dilation: (Int, Int) = (1, 1), groups: Int = 1, activation: Activation = .none,
-                algorithm: Algorithm = .auto) throws {
+                algorithm: Algorithm = .auto, streamsOutput: Bool = false) throws {
         guard weight.rank == 4, weight.count > 0 else {
             throw EngineError.shape(op: "conv2d", detail: "weight must be [Cout, Cin/groups, kh, kw], got \(weight.shape)")
         }
@@ -76,7 +81,7 @@ public struct Conv2d: Sendable {
         }
         self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
         self.dilation = dilation; self.groups = groups; self.activation = activation
-        self.algorithm = algorithm
+        self.algorithm = algorithm; self.streamsOutput = streamsOutput
         let winogradShape = weight.shape[2] == 3 && weight.shape[3] == 3 && stride == (1, 1)
             && dilation == (1, 1) && groups == 1
         try ConvKernels.validateEnvironment()
@@ -113,7 +118,8 @@ public struct Conv2d: Sendable {
             b.pointer[o] = (bias?.pointer[o] ?? 0) * scale[o] + shift[o]
         }
         return try Conv2d(weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
-                          groups: groups, activation: activation ?? self.activation, algorithm: algorithm)
+                          groups: groups, activation: activation ?? self.activation, algorithm: algorithm,
+                          streamsOutput: streamsOutput)
     }
 
     public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
@@ -212,7 +218,7 @@ public struct Conv2d: Sendable {
             FlopCounter.shared.add(2 * n * outChannels * inChannels * kh * kw * spatial)
             for b in 0..<n {
                 direct.run(k, x: x.pointer + b * inChannels * h * w, h: h, w: w, y: dst(b),
-                           oh: oh, ow: ow, bias: bias?.pointer, activation: activation)
+                           oh: oh, ow: ow, bias: bias?.pointer, activation: activation, stream: streamsOutput)
             }
             return
         }

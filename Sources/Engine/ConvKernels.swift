@@ -229,12 +229,13 @@ final class DirectConvPlan: @unchecked Sendable {
     /// y = conv(x) + bias, activated, for one image: x is cin planes of h x w, y cout planes of
     /// oh x ow. The work items depend only on the shape, and every output is summed in one fixed
     /// order, so 1 and 2 threads give identical bits.
+    /// `stream`: a 1x1 writes its output with streaming stores (`Conv2d.streamsOutput`).
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
-             bias: UnsafeMutablePointer<Float>?, activation: Activation) {
+             bias: UnsafeMutablePointer<Float>?, activation: Activation, stream: Bool = false) {
         let path = k.cKernels, a = Self.act(activation)
         switch self.path(k, oh: oh, ow: ow) {
         case .direct where mode == .pointwise:
-            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a)
+            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a, stream: stream)
         case .direct:
             runThreeByThree(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .subsampled:
@@ -243,7 +244,7 @@ final class DirectConvPlan: @unchecked Sendable {
             defer { withExtendedLifetime(sub) {} }   // read below only through raw pointers
             Conv2d.im2col(path, x, channels: cin, h, w, oh, ow, kernel: (1, 1), stride: stride, padding: (0, 0), dilation: (1, 1),
                           sub.pointer, rows: 0..<oh, parallel: true)
-            runPointwise(path, x: sub.pointer, n: oh * ow, y: y, bias: bias, activation: a)
+            runPointwise(path, x: sub.pointer, n: oh * ow, y: y, bias: bias, activation: a, stream: stream)
         case .winograd:
             runWinograd(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .strided:
@@ -280,7 +281,7 @@ extension DirectConvPlan {
     /// A 1x1 convolution over `n` positions of x (cin planes of n): position chunks of whole tiles,
     /// about 128 KiB of input each, times chunks of 8 blocks.
     fileprivate func runPointwise(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>,
-                                  bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
+                                  bias: UnsafeMutablePointer<Float>?, activation a: tb_act, stream: Bool) {
         let weights = packed, blockChunk = 8, cbChunks = (blocks + blockChunk - 1) / blockChunk
         let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
         let tile = Int(TB_TILE)
@@ -296,7 +297,7 @@ extension DirectConvPlan {
             let p0 = pc * chunk, p1 = min(n, p0 + chunk)
             let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
             tb_gemm_panel(path, x, cin32, Int32(n), weights, bias, cout32, y, n, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
-                          tails.map { $0.pointer + item * tailFloats })
+                          stream ? 1 : 0, tails.map { $0.pointer + item * tailFloats })
         }
     }
 

@@ -111,8 +111,9 @@ public struct YOLOv5: Sendable {
         self.layers = layers
         self.c3 = c3
         sppf = try SPPF(m.scoped("9"), eps: eps)
+        // The heads' maps are read only by the decoding after the pass: written past the caches.
         heads = try (0..<3).map { j in
-            try Conv2d(weight: m("24.m.\(j).weight"), bias: m("24.m.\(j).bias"))
+            try Conv2d(weight: m("24.m.\(j).weight"), bias: m("24.m.\(j).bias"), streamsOutput: true)
         }
     }
 

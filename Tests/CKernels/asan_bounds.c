@@ -30,13 +30,19 @@ int main(void){
       if(h>2){tb_conv_direct(k,xp,cin,xh,xw,pk,b,cout,3,3,y,h,w,1,2,0,(cout+5)/6,TB_ACT_RELU);}
       free(xp);free(wt);free(b);free(pk);free(y);}
     // 1x1
-    int s1[][3]={{3,7,1},{9,5,15},{16,13,17},{300,8,300},{7,19,300},{1,1,16},{2,3,33},{5,7,48},{4,6,57},{3,13,64}};
+    int s1[][3]={{3,7,1},{9,5,15},{16,13,17},{300,8,300},{7,19,300},{1,1,16},{2,3,33},{5,7,48},{4,6,57},{3,13,64},{64,255,400}};
     for(unsigned t=0;t<sizeof s1/sizeof s1[0];t++){int cin=s1[t][0],cout=s1[t][1],n=s1[t][2];
       float *x=buf((size_t)cin*n,&seed),*wt=buf((size_t)cout*cin,&seed); float *pk=malloc(tb_packed_size(cout,cin)*sizeof(float)); tb_pack_weights(wt,cout,cin,pk);
       float *y=malloc((size_t)cout*n*sizeof(float));
       float *tail=cin>256? malloc((size_t)cin*TB_TILE*sizeof(float)) : NULL;
-      tb_gemm_panel(k,x,cin,n,pk,NULL,cout,y,(size_t)n,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,tail);
-      if(n>16) tb_gemm_panel(k,x,cin,n,pk,NULL,cout,y,(size_t)n,16,n,0,(cout+5)/6,TB_ACT_NONE,tail);
+      tb_gemm_panel(k,x,cin,n,pk,NULL,cout,y,(size_t)n,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,0,tail);
+      // the same product with streaming stores, into an output of 64-byte aligned planes (so that they run), the
+      // same bits
+      size_t ap=((size_t)n+15)/16*16; float *ys=aligned_alloc(64,(size_t)cout*ap*sizeof(float)+64);
+      tb_gemm_panel(k,x,cin,n,pk,NULL,cout,ys,ap,0,n,0,(cout+5)/6,TB_ACT_SIGMOID,1,tail);
+      for(int c=0;c<cout;c++) if(memcmp(y+(size_t)c*n,ys+(size_t)c*ap,(size_t)n*sizeof(float))){fprintf(stderr,"streaming stores: other bits (1x1 shape %u)\n",t);return 1;}
+      free(ys);
+      if(n>16) tb_gemm_panel(k,x,cin,n,pk,NULL,cout,y,(size_t)n,16,n,0,(cout+5)/6,TB_ACT_NONE,0,tail);
       free(x);free(wt);free(pk);free(y);free(tail);}
     // a GEMM panel (im2col band) whose products land in larger output planes: the last band of a
     // map, y at its first position, so the last plane ends exactly at the buffer's end
@@ -45,7 +51,7 @@ int main(void){
       float *x=buf((size_t)kd*n,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed); float *pk=malloc(tb_packed_size(cout,kd)*sizeof(float)); tb_pack_weights(wt,cout,kd,pk);
       float *y=malloc((size_t)cout*plane*sizeof(float));
       float *tail=kd>256? malloc((size_t)kd*TB_TILE*sizeof(float)) : NULL;
-      tb_gemm_panel(k,x,kd,n,pk,b,cout,y+(plane-n),(size_t)plane,0,n,0,(cout+5)/6,TB_ACT_SILU,tail);
+      tb_gemm_panel(k,x,kd,n,pk,b,cout,y+(plane-n),(size_t)plane,0,n,0,(cout+5)/6,TB_ACT_SILU,0,tail);
       free(x);free(wt);free(b);free(pk);free(y);free(tail);}
     // the strided kernel: the unpadded input, the output planes and the work buffer of
     // tb_strided_work_floats, exactly; whole ranges and split ones (positions from the middle of a
@@ -72,7 +78,7 @@ int main(void){
       tb_pack_weights(wt,cout,kd,pk6);
       for(int r=0;r<kd;r++){int ci=r/(kk*kk),ky=(r/kk)%kk,kx=r%kk;
         for(int q=0;q<n;q++){int iy=(q/ow)*sy-p+ky, ix=(q%ow)*sx-p+kx; col[(size_t)r*n+q]=iy>=0&&iy<h&&ix>=0&&ix<w? x[((size_t)ci*h+iy)*w+ix] : 0.0f;}}
-      tb_gemm_panel(k,col,kd,n,pk6,t%2?NULL:b,cout,y2,(size_t)n,0,n,0,(cout+5)/6,TB_ACT_SILU,tail);
+      tb_gemm_panel(k,col,kd,n,pk6,t%2?NULL:b,cout,y2,(size_t)n,0,n,0,(cout+5)/6,TB_ACT_SILU,0,tail);
       if(memcmp(y,y2,(size_t)cout*n*sizeof(float))){fprintf(stderr,"strided kernel: not the bits of im2col + tb_gemm_panel (shape %u)\n",t);return 1;}
       free(x);free(wt);free(b);free(pk);free(work);free(work7);free(y);free(y2);free(col);free(pk6);free(tail);}
     // Winograd F(2x2, 3x3): the bordered input of tb_wino_layout, the work buffer of
@@ -111,7 +117,7 @@ int main(void){
       float *tail=cin>256? malloc((size_t)cin*TB_TILE*sizeof(float)) : NULL;
       for(int pi=0;pi<2;pi++){ tb_kernels k=pi? TB_KERNELS_AVX512 : TB_KERNELS_AVX2; float *y=pi? y5 : y2;
         if(kk==3) tb_conv_direct(k,x,cin,xh,xw,pk,t%2?NULL:b,cout,3,3,y,h,w,0,h,0,(cout+5)/6,act);
-        else tb_gemm_panel(k,x,cin,n,pk,t%2?NULL:b,cout,y,(size_t)n,0,n,0,(cout+5)/6,act,tail); }
+        else tb_gemm_panel(k,x,cin,n,pk,t%2?NULL:b,cout,y,(size_t)n,0,n,0,(cout+5)/6,act,0,tail); }
       if(memcmp(y2,y5,(size_t)cout*n*sizeof(float))){fprintf(stderr,"avx512: not the bits of avx2 (shape %u)\n",t);return 1;}
       free(x);free(wt);free(b);free(pk);free(y2);free(y5);free(tail);}
     // the strided kernel: AVX-512's tiles (7 positions x two blocks, a last odd block alone) against AVX2's

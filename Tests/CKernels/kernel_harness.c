@@ -46,7 +46,7 @@ static double conv1x1(int cin, int cout, int n, tb_act act, int cold) {
         for (int p0 = 0; p0 < n; p0 += chunk)
             for (int cb = 0; cb < blocks; cb += 8)
                 tb_gemm_panel(K, x, cin, n, pk, b, cout, y, (size_t)n, p0, p0 + chunk < n ? p0 + chunk : n, cb,
-                           cb + 8 < blocks ? cb + 8 : blocks, act, NULL);
+                           cb + 8 < blocks ? cb + 8 : blocks, act, 0, NULL);
         double dt = now() - t0;
         if (dt < best) best = dt;
     }
@@ -81,7 +81,7 @@ static double hot1x1(int cin, int cout, int n) {
     long reps = (long)(2e8 / flop) + 1;
     for (int k = 0; k < 20; k++) {
         double t0 = now();
-        for (long r = 0; r < reps; r++) tb_gemm_panel(K, x, cin, n, pk, b, cout, y, (size_t)n, 0, n, 0, (cout + 5) / 6, TB_ACT_NONE, NULL);
+        for (long r = 0; r < reps; r++) tb_gemm_panel(K, x, cin, n, pk, b, cout, y, (size_t)n, 0, n, 0, (cout + 5) / 6, TB_ACT_NONE, 0, NULL);
         double dt = (now() - t0) / reps;
         if (dt < best) best = dt;
     }
@@ -183,7 +183,7 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
                     }
                 }
                 tb_gemm_panel(K, col, kdim, cols, pk, b, cout, y + oy0 * ow, (size_t)n, 0, cols, 0, blocks,
-                              TB_ACT_SILU, tail);
+                              TB_ACT_SILU, 0, tail);
             }
         }
         double dt = now() - t0;

@@ -173,6 +173,30 @@ final class DirectKernelTests: XCTestCase {
         XCTAssertNil(try Conv2d(weight: Tensor.random([8, 8, 3, 3], seed: 1), stride: (2, 2), padding: (1, 1)).ownPath(h: 9, w: 9), "blas: none of ours")
     }
 
+    /// A 1x1 convolution that streams its output (`streamsOutput`, YOLOv5's heads) gives the bits of one that
+    /// does not, on every path: whole planes (64-byte aligned, so the streaming stores run), maps whose planes
+    /// are not aligned, a partial last tile, and a part of a larger output (a concatenation's channels).
+    func testStreamingStoresGiveTheSameBits() throws {
+        let shapes: [(cin: Int, cout: Int, h: Int, w: Int)] = [(64, 255, 16, 20), (16, 13, 5, 7), (40, 32, 8, 8), (300, 20, 3, 37)]
+        for k in paths {
+            try ConvKernels.force(k)
+            for (i, s) in shapes.enumerated() {
+                let w = Tensor.random([s.cout, s.cin, 1, 1], seed: UInt64(400 + i), scale: 0.3)
+                let bias = Tensor.random([s.cout], seed: UInt64(420 + i))
+                let x = Tensor.random([2, s.cin, s.h, s.w], seed: UInt64(440 + i))
+                let plain = try Conv2d(weight: w, bias: bias, activation: i % 2 == 0 ? .none : .silu, algorithm: .direct)
+                let streamed = try Conv2d(weight: w, bias: bias, activation: i % 2 == 0 ? .none : .silu, algorithm: .direct,
+                                          streamsOutput: true)
+                let what = "\(s), \(k.rawValue)"
+                XCTAssertEqual(try streamed(x).scalars.map(\.bitPattern), try plain(x).scalars.map(\.bitPattern), what)
+                let a = Tensor(zeros: [2, s.cout + 3, s.h, s.w]), b = Tensor(zeros: [2, s.cout + 3, s.h, s.w])
+                try plain(x, into: a, channel: 3)
+                try streamed(x, into: b, channel: 3)
+                XCTAssertEqual(a.scalars.map(\.bitPattern), b.scalars.map(\.bitPattern), "into channel 3: " + what)
+            }
+        }
+    }
+
     /// The peak benchmark's loop (`MachinePeak`, `tumorboard bench --model peak`) does the work it
     /// counts on every path: its lanes sum to half its floating-point operations, which fails if
     /// the loop is cut short, miscounted or folded away.

@@ -59,9 +59,12 @@ int tb_padded_width(int ow, int kw);
 /// of output rows, whose products land inside larger output planes. p0 must be a multiple of
 /// TB_TILE; a last partial tile reads only inside the rows (it is copied, zero-padded, into a
 /// buffer of cin * TB_TILE floats: on the stack up to TB_TAIL_STACK_ROWS rows, else `tail_buffer`,
-/// which the caller must then pass).
+/// which the caller must then pass). `stream` nonzero: the vector kernels write whole output vectors at
+/// aligned addresses past the caches (non-temporal stores, fenced before the call returns), for outputs read
+/// only much later (YOLOv5's detection heads); the same values either way.
 void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *packed, const float *bias,
-                   int cout, float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, float *tail_buffer);
+                   int cout, float *y, size_t yplane, int p0, int p1, int cb0, int cb1, tb_act act, int stream,
+                   float *tail_buffer);
 
 /// Output channels per block of the strided kernel (two 8-float vectors) and positions per tile.
 #define TB_STRIDED_BLOCK 16
