@@ -258,8 +258,11 @@ static int cpu_has_avx2_fma(void) {
 // partial vector is stored under a mask; the loads stay inside the rows' padding (tb_padded_width)
 // exactly as the AVX2 tiles' do. Maps 8 or fewer wide run the AVX2 tiles (8 positions of two rows),
 // which waste less of a vector there.
+// R: the block's rows that hold channels (CO but in a layer's last block; a constant where inlined, so that the
+// multiply-adds of the zero rows past cout are not done). Rows R and on are left zero.
 __attribute__((always_inline)) TB_TARGET_AVX512 static inline void
-tile_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m512 acc[CO][2], size_t off1) {
+tile_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m512 acc[CO][2], size_t off1,
+            const int R) {
     __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
     __m512 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
     for (int ci = 0; ci < cin; ci++) {
@@ -274,11 +277,11 @@ tile_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, cons
             for (int kx = 0; kx < kw; kx++) {
                 __m512 v0 = _mm512_loadu_ps(row + kx), v1 = _mm512_loadu_ps(row + kx + off1), w;
                 w = _mm512_set1_ps(wp[0]); a00 = _mm512_fmadd_ps(w, v0, a00); a01 = _mm512_fmadd_ps(w, v1, a01);
-                w = _mm512_set1_ps(wp[1]); a10 = _mm512_fmadd_ps(w, v0, a10); a11 = _mm512_fmadd_ps(w, v1, a11);
-                w = _mm512_set1_ps(wp[2]); a20 = _mm512_fmadd_ps(w, v0, a20); a21 = _mm512_fmadd_ps(w, v1, a21);
-                w = _mm512_set1_ps(wp[3]); a30 = _mm512_fmadd_ps(w, v0, a30); a31 = _mm512_fmadd_ps(w, v1, a31);
-                w = _mm512_set1_ps(wp[4]); a40 = _mm512_fmadd_ps(w, v0, a40); a41 = _mm512_fmadd_ps(w, v1, a41);
-                w = _mm512_set1_ps(wp[5]); a50 = _mm512_fmadd_ps(w, v0, a50); a51 = _mm512_fmadd_ps(w, v1, a51);
+                if (R > 1) { w = _mm512_set1_ps(wp[1]); a10 = _mm512_fmadd_ps(w, v0, a10); a11 = _mm512_fmadd_ps(w, v1, a11); }
+                if (R > 2) { w = _mm512_set1_ps(wp[2]); a20 = _mm512_fmadd_ps(w, v0, a20); a21 = _mm512_fmadd_ps(w, v1, a21); }
+                if (R > 3) { w = _mm512_set1_ps(wp[3]); a30 = _mm512_fmadd_ps(w, v0, a30); a31 = _mm512_fmadd_ps(w, v1, a31); }
+                if (R > 4) { w = _mm512_set1_ps(wp[4]); a40 = _mm512_fmadd_ps(w, v0, a40); a41 = _mm512_fmadd_ps(w, v1, a41); }
+                if (R > 5) { w = _mm512_set1_ps(wp[5]); a50 = _mm512_fmadd_ps(w, v0, a50); a51 = _mm512_fmadd_ps(w, v1, a51); }
                 wp += CO;
             }
         }
@@ -288,7 +291,7 @@ tile_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, cons
 }
 
 __attribute__((always_inline)) TB_TARGET_AVX512 static inline void
-tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m512 acc[CO][2]) {
+tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m512 acc[CO][2], const int R) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
     for (int ci = 0; ci < cin; ci++) {
         const float *base = x0 + (size_t)ci * plane;
@@ -297,11 +300,11 @@ tile16_avx512(const float *x0, int cin, size_t plane, int xw, int kh, int kw, co
             for (int kx = 0; kx < kw; kx++) {
                 __m512 v = _mm512_loadu_ps(row + kx);
                 a0 = _mm512_fmadd_ps(_mm512_set1_ps(wp[0]), v, a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(wp[1]), v, a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(wp[2]), v, a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(wp[3]), v, a3);
-                a4 = _mm512_fmadd_ps(_mm512_set1_ps(wp[4]), v, a4);
-                a5 = _mm512_fmadd_ps(_mm512_set1_ps(wp[5]), v, a5);
+                if (R > 1) a1 = _mm512_fmadd_ps(_mm512_set1_ps(wp[1]), v, a1);
+                if (R > 2) a2 = _mm512_fmadd_ps(_mm512_set1_ps(wp[2]), v, a2);
+                if (R > 3) a3 = _mm512_fmadd_ps(_mm512_set1_ps(wp[3]), v, a3);
+                if (R > 4) a4 = _mm512_fmadd_ps(_mm512_set1_ps(wp[4]), v, a4);
+                if (R > 5) a5 = _mm512_fmadd_ps(_mm512_set1_ps(wp[5]), v, a5);
                 wp += CO;
             }
         }
@@ -335,6 +338,19 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
     }
 }
 
+// CALL (a tile call naming R_) with R_ the block's rows that hold channels: all 6, or the last block's 1 to 5.
+#define TILE_ROWS512(CALL)                                                                                \
+    do {                                                                                                  \
+        switch (cout - cb * CO) {                                                                         \
+        case 1: { const int R_ = 1; CALL; break; }                                                        \
+        case 2: { const int R_ = 2; CALL; break; }                                                        \
+        case 3: { const int R_ = 3; CALL; break; }                                                        \
+        case 4: { const int R_ = 4; CALL; break; }                                                        \
+        case 5: { const int R_ = 5; CALL; break; }                                                        \
+        default: { const int R_ = CO; CALL; break; }                                                      \
+        }                                                                                                 \
+    } while (0)
+
 // One tile of n positions from (OY, OX): 32 (two vectors), 9 to 16 (one vector, masked where fewer), 8
 // or fewer (the AVX2 tile of 8: half the multiply-adds of a 16-float vector there), or on maps 9 to 16
 // wide 16 positions of two rows.
@@ -344,13 +360,13 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
         const float *src = x + (size_t)(OY) * xw + (OX);                                                  \
         float *dst = y + (size_t)(OY) * yw + (OX);                                                        \
         if (ow <= TILE && (OY) + 1 < oy1) {                                                               \
-            tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw);                                \
+            TILE_ROWS512(tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw, R_));              \
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, ow, 1, (size_t)yw, act, 0);               \
         } else if ((N) > TILE) {                                                                          \
-            tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, TILE);                                      \
+            TILE_ROWS512(tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, TILE, R_));                    \
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act, stream);                   \
         } else if ((N) > 8) {                                                                             \
-            tile16_avx512(src, cin, plane, xw, KH, KW, wp, acc);                                          \
+            TILE_ROWS512(tile16_avx512(src, cin, plane, xw, KH, KW, wp, acc, R_));                        \
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act, stream);                   \
         } else {                                                                                          \
             __m256 acc8[CO][2];                                                                           \
