@@ -79,7 +79,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void prefetch_w
 // row (8 positions of two rows, for maps 8 or fewer wide, such as ResNet-18's 7x7).
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], size_t off1,
-          int wpf) {
+          int wpf, const int R) {
     ACC_6x16_DECLARE;
     for (int ci = 0; ci < cin; ci++) {
         const float *base = x0 + (size_t)ci * plane;
@@ -88,7 +88,7 @@ tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const 
             const float *row = base + (size_t)ky * xw;
             for (int kx = 0; kx < kw; kx++) {
                 __m256 v0 = _mm256_loadu_ps(row + kx), v1 = _mm256_loadu_ps(row + kx + off1);
-                STEP_6x16(v0, v1, wp);
+                STEP_6x16_R(v0, v1, wp, R);
                 wp += CO;
             }
         }
@@ -98,7 +98,8 @@ tile_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const 
 
 // The 6 x 8 tile for a row's last 8 or fewer positions.
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], int wpf) {
+tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const float *wp, __m256 acc[CO][2], int wpf,
+           const int R) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
     for (int ci = 0; ci < cin; ci++) {
         const float *base = x0 + (size_t)ci * plane;
@@ -108,11 +109,11 @@ tile8_avx2(const float *x0, int cin, size_t plane, int xw, int kh, int kw, const
             for (int kx = 0; kx < kw; kx++) {
                 __m256 v = _mm256_loadu_ps(row + kx);
                 a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 0), v, a0);
-                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 1), v, a1);
-                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 2), v, a2);
-                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 3), v, a3);
-                a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 4), v, a4);
-                a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 5), v, a5);
+                if (R > 1) a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 1), v, a1);
+                if (R > 2) a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 2), v, a2);
+                if (R > 3) a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 3), v, a3);
+                if (R > 4) a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 4), v, a4);
+                if (R > 5) a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + 5), v, a5);
                 wp += CO;
             }
         }
@@ -170,11 +171,11 @@ store_rows_avx2(__m256 acc[CO][2], const float *bias, int c0, int cout, float *y
         int left = ow - (OX), count = left < TILE ? left : TILE;                                          \
         const float *src = x + (size_t)(OY) * xw + (OX);                                                  \
         if (ow <= 8 && (OY) + 1 < oy1) {                                                                  \
-            tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw, WPF);                             \
+            TB_ROWS_DISPATCH(cout - cb * CO, tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw, WPF, R_)); \
             store_rows_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, (size_t)yw, ow, act); \
         } else {                                                                                          \
-            if (count <= 8) tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc, WPF);                        \
-            else tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, 8, WPF);                                 \
+            if (count <= 8) TB_ROWS_DISPATCH(cout - cb * CO, tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc, WPF, R_)); \
+            else TB_ROWS_DISPATCH(cout - cb * CO, tile_avx2(src, cin, plane, xw, KH, KW, wp, acc, 8, WPF, R_)); \
             store_avx2(acc, bias, cb * CO, cout, y + (size_t)(OY) * yw + (OX), yplane, count, act, stream); \
         }                                                                                                 \
     } while (0)
@@ -338,19 +339,6 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
     }
 }
 
-// CALL (a tile call naming R_) with R_ the block's rows that hold channels: all 6, or the last block's 1 to 5.
-#define TILE_ROWS512(CALL)                                                                                \
-    do {                                                                                                  \
-        switch (cout - cb * CO) {                                                                         \
-        case 1: { const int R_ = 1; CALL; break; }                                                        \
-        case 2: { const int R_ = 2; CALL; break; }                                                        \
-        case 3: { const int R_ = 3; CALL; break; }                                                        \
-        case 4: { const int R_ = 4; CALL; break; }                                                        \
-        case 5: { const int R_ = 5; CALL; break; }                                                        \
-        default: { const int R_ = CO; CALL; break; }                                                      \
-        }                                                                                                 \
-    } while (0)
-
 // One tile of n positions from (OY, OX): 32 (two vectors), 9 to 16 (one vector, masked where fewer), 8
 // or fewer (the AVX2 tile of 8: half the multiply-adds of a 16-float vector there), or on maps 9 to 16
 // wide 16 positions of two rows.
@@ -360,17 +348,17 @@ store_avx512(__m512 acc[CO][2], const float *bias, int c0, int cout, float *y, s
         const float *src = x + (size_t)(OY) * xw + (OX);                                                  \
         float *dst = y + (size_t)(OY) * yw + (OX);                                                        \
         if (ow <= TILE && (OY) + 1 < oy1) {                                                               \
-            TILE_ROWS512(tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw, R_));              \
+            TB_ROWS_DISPATCH(cout - cb * CO, tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, (size_t)xw, R_));              \
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, ow, 1, (size_t)yw, act, 0);               \
         } else if ((N) > TILE) {                                                                          \
-            TILE_ROWS512(tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, TILE, R_));                    \
+            TB_ROWS_DISPATCH(cout - cb * CO, tile_avx512(src, cin, plane, xw, KH, KW, wp, acc, TILE, R_));                    \
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act, stream);                   \
         } else if ((N) > 8) {                                                                             \
-            TILE_ROWS512(tile16_avx512(src, cin, plane, xw, KH, KW, wp, acc, R_));                        \
+            TB_ROWS_DISPATCH(cout - cb * CO, tile16_avx512(src, cin, plane, xw, KH, KW, wp, acc, R_));                        \
             store_avx512(acc, bias, cb * CO, cout, dst, yplane, N, 0, 0, act, stream);                   \
         } else {                                                                                          \
             __m256 acc8[CO][2];                                                                           \
-            tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc8, 0);                                         \
+            TB_ROWS_DISPATCH(cout - cb * CO, tile8_avx2(src, cin, plane, xw, KH, KW, wp, acc8, 0, R_));   \
             store_avx2(acc8, bias, cb * CO, cout, dst, yplane, N, act, 0);                                \
         }                                                                                                 \
     } while (0)

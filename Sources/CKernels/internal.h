@@ -141,15 +141,31 @@ __attribute__((target("avx2,fma"))) static inline void even_odd_avx2(const float
 #define ACC_6x16_DECLARE                                                                                   \
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;              \
     __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00
-#define STEP_6x16(v0, v1, wp)                                                                              \
+// R: the rows of the block that hold channels (6, or 1 to 5 in a layer's last block), a constant where the
+// caller is inlined, so that the zero rows past cout take no multiply-adds (their accumulators stay zero).
+#define STEP_6x16_R(v0, v1, wp, R)                                                                         \
     do {                                                                                                   \
         __m256 w_;                                                                                         \
         w_ = _mm256_broadcast_ss((wp) + 0); a00 = _mm256_fmadd_ps(w_, v0, a00); a01 = _mm256_fmadd_ps(w_, v1, a01); \
-        w_ = _mm256_broadcast_ss((wp) + 1); a10 = _mm256_fmadd_ps(w_, v0, a10); a11 = _mm256_fmadd_ps(w_, v1, a11); \
-        w_ = _mm256_broadcast_ss((wp) + 2); a20 = _mm256_fmadd_ps(w_, v0, a20); a21 = _mm256_fmadd_ps(w_, v1, a21); \
-        w_ = _mm256_broadcast_ss((wp) + 3); a30 = _mm256_fmadd_ps(w_, v0, a30); a31 = _mm256_fmadd_ps(w_, v1, a31); \
-        w_ = _mm256_broadcast_ss((wp) + 4); a40 = _mm256_fmadd_ps(w_, v0, a40); a41 = _mm256_fmadd_ps(w_, v1, a41); \
-        w_ = _mm256_broadcast_ss((wp) + 5); a50 = _mm256_fmadd_ps(w_, v0, a50); a51 = _mm256_fmadd_ps(w_, v1, a51); \
+        if ((R) > 1) { w_ = _mm256_broadcast_ss((wp) + 1); a10 = _mm256_fmadd_ps(w_, v0, a10); a11 = _mm256_fmadd_ps(w_, v1, a11); } \
+        if ((R) > 2) { w_ = _mm256_broadcast_ss((wp) + 2); a20 = _mm256_fmadd_ps(w_, v0, a20); a21 = _mm256_fmadd_ps(w_, v1, a21); } \
+        if ((R) > 3) { w_ = _mm256_broadcast_ss((wp) + 3); a30 = _mm256_fmadd_ps(w_, v0, a30); a31 = _mm256_fmadd_ps(w_, v1, a31); } \
+        if ((R) > 4) { w_ = _mm256_broadcast_ss((wp) + 4); a40 = _mm256_fmadd_ps(w_, v0, a40); a41 = _mm256_fmadd_ps(w_, v1, a41); } \
+        if ((R) > 5) { w_ = _mm256_broadcast_ss((wp) + 5); a50 = _mm256_fmadd_ps(w_, v0, a50); a51 = _mm256_fmadd_ps(w_, v1, a51); } \
+    } while (0)
+#define STEP_6x16(v0, v1, wp) STEP_6x16_R(v0, v1, wp, CO)
+// CALL (a call naming R_) with R_ = the rows of a block that hold channels: ROWS if 1 to 5 (a layer's last
+// block), else CO. One instantiation of CALL per count, each with R_ a constant.
+#define TB_ROWS_DISPATCH(ROWS, CALL)                                                                       \
+    do {                                                                                                   \
+        switch (ROWS) {                                                                                    \
+        case 1: { const int R_ = 1; CALL; break; }                                                         \
+        case 2: { const int R_ = 2; CALL; break; }                                                         \
+        case 3: { const int R_ = 3; CALL; break; }                                                         \
+        case 4: { const int R_ = 4; CALL; break; }                                                         \
+        case 5: { const int R_ = 5; CALL; break; }                                                         \
+        default: { const int R_ = CO; CALL; break; }                                                       \
+        }                                                                                                  \
     } while (0)
 #define ACC_6x16_STORE(acc)                                                                                \
     do {                                                                                                   \

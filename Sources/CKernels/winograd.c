@@ -101,15 +101,22 @@ static void act8_portable(float *o, tb_act act) {
 }
 
 #ifdef TB_HAVE_AVX2
-__attribute__((target("avx2,fma"))) static void wino_gemm_avx2(const float *v, int cin, const float *wp, float *m) {
+// The product of one point's inputs and a block's weights; R its rows that hold channels (a constant in each
+// instantiation: the last block's zero rows take no multiply-adds, and their products stay zero).
+__attribute__((target("avx2,fma"), always_inline)) static inline void wino_gemm_rows_avx2(const float *v, int cin, const float *wp,
+                                                                                        float *m, const int R) {
     ACC_6x16_DECLARE;
     for (int k = 0; k < cin; k++, v += TILE, wp += CO) {
         __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
-        STEP_6x16(v0, v1, wp);
+        STEP_6x16_R(v0, v1, wp, R);
     }
     __m256 acc[CO][2];
     ACC_6x16_STORE(acc);
     for (int r = 0; r < CO; r++) { _mm256_storeu_ps(m + r * TILE, acc[r][0]); _mm256_storeu_ps(m + r * TILE + 8, acc[r][1]); }
+}
+
+__attribute__((target("avx2,fma"))) static void wino_gemm_avx2(const float *v, int cin, const float *wp, float *m, int rows) {
+    TB_ROWS_DISPATCH(rows, wino_gemm_rows_avx2(v, cin, wp, m, R_));
 }
 
 // wino_input's one-tile-row case with vectors: the same additions in the same order, so the same
@@ -237,7 +244,7 @@ __attribute__((always_inline)) static inline void wino_run(int avx2, const float
                 const float *wp = u + xi * per + (size_t)cb * cin * CO;
                 float *m = M + xi * mx + (size_t)(cb - cb0) * CO * TILE;
 #ifdef TB_HAVE_AVX2
-                if (avx2) { wino_gemm_avx2(V + xi * vx, cin, wp, m); continue; }
+                if (avx2) { wino_gemm_avx2(V + xi * vx, cin, wp, m, cout - cb * CO); continue; }
 #endif
                 wino_gemm_portable(V + xi * vx, cin, wp, m);
             }
