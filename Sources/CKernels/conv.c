@@ -258,7 +258,8 @@ static int cpu_has_avx2_fma(void) {
 // multiply-add per term, and activated by the same operations, as on AVX2: the same bits. The last
 // partial vector is stored under a mask; the loads stay inside the rows' padding (tb_padded_width)
 // exactly as the AVX2 tiles' do. Maps 8 or fewer wide run the AVX2 tiles (8 positions of two rows),
-// which waste less of a vector there.
+// which waste less of a vector there (the engine sends the stride-1 3x3 layers of 512 channels on such maps,
+// ResNet-18's 7x7 stage, to the strided kernel instead: DirectConvPlan.path).
 // R: the block's rows that hold channels (CO but in a layer's last block; a constant where inlined, so that the
 // multiply-adds of the zero rows past cout are not done). Rows R and on are left zero.
 __attribute__((always_inline)) TB_TARGET_AVX512 static inline void

@@ -31,8 +31,8 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const float *x, int w,
 
 // The window's columns along the row maxima `row` (its p columns of -inf included): 8 outputs a step,
 // at stride 1 from unaligned loads, at stride 2 from the even and odd halves of 16 floats
-// (even_odd_avx2; the odd half of the last load of a step may read up to 16 floats past row's w + 2p,
-// into the scratch's tail, and is not used). A last partial step recomputes the last 8 (ow >= 8).
+// (even_odd_avx2; the odd half of the last load of a step may read a float past row's w + 2p, into the
+// scratch's tail of 16, and is not used). A last partial step recomputes the last 8 (ow >= 8).
 __attribute__((target("avx2,fma"))) static void columns_avx2(const float *row, float *out, int ow, int k, int s) {
     for (int o0 = 0; o0 < ow; o0 += 8) {
         int ox = o0 + 8 <= ow ? o0 : ow - 8;

@@ -6,7 +6,8 @@
 // of bordered rows its positions read into its work buffer first (one sequential read of the input,
 // which then stays in cache while the tiles go by). Positions are flattened over the output plane, 6
 // to a tile, so that small maps waste few lanes. The accumulators (positions x channels) are transposed in
-// the store, after bias and activation, into the NCHW output.
+// the store, after bias and activation, into the NCHW output. Under AVX-512 a tile is 7 positions x 32
+// channels instead (two blocks at once, one 16-float vector each: 14 accumulators; strided_avx512).
 //
 // Every output is summed over (ci, ky, kx) in that order from zero, with one fused multiply-add per
 // term, as im2col + tb_gemm_panel sums it: the two give the same bits, and any split of the work
@@ -30,7 +31,7 @@ size_t tb_strided_packed_size(int cout, int kdim) { return (size_t)((cout + SB -
 void tb_strided_pack_weights(const float *weight, int cout, int kdim, float *packed) { tb_pack_blocks(weight, cout, kdim, SB, packed); }
 
 // Input channels per pass over the tiles: a block's weights for a pass (16 x 144 floats, 9 KiB, for
-// 16 channels of a 3x3 kernel) stay in L1 while the tiles go by. Between passes the sums wait in
+// 16 channels of a 3x3 kernel; two blocks' 18 KiB under AVX-512) stay in L1 while the tiles go by. Between passes the sums wait in
 // `work`, as floats: the bits are those of one pass. Up to 288 terms (the 7x7 stem's 147) take one
 // pass.
 static int pass_channels(int cin, int kh, int kw) {

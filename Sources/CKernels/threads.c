@@ -31,7 +31,11 @@
 
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;   // one caller at a time
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+// Each worker sleeps on its own condition, so that a call wakes only the workers it may use.
+static struct {
+    pthread_cond_t wake;
+    int sleeping;   // under sleep_lock
+} slot[MAX_WORKERS];
 static _Atomic uint64_t state = CLOSED;   // generation 0, closed
 static _Atomic int sleepers;
 static int workers;   // started so far (under call_lock)
@@ -42,9 +46,12 @@ static struct {
     tb_parallel_body body;
     void *ctx;
     long n;
-    int limit;   // workers that may join (index below it)
     _Atomic long next;
 } job;
+// Workers that may join the next job (index below it), written before it is published; the others go
+// back to sleep at once, and are not woken, instead of spinning beside the ones that work (after a wider
+// call, such as the peak benchmark's).
+static _Atomic int limit;
 
 static long now_ns(void) {
     struct timespec t;
@@ -57,32 +64,49 @@ static void run_items(void) {
     while ((i = atomic_fetch_add_explicit(&job.next, 1, memory_order_relaxed)) < job.n) job.body(job.ctx, i);
 }
 
+// A worker's start: its index, and the generation before the call that started it (so that it joins that
+// call's job, published while the thread was being created).
+typedef struct {
+    int index;
+    uint32_t seen;
+} worker_start;
+
 static void *worker_main(void *arg) {
-    int index = (int)(intptr_t)arg;
-    uint32_t seen = (uint32_t)(atomic_load(&state) >> 32);
+    worker_start start = *(worker_start *)arg;
+    free(arg);
+    int index = start.index, idle = 0;
+    uint32_t seen = start.seen;
     for (;;) {
-        // Wait for the next generation: spin for spin_ns (checking the clock every 256 pauses), then sleep.
+        // Wait for the next generation: spin for spin_ns (checking the clock every 256 pauses), then sleep;
+        // a worker left out of the last job sleeps at once.
         long t0 = now_ns();
         for (int k = 1;; k++) {
             if ((uint32_t)(atomic_load_explicit(&state, memory_order_acquire) >> 32) != seen) break;
             TB_PAUSE();
-            if ((k & 255) == 0 && now_ns() - t0 > spin_ns) {
+            if (idle || ((k & 255) == 0 && now_ns() - t0 > spin_ns)) {
+                // Asleep until a call that may use this worker wakes it (an idle worker sleeps through the
+                // calls that may not, however many generations pass).
                 pthread_mutex_lock(&sleep_lock);
+                slot[index].sleeping = 1;
                 atomic_fetch_add(&sleepers, 1);
-                while ((uint32_t)(atomic_load(&state) >> 32) == seen) pthread_cond_wait(&wake, &sleep_lock);
+                while ((uint32_t)(atomic_load(&state) >> 32) == seen || (idle && index >= atomic_load(&limit)))
+                    pthread_cond_wait(&slot[index].wake, &sleep_lock);
                 atomic_fetch_sub(&sleepers, 1);
+                slot[index].sleeping = 0;
                 pthread_mutex_unlock(&sleep_lock);
                 break;
             }
         }
-        // Join the job of that generation if it is still open.
+        // Join the job of that generation if it is still open and this worker is within its limit.
         uint64_t s = atomic_load(&state);
         seen = (uint32_t)(s >> 32);
+        idle = index >= atomic_load_explicit(&limit, memory_order_relaxed);
+        if (idle) continue;
         while (!(s & CLOSED) && !atomic_compare_exchange_weak(&state, &s, s + 1)) {
             if ((uint32_t)(s >> 32) != seen) break;   // a newer job: join that one on the next turn
         }
         if ((s & CLOSED) || (uint32_t)(s >> 32) != seen) continue;
-        if (index < job.limit) run_items();
+        run_items();
         atomic_fetch_sub_explicit(&state, 1, memory_order_release);
     }
     return NULL;
@@ -103,14 +127,23 @@ int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx) {
             spin_ns = (us < 0 ? 0 : us > 1000000 ? 1000000 : us) * 1000L;
         }
     }
+    uint64_t s = atomic_load(&state);
     while (workers < want) {
+        worker_start *start = malloc(sizeof *start);
+        if (!start) break;
+        start->index = workers;
+        start->seen = (uint32_t)(s >> 32);
+        pthread_cond_init(&slot[workers].wake, NULL);
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int failed = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)workers);
+        int failed = pthread_create(&t, &attr, worker_main, start);
         pthread_attr_destroy(&attr);
-        if (failed) break;
+        if (failed) {
+            free(start);
+            break;
+        }
         workers++;
     }
     if (workers == 0) {   // no thread could be started: the caller does it all
@@ -118,13 +151,14 @@ int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx) {
         for (long i = 0; i < n; i++) body(ctx, i);
         return 1;
     }
-    job.body = body; job.ctx = ctx; job.n = n; job.limit = want;
+    job.body = body; job.ctx = ctx; job.n = n;
     atomic_store_explicit(&job.next, 0, memory_order_relaxed);
-    uint64_t s = atomic_load(&state);
+    atomic_store_explicit(&limit, want, memory_order_relaxed);
     atomic_store(&state, ((s >> 32) + 1) << 32);   // the next generation, open, nobody inside
     if (atomic_load(&sleepers) > 0) {
         pthread_mutex_lock(&sleep_lock);
-        pthread_cond_broadcast(&wake);
+        for (int i = 0; i < want && i < workers; i++)
+            if (slot[i].sleeping) pthread_cond_signal(&slot[i].wake);
         pthread_mutex_unlock(&sleep_lock);
     }
     run_items();

@@ -143,21 +143,24 @@ final class DirectConvPlan: @unchecked Sendable {
     var stridedBlocks: Int { (cout + Int(TB_STRIDED_BLOCK) - 1) / Int(TB_STRIDED_BLOCK) }
 
     /// Which of our loops runs this plan on kernels `k` for an output of oh x ow: the one rule `run` follows
-    /// and `Conv2d.ownPath` and the profile report. A stride-1 3x3 on a map 8 or fewer wide (ResNet-18's
-    /// 7x7 stage) runs the strided kernel under AVX-512, whose tiles of 7 positions x 32 channels fill
-    /// the map where the direct loop's rows of 8 lanes carry 7 (the same bits: every output is summed
-    /// the same way on both; docs/performance.md, "Eighth step").
+    /// and `Conv2d.ownPath` and the profile report. A stride-1 3x3 of 512 input channels or more on a map 8
+    /// or fewer wide (ResNet-18's 7x7 stage) runs the strided kernel under AVX-512, whose tiles of 7
+    /// positions x 32 channels fill the map where the direct loop's rows of 8 lanes carry 7 (the same bits:
+    /// every output is summed the same way on both). Measured there only: in the network its three calls took
+    /// 4.36 ms against 5.11; one thread, with the weights in cache, 64 to 256 channels at 7x7 and 8x8 ran
+    /// 5-40 % slower on it than on the direct loop (docs/performance.md, "Eighth step").
     func path(_ k: ConvKernels, oh: Int, ow: Int) -> Conv2d.OwnPath {
         switch mode {
         case .pointwise: return .direct
         case .subsampled: return .subsampled
         case .threeByThree:
             if runsWinograd(oh: oh, ow: ow) { return .winograd }
-            return k == .avx512 && ow <= Self.stridedMaxWidth ? .strided : .direct
+            return k == .avx512 && ow <= Self.stridedMaxWidth && cin >= Self.stridedMinChannels ? .strided : .direct
         case .strided: return .strided
         }
     }
     static let stridedMaxWidth = 8
+    static let stridedMinChannels = 512
 
     /// Whether this convolution runs Winograd F(2x2, 3x3) on our micro-kernel (`tb_wino_conv`,
     /// Sources/CKernels/winograd.c) instead of the direct 3x3 loop for an output of oh x ow:
@@ -302,7 +305,7 @@ extension DirectConvPlan {
     }
 
     /// The strided kernel for one image, straight from the unpadded input: work items of position
-    /// chunks (whole tiles of 6) whose band of bordered input rows is about 64 Ki floats (each item
+    /// chunks (whole tiles: 6 positions, 7 under AVX-512) whose band of bordered input rows is about 64 Ki floats (each item
     /// copies its band into its work buffer, where it stays in cache while the tiles go by), times
     /// chunks of 16-channel blocks where the bands are fewer than 8 (small maps with many channels).
     /// Every output is summed the same way whatever the split: 1 and 2 threads give identical bits.

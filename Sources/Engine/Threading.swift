@@ -4,8 +4,9 @@ import Dispatch
 import Foundation
 
 /// The engine's one threading setting. Ops fan out with `perform`, on the engine's own pool
-/// (element-wise work, im2col, blocks of one GEMM, the convolution kernels' work items); OpenBLAS runs single-threaded inside each
-/// block, so threads are never nested and a 2-core machine runs 2 threads, not 4. Results do
+/// (element-wise work, im2col, blocks of one GEMM, the convolution kernels' work items); OpenBLAS runs
+/// single-threaded inside each block, and the engine's loops do not call `perform` from inside one, so a
+/// 2-core machine runs 2 threads, not 4. Results do
 /// not depend on the count: every parallel loop writes disjoint outputs and reduces in a fixed order.
 public enum EngineThreads {
     private static let lock = NSLock()
@@ -48,8 +49,10 @@ public enum EngineThreads {
     /// this call, so it need not be `@Sendable`. The engine's own pool (`tb_parallel_for`, whose workers
     /// spin between calls: GCD's parked threads took about 55 us to start an iteration here), or
     /// `DispatchQueue.concurrentPerform` while another thread's call holds the pool (a call from inside a
-    /// body, or from another inference at the same time).
-    public static func perform(_ iterations: Int, width: Int = EngineThreads.count, _ body: (Int) -> Void) {
+    /// body, or from another inference at the same time; that one uses every core, whatever `width`).
+    /// Returns whether the pool (or, for one iteration or a width of 1, the calling thread alone) ran it.
+    @discardableResult
+    public static func perform(_ iterations: Int, width: Int = EngineThreads.count, _ body: (Int) -> Void) -> Bool {
         withoutActuallyEscaping(body) { escapable in
             var closure = escapable
             let ran = withUnsafeMutablePointer(to: &closure) { p in
@@ -61,6 +64,7 @@ public enum EngineThreads {
                 let box = UncheckedSendable(escapable)
                 DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
             }
+            return ran != 0
         }
     }
 }

@@ -58,9 +58,10 @@ final class DirectKernelTests: XCTestCase {
             (4, 5, 7, 12, 3, 1, 0), (2, 6, 1, 3, 3, 2, 1),
             (4, 13, 7, 15, 3, 1, 1), (5, 8, 5, 40, 3, 1, 1), (7, 6, 3, 57, 3, 1, 1), (5, 7, 3, 16, 1, 1, 0),
             (3, 7, 5, 16, 3, 1, 1),
-            // stride-1 3x3 on maps 8 or fewer wide, which the strided kernel takes under AVX-512: pairs of blocks
-            // and a last odd one, tiles of 7 across rows, one cut short
-            (40, 33, 7, 7, 3, 1, 1), (9, 64, 6, 8, 3, 1, 1), (33, 17, 3, 5, 3, 1, 1),
+            // stride-1 3x3 on maps 8 or fewer wide with 512 input channels, which the strided kernel takes under
+            // AVX-512: pairs of blocks and a last odd one, tiles of 7 across rows, one cut short; and two with
+            // fewer channels, on the direct loop
+            (512, 33, 7, 7, 3, 1, 1), (512, 40, 6, 8, 3, 1, 1), (40, 33, 7, 7, 3, 1, 1), (33, 17, 3, 5, 3, 1, 1),
         ]
         let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
         var outputs: [ConvKernels: [[Float]]] = [:]
@@ -122,9 +123,11 @@ final class DirectKernelTests: XCTestCase {
         XCTAssertEqual(wide.ownPath(h: 7, w: 7), .direct, "16 tiles (ResNet-18's 7x7 stage): the direct 3x3 loop")
         if ConvKernels.avx512.isAvailable {
             try ConvKernels.force(.avx512)
-            XCTAssertEqual(wide.ownPath(h: 7, w: 7), .strided, "avx512, a map 8 or fewer wide: the strided kernel's tiles of 7")
+            XCTAssertEqual(wide.ownPath(h: 7, w: 7), .strided, "avx512, 512 channels on a map 8 or fewer wide: the strided kernel's tiles of 7")
             XCTAssertEqual(wide.ownPath(h: 9, w: 9), .direct, "avx512, 9 wide: the direct loop")
             XCTAssertEqual(wide.ownPath(h: 14, w: 14), .winograd, "avx512, 49 tiles")
+            let narrower = try Conv2d(weight: Tensor.random([8, 256, 3, 3], seed: 1), padding: (1, 1), algorithm: .direct)
+            XCTAssertEqual(narrower.ownPath(h: 7, w: 7), .direct, "avx512, 256 channels at 7x7: the direct loop")
         }
         try ConvKernels.force(.blas)
         XCTAssertNil(try Conv2d(weight: Tensor.random([64, 64, 3, 3], seed: 1), padding: (1, 1)).ownPath(h: 56, w: 56), "blas: none of ours")

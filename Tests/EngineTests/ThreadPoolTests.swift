@@ -9,13 +9,31 @@ import XCTest
 /// several threads at once (which find the pool busy and run on GCD) complete.
 final class ThreadPoolTests: XCTestCase {
     /// Counts of each index, one slot per index (disjoint writes, as the engine's bodies make).
-    private func counts(_ n: Int, width: Int) -> [Int] {
+    private func counts(_ n: Int, width: Int, onThePool: Bool = true) -> [Int] {
         var c = [Int](repeating: 0, count: n)
         c.withUnsafeMutableBufferPointer { b in
             let base = b.baseAddress
-            EngineThreads.perform(n, width: width) { i in base![i] += 1 }
+            let pooled = EngineThreads.perform(n, width: width) { i in base![i] += 1 }
+            if onThePool { XCTAssertTrue(pooled, "n \(n), width \(width): a call from one thread must run on the pool, not GCD") }
         }
         return c
+    }
+
+    /// `width` iterations that each wait (up to 10 s) until all have started: true only if `width` threads
+    /// ran them at once.
+    private func allAtOnce(_ width: Int) -> Bool {
+        let lock = NSLock()
+        var started = 0, met = 0
+        EngineThreads.perform(width, width: width) { _ in
+            lock.lock(); started += 1; lock.unlock()
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                lock.lock(); let all = started == width; lock.unlock()
+                if all { lock.lock(); met += 1; lock.unlock(); return }
+                usleep(100)
+            }
+        }
+        return met == width
     }
 
     func testEveryIterationRunsOnce() {
@@ -31,6 +49,13 @@ final class ThreadPoolTests: XCTestCase {
     /// Two iterations that each wait for the other to have started: they pass only if a second thread
     /// runs one while the caller runs the other. Right after a call (the worker spinning) and after 50 ms
     /// of nothing (the worker asleep, woken by the call).
+    /// Workers started by a call join that call (not only the next one): the first call at a width of 6 (no
+    /// other test goes past 4) starts two more workers and needs all six threads at once.
+    func testNewWorkersJoinTheCallThatStartedThem() {
+        XCTAssertTrue(allAtOnce(6), "six iterations never ran at the same time")
+        XCTAssertTrue(allAtOnce(2), "and a narrower call after it")
+    }
+
     func testTheWorkerRunsBesideTheCallerAwakeAndAfterSleeping() {
         for pause in [0, 50_000, 0, 50_000] {
             usleep(useconds_t(pause))
