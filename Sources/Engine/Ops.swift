@@ -37,6 +37,38 @@ extension Ops {
         return y
     }
 
+    /// YOLOv5's SPPF pools in one pass: `out` ([N, (count + 1) * C, H, W]) holds x in channels [0, C); this
+    /// writes maxPool(x) (kernel k, stride 1, padding k / 2, so every pool keeps H x W) into channels [C, 2C),
+    /// the pool of that into [2C, 3C), and so on, `count` times. Each plane's chain runs on one thread while
+    /// the plane is in cache, in one parallel loop instead of `count`, and nothing is copied into a
+    /// concatenation afterwards. The same values as the separate pools (the same C per plane).
+    public static func chainedMaxPools(in out: Tensor, channels c: Int, count: Int, kernel k: Int) throws {
+        try out.expectRank(4, "chained max pools")
+        let (n, h, w) = (out.shape[0], out.shape[2], out.shape[3])
+        guard c >= 1, count >= 1, out.shape[1] == (count + 1) * c else {
+            throw EngineError.shape(op: "chained max pools", detail: "\(out.shape) cannot hold \(count + 1) parts of \(c) channels")
+        }
+        guard k >= 1, k % 2 == 1 else {
+            throw EngineError.argument(op: "chained max pools", detail: "kernel \(k): an odd kernel keeps the map's size at stride 1")
+        }
+        guard n * c == 0 || (h > 0 && w > 0) else {
+            throw EngineError.shape(op: "chained max pools", detail: "\(out.shape) has an empty plane")
+        }
+        let plane = h * w, kernels = ConvKernels.current.kernels.cKernels
+        Profiler.shared.measure("maxpool k\(k) x\(count) [\(n), \(c), \(h), \(w)]") {
+            EngineThreads.parallelFor(n * c, minWorkPerChunk: plane * k * count) { p in
+                let (b, ch) = (p / c, p % c)
+                let image = out.pointer + b * (count + 1) * c * plane
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * (k / 2) + 16) { row in
+                    for t in 0..<count {
+                        tb_maxpool_plane(kernels, image + (t * c + ch) * plane, Int32(h), Int32(w), image + ((t + 1) * c + ch) * plane,
+                                         Int32(h), Int32(w), Int32(k), 1, Int32(k / 2), row.baseAddress!)
+                    }
+                }
+            }
+        }
+    }
+
     /// Global average pooling: [N, C, H, W] -> [N, C].
     public static func globalAvgPool(_ x: Tensor) throws -> Tensor {
         try x.expectRank(4, "global_avg_pool")

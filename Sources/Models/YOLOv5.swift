@@ -78,12 +78,16 @@ public struct SPPF: Sendable {
         self.k = k
     }
 
+    /// cv2(cat(a, m(a), m(m(a)), m(m(m(a))))) with a = cv1(x): cv1 writes into the concatenation's first
+    /// part and the three pools follow each plane in one pass (`Ops.chainedMaxPools`), nothing copied.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let a = try cv1(x)
-        let y1 = try Ops.maxPool2d(a, kernel: k, stride: 1, padding: k / 2)
-        let y2 = try Ops.maxPool2d(y1, kernel: k, stride: 1, padding: k / 2)
-        let y3 = try Ops.maxPool2d(y2, kernel: k, stride: 1, padding: k / 2)
-        return try cv2(Ops.concat([a, y1, y2, y3], axis: 1))
+        guard x.rank == 4 else { throw EngineError.shape(op: "SPPF", detail: "input \(x.shape) must be [N, C, H, W]") }
+        let (oh, ow) = cv1.outputSize(x.shape[2], x.shape[3])
+        let c = cv1.outChannels
+        let cat = Tensor(uninitialized: [x.shape[0], 4 * c, max(0, oh), max(0, ow)])
+        try cv1(x, into: cat, channel: 0)
+        try Ops.chainedMaxPools(in: cat, channels: c, count: 3, kernel: k)
+        return try cv2(cat)
     }
 }
 

@@ -154,6 +154,25 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// SPPF's chained pools in one pass (`chainedMaxPools`) give the bits of three separate pools copied into
+    /// a concatenation: two images, planes with rows of 8 or more and fewer, one of one pixel, a NaN, kernels 3
+    /// and 5; and a named error for a tensor that cannot hold the parts or an even kernel.
+    func testChainedMaxPoolsEqualSeparatePools() throws {
+        for (i, (c, h, w, k)) in [(3, 20, 20, 5), (2, 7, 13, 3), (4, 1, 1, 5), (5, 9, 24, 5)].enumerated() {
+            let x = Tensor.random([2, c, h, w], seed: UInt64(500 + i))
+            if i == 1 { x.pointer[17] = .nan }
+            var parts = [x]
+            for _ in 0..<3 { parts.append(try Ops.maxPool2d(parts.last!, kernel: k, stride: 1, padding: k / 2)) }
+            let want = try Ops.concat(parts, axis: 1)
+            let out = Tensor(zeros: [2, 4 * c, h, w])
+            try Ops.copy(x, into: out, channel: 0)
+            try Ops.chainedMaxPools(in: out, channels: c, count: 3, kernel: k)
+            XCTAssertEqual(out.scalars.map(\.bitPattern), want.scalars.map(\.bitPattern), "\(c) x \(h)x\(w), k\(k)")
+        }
+        XCTAssertThrowsError(try Ops.chainedMaxPools(in: Tensor(zeros: [1, 7, 4, 4]), channels: 2, count: 3, kernel: 5))
+        XCTAssertThrowsError(try Ops.chainedMaxPools(in: Tensor(zeros: [1, 8, 4, 4]), channels: 2, count: 3, kernel: 4))
+    }
+
     func testGlobalAveragePool() throws {
         try each("gap") { c in assertClose(try Ops.globalAvgPool(c.tensor("x")), try c.tensor("y"), c.name) }
     }
