@@ -160,6 +160,19 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// a temporary may be freed as soon as `.pointer` returns, and the read would be use-after-free.
     public var item: Float { count > 0 ? storage.pointer[0] : .nan }
 
+    /// Channels [range) of a one-image tensor ([1, C, ...]) as a tensor of its own that shares this one's
+    /// memory (no copy): one image's channels are contiguous. For an op's input that another op wrote into a
+    /// concatenation in place (YOLOv5's neck); nothing may write those channels while the view is read.
+    public func channelView(_ range: Range<Int>) throws -> Tensor {
+        guard rank >= 2, shape[0] == 1, range.lowerBound >= 0, range.upperBound <= shape[1] else {
+            throw EngineError.shape(op: "channel view", detail: "channels \(range) of \(shape): needs one image holding them")
+        }
+        let per = shape[2...].reduce(1, *)
+        let viewShape = [1, range.count] + Array(shape[2...])
+        return Tensor(shape: viewShape, storage: TensorStorage(borrowing: pointer + range.lowerBound * per, count: range.count * per,
+                                                                owner: storage))
+    }
+
     /// Same data, another shape with the same element count (no copy).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         var shape = newShape

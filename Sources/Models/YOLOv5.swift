@@ -47,23 +47,32 @@ public struct C3: Sendable {
         self.m = m
     }
 
-    /// The two branches write their halves of the concatenation in place (no copy): cv2's output
-    /// and the last bottleneck's (or cv1's, without bottlenecks).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else { throw EngineError.shape(op: "C3", detail: "input \(x.shape) must be [N, C, H, W]") }
+        let (oh, ow) = cv2.outputSize(x.shape[2], x.shape[3])
+        let y = Tensor(uninitialized: [x.shape[0], cv3.outChannels, max(0, oh), max(0, ow)])
+        try self(x, into: y, channel: 0)
+        return y
+    }
+
+    /// The output written into channels [channel, ...) of `out` (a concatenation of the neck, or a tensor of its
+    /// own). The two branches write their halves of cv3's input in place (no copy): cv2's output and the last
+    /// bottleneck's (or cv1's, without bottlenecks).
+    public func callAsFunction(_ x: Tensor, into out: Tensor, channel: Int) throws {
         guard x.rank == 4 else { throw EngineError.shape(op: "C3", detail: "input \(x.shape) must be [N, C, H, W]") }
         let (oh, ow) = cv2.outputSize(x.shape[2], x.shape[3])
         // The first half is what the bottlenecks (or cv1) end with, so every channel is written.
         let first = m.last?.cv2.outChannels ?? cv1.outChannels
         let cat = Tensor(uninitialized: [x.shape[0], first + cv2.outChannels, max(0, oh), max(0, ow)])
         try cv2(x, into: cat, channel: first)
-        guard let last = m.last else {
+        if let last = m.last {
+            var a = try cv1(x)
+            for b in m.dropLast() { a = try b(a) }
+            try last(a, into: cat, channel: 0)
+        } else {
             try cv1(x, into: cat, channel: 0)
-            return try cv3(cat)
         }
-        var a = try cv1(x)
-        for b in m.dropLast() { a = try b(a) }
-        try last(a, into: cat, channel: 0)
-        return try cv3(cat)
+        try cv3(cat, into: out, channel: channel)
     }
 }
 
@@ -124,6 +133,7 @@ public struct YOLOv5: Sendable {
     public var outputsPerAnchorSet: Int { heads[0].outChannels }
 
     public func callAsFunction(_ x: Tensor) throws -> [Tensor] {
+        if x.rank == 4 && x.shape[0] == 1 { return try oneImage(x) }
         func L(_ i: Int, _ t: Tensor) throws -> Tensor { try layers[i]!(t) }
         func C(_ i: Int, _ t: Tensor) throws -> Tensor { try c3[i]!(t) }
         var y = try C(2, L(1, L(0, x)))
@@ -139,6 +149,38 @@ public struct YOLOv5: Sendable {
         let l18 = layers[18]!, l21 = layers[21]!
         let o20 = try C(20, Self.concatenate(l18.outChannels, h14) { try l18(o17, into: $0, channel: 0) })
         let o23 = try C(23, Self.concatenate(l21.outChannels, h10) { try l21(o20, into: $0, channel: 0) })
+        return try [heads[0](o17), heads[1](o20), heads[2](o23)]
+    }
+
+    /// One image: the same network, but the maps the neck concatenates later (p3, p4 and layers 10 and 14's
+    /// outputs) are written into their concatenations as they are made, and read from there (`channelView`),
+    /// so nothing is copied. The same bits as the path above (tested).
+    func oneImage(_ x: Tensor) throws -> [Tensor] {
+        func L(_ i: Int, _ t: Tensor) throws -> Tensor { try layers[i]!(t) }
+        func C(_ i: Int, _ t: Tensor) throws -> Tensor { try c3[i]!(t) }
+        let (l10, l14, l18, l21) = (layers[10]!, layers[14]!, layers[18]!, layers[21]!)
+        // [1, c1 + c2, H, W] whose channels [c1, c1 + c2) `writeSecond` fills now; the first part comes later.
+        func concatenation(_ c1: Int, _ c2: Int, like t: Tensor, _ writeSecond: (Tensor) throws -> Void) throws -> (Tensor, Tensor) {
+            let cat = Tensor(uninitialized: [1, c1 + c2, t.shape[2], t.shape[3]])
+            try writeSecond(cat)
+            return (cat, try cat.channelView(c1..<(c1 + c2)))
+        }
+        let y = try C(2, L(1, L(0, x)))
+        let a3 = try L(3, y)
+        let (cat17, p3) = try concatenation(l14.outChannels, c3[4]!.cv3.outChannels, like: a3) { try c3[4]!(a3, into: $0, channel: l14.outChannels) }
+        let a5 = try L(5, p3)
+        let (cat13, p4) = try concatenation(l10.outChannels, c3[6]!.cv3.outChannels, like: a5) { try c3[6]!(a5, into: $0, channel: l10.outChannels) }
+        let s9 = try sppf(C(8, L(7, p4)))
+        let (cat23, h10) = try concatenation(l21.outChannels, l10.outChannels, like: s9) { try l10(s9, into: $0, channel: l21.outChannels) }
+        try Ops.upsampleNearest(h10, factor: 2, into: cat13, channel: 0)
+        let o13 = try C(13, cat13)
+        let (cat20, h14) = try concatenation(l18.outChannels, l14.outChannels, like: o13) { try l14(o13, into: $0, channel: l18.outChannels) }
+        try Ops.upsampleNearest(h14, factor: 2, into: cat17, channel: 0)
+        let o17 = try C(17, cat17)
+        try l18(o17, into: cat20, channel: 0)
+        let o20 = try C(20, cat20)
+        try l21(o20, into: cat23, channel: 0)
+        let o23 = try C(23, cat23)
         return try [heads[0](o17), heads[1](o20), heads[2](o23)]
     }
 
