@@ -17,8 +17,10 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Reference-counted, 64-byte aligned Float32 buffer. Tensors share it; ops that write
-/// allocate a new one, so a tensor handed to another thread is never written behind its back.
+/// Reference-counted, 64-byte aligned Float32 buffer. Tensors share it; ops that write allocate a new
+/// one, so a tensor handed to another thread is never written behind its back. The exceptions stay
+/// inside one model's forward pass: the `into:` ops write a concatenation's parts in place, and a
+/// `channelView` reads a part of one while other parts are written.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
@@ -163,7 +165,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// Channels [range) of a one-image tensor ([1, C, ...]) as a tensor of its own that shares this one's
     /// memory (no copy): one image's channels are contiguous. For an op's input that another op wrote into a
     /// concatenation in place (YOLOv5's neck); nothing may write those channels while the view is read.
-    public func channelView(_ range: Range<Int>) throws -> Tensor {
+    package func channelView(_ range: Range<Int>) throws -> Tensor {
         guard rank >= 2, shape[0] == 1, range.lowerBound >= 0, range.upperBound <= shape[1] else {
             throw EngineError.shape(op: "channel view", detail: "channels \(range) of \(shape): needs one image holding them")
         }

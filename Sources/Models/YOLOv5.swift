@@ -133,55 +133,51 @@ public struct YOLOv5: Sendable {
     public var outputsPerAnchorSet: Int { heads[0].outChannels }
 
     public func callAsFunction(_ x: Tensor) throws -> [Tensor] {
-        if x.rank == 4 && x.shape[0] == 1 { return try oneImage(x) }
-        func L(_ i: Int, _ t: Tensor) throws -> Tensor { try layers[i]!(t) }
-        func C(_ i: Int, _ t: Tensor) throws -> Tensor { try c3[i]!(t) }
-        var y = try C(2, L(1, L(0, x)))
-        let p3 = try C(4, L(3, y))
-        let p4 = try C(6, L(5, p3))
-        y = try sppf(C(8, L(7, p4)))
-        let h10 = try L(10, y)
-        // The neck's concatenations: the first part (an upsampled map, a strided layer's output) is
-        // written in place, the earlier map copied after it.
-        y = try C(13, Self.concatenate(h10.shape[1], p4) { try Ops.upsampleNearest(h10, factor: 2, into: $0, channel: 0) })
-        let h14 = try L(14, y)
-        let o17 = try C(17, Self.concatenate(h14.shape[1], p3) { try Ops.upsampleNearest(h14, factor: 2, into: $0, channel: 0) })
-        let l18 = layers[18]!, l21 = layers[21]!
-        let o20 = try C(20, Self.concatenate(l18.outChannels, h14) { try l18(o17, into: $0, channel: 0) })
-        let o23 = try C(23, Self.concatenate(l21.outChannels, h10) { try l21(o20, into: $0, channel: 0) })
-        return try [heads[0](o17), heads[1](o20), heads[2](o23)]
-    }
-
-    /// One image: the same network, but the maps the neck concatenates later (p3, p4 and layers 10 and 14's
-    /// outputs) are written into their concatenations as they are made, and read from there (`channelView`),
-    /// so nothing is copied. The same bits as the path above (tested).
-    func oneImage(_ x: Tensor) throws -> [Tensor] {
         func L(_ i: Int, _ t: Tensor) throws -> Tensor { try layers[i]!(t) }
         func C(_ i: Int, _ t: Tensor) throws -> Tensor { try c3[i]!(t) }
         let (l10, l14, l18, l21) = (layers[10]!, layers[14]!, layers[18]!, layers[21]!)
-        // [1, c1 + c2, H, W] whose channels [c1, c1 + c2) `writeSecond` fills now; the first part comes later.
-        func concatenation(_ c1: Int, _ c2: Int, like t: Tensor, _ writeSecond: (Tensor) throws -> Void) throws -> (Tensor, Tensor) {
-            let cat = Tensor(uninitialized: [1, c1 + c2, t.shape[2], t.shape[3]])
-            try writeSecond(cat)
-            return (cat, try cat.channelView(c1..<(c1 + c2)))
+        // The maps the neck concatenates later (p3, p4, layers 10 and 14's outputs): on one image each is
+        // written into its concatenation as it is made and read from there (no copy); on several it is made on
+        // its own and copied in when the concatenation is filled.
+        let inPlace = x.rank == 4 && x.shape[0] == 1
+        func saved(after first: Int, channels: Int, like t: Tensor, _ write: (Tensor, Int) throws -> Void) throws -> SavedMap {
+            let (h, w) = (t.shape[2], t.shape[3])
+            if inPlace {
+                let cat = Tensor(uninitialized: [1, first + channels, h, w])
+                try write(cat, first)
+                return SavedMap(map: try cat.channelView(first..<(first + channels)), concatenation: cat)
+            }
+            let map = Tensor(uninitialized: [t.shape[0], channels, h, w])
+            try write(map, 0)
+            return SavedMap(map: map, concatenation: nil)
         }
-        let y = try C(2, L(1, L(0, x)))
-        let a3 = try L(3, y)
-        let (cat17, p3) = try concatenation(l14.outChannels, c3[4]!.cv3.outChannels, like: a3) { try c3[4]!(a3, into: $0, channel: l14.outChannels) }
-        let a5 = try L(5, p3)
-        let (cat13, p4) = try concatenation(l10.outChannels, c3[6]!.cv3.outChannels, like: a5) { try c3[6]!(a5, into: $0, channel: l10.outChannels) }
-        let s9 = try sppf(C(8, L(7, p4)))
-        let (cat23, h10) = try concatenation(l21.outChannels, l10.outChannels, like: s9) { try l10(s9, into: $0, channel: l21.outChannels) }
-        try Ops.upsampleNearest(h10, factor: 2, into: cat13, channel: 0)
-        let o13 = try C(13, cat13)
-        let (cat20, h14) = try concatenation(l18.outChannels, l14.outChannels, like: o13) { try l14(o13, into: $0, channel: l18.outChannels) }
-        try Ops.upsampleNearest(h14, factor: 2, into: cat17, channel: 0)
-        let o17 = try C(17, cat17)
-        try l18(o17, into: cat20, channel: 0)
-        let o20 = try C(20, cat20)
-        try l21(o20, into: cat23, channel: 0)
-        let o23 = try C(23, cat23)
+        // cat([first, saved], channels): `writeFirst` writes the first `firstChannels` channels.
+        func filled(_ s: SavedMap, firstChannels: Int, _ writeFirst: (Tensor) throws -> Void) throws -> Tensor {
+            guard let cat = s.concatenation else { return try Self.concatenate(firstChannels, s.map, writeFirst) }
+            try writeFirst(cat)
+            return cat
+        }
+        let a3 = try L(3, C(2, L(1, L(0, x))))
+        let p3 = try saved(after: l14.outChannels, channels: c3[4]!.cv3.outChannels, like: a3) { try c3[4]!(a3, into: $0, channel: $1) }
+        let a5 = try L(5, p3.map)
+        let p4 = try saved(after: l10.outChannels, channels: c3[6]!.cv3.outChannels, like: a5) { try c3[6]!(a5, into: $0, channel: $1) }
+        let s9 = try sppf(C(8, L(7, p4.map)))
+        let h10 = try saved(after: l21.outChannels, channels: l10.outChannels, like: s9) { try l10(s9, into: $0, channel: $1) }
+        // The neck's concatenations: the first part (an upsampled map, a strided layer's output) is written
+        // in place, after the saved map.
+        let o13 = try C(13, filled(p4, firstChannels: l10.outChannels) { try Ops.upsampleNearest(h10.map, factor: 2, into: $0, channel: 0) })
+        let h14 = try saved(after: l18.outChannels, channels: l14.outChannels, like: o13) { try l14(o13, into: $0, channel: $1) }
+        let o17 = try C(17, filled(p3, firstChannels: l14.outChannels) { try Ops.upsampleNearest(h14.map, factor: 2, into: $0, channel: 0) })
+        let o20 = try C(20, filled(h14, firstChannels: l18.outChannels) { try l18(o17, into: $0, channel: 0) })
+        let o23 = try C(23, filled(h10, firstChannels: l21.outChannels) { try l21(o20, into: $0, channel: 0) })
         return try [heads[0](o17), heads[1](o20), heads[2](o23)]
+    }
+
+    /// A map kept for a later concatenation: `map` is read meanwhile; `concatenation`, where the map was
+    /// written into it in place, is that concatenation (nil where the map stands alone).
+    struct SavedMap {
+        let map: Tensor
+        let concatenation: Tensor?
     }
 
     /// cat([first, second], channels): `writeFirst` writes the first `firstChannels` channels into
