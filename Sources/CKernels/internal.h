@@ -84,16 +84,20 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-__attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v, tb_act act) {
-    switch (act) {
-    case TB_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case TB_ACT_SILU:
-        return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
-    case TB_ACT_SIGMOID:
-        return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
-    default: return v;
+// The activations on W-bit vectors with the exponential EXP, written once for activate_avx2 and
+// activate_avx512 (the same operations, so the same bits).
+#define TB_ACTIVATE(W, EXP, v, act)                                                                        \
+    switch (act) {                                                                                         \
+    case TB_ACT_RELU: return _mm##W##_max_ps(v, _mm##W##_setzero_ps());                                    \
+    case TB_ACT_SILU:                                                                                      \
+        return _mm##W##_div_ps(v, _mm##W##_add_ps(_mm##W##_set1_ps(1.0f), EXP(_mm##W##_sub_ps(_mm##W##_setzero_ps(), v)))); \
+    case TB_ACT_SIGMOID:                                                                                   \
+        return _mm##W##_div_ps(_mm##W##_set1_ps(1.0f),                                                     \
+                               _mm##W##_add_ps(_mm##W##_set1_ps(1.0f), EXP(_mm##W##_sub_ps(_mm##W##_setzero_ps(), v)))); \
+    default: return v;                                                                                    \
     }
-}
+
+__attribute__((target("avx2,fma"))) static inline __m256 activate_avx2(__m256 v, tb_act act) { TB_ACTIVATE(256, exp_avx2, v, act) }
 
 // Whether `k` runs the AVX2 code: the AVX2 kernels, and the AVX-512 ones wherever they have no
 // 16-float code of their own (everything but the direct 1x1 and 3x3 loops, conv.c, and the strided
@@ -116,16 +120,7 @@ TB_TARGET_AVX512 static inline __m512 exp_avx512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-TB_TARGET_AVX512 static inline __m512 activate_avx512(__m512 v, tb_act act) {
-    switch (act) {
-    case TB_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case TB_ACT_SILU:
-        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
-    case TB_ACT_SIGMOID:
-        return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
-    default: return v;
-    }
-}
+TB_TARGET_AVX512 static inline __m512 activate_avx512(__m512 v, tb_act act) { TB_ACTIVATE(512, exp_avx512, v, act) }
 
 // Columns 0, 2, ..., 14 and 1, 3, ..., 15 of the 16 floats at r: the stride-2 split of Winograd's
 // input rows and of im2col's stride-2 gather (tb_gather_stride2).

@@ -116,7 +116,6 @@ final class DirectConvPlan: @unchecked Sendable {
     let cin: Int, cout: Int
     private let weight: Tensor
     private let lock = NSLock()
-    private var packedStorage: TensorStorage?
 
     init?(weight: Tensor, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int, activation: Activation) {
         (kh, kw) = (weight.shape[2], weight.shape[3])
@@ -180,37 +179,37 @@ final class DirectConvPlan: @unchecked Sendable {
 
     /// The weights packed in blocks of 6 output channels for the stride-1 loops, made on first use.
     private var packed: UnsafeMutablePointer<Float> {
-        lock.lock(); defer { lock.unlock() }
-        if let p = packedStorage { return p.pointer }
-        let (kdim, cout32) = (Int32(cin * kh * kw), Int32(cout))
-        let s = TensorStorage(count: tb_packed_size(cout32, kdim))
-        tb_pack_weights(weight.pointer, cout32, kdim, s.pointer)
-        packedStorage = s
-        return s.pointer
+        packedOnce(\.packedStorage, floats: tb_packed_size(Int32(cout), Int32(cin * kh * kw))) {
+            tb_pack_weights(weight.pointer, Int32(cout), Int32(cin * kh * kw), $0)
+        }
     }
 
     /// The weights packed in blocks of 16 output channels for the strided kernel, made on first use.
     private var stridedPacked: UnsafeMutablePointer<Float> {
-        lock.lock(); defer { lock.unlock() }
-        if let p = stridedStorage { return p.pointer }
-        let (kdim, cout32) = (Int32(cin * kh * kw), Int32(cout))
-        let s = TensorStorage(count: tb_strided_packed_size(cout32, kdim))
-        tb_strided_pack_weights(weight.pointer, cout32, kdim, s.pointer)
-        stridedStorage = s
-        return s.pointer
+        packedOnce(\.stridedStorage, floats: tb_strided_packed_size(Int32(cout), Int32(cin * kh * kw))) {
+            tb_strided_pack_weights(weight.pointer, Int32(cout), Int32(cin * kh * kw), $0)
+        }
     }
-    private var stridedStorage: TensorStorage?
 
     /// The transformed weights U = G g G^T, packed for the micro-kernel, made on first use.
     private var winogradWeights: UnsafeMutablePointer<Float> {
+        packedOnce(\.winogradStorage, floats: tb_wino_weights_floats(Int32(cout), Int32(cin))) {
+            tb_wino_pack_weights(weight.pointer, Int32(cout), Int32(cin), $0)
+        }
+    }
+
+    /// The storage at `slot`, made and filled by `pack` on first use (under the plan's lock: the layouts a plan
+    /// may need, each made once).
+    private func packedOnce(_ slot: ReferenceWritableKeyPath<DirectConvPlan, TensorStorage?>, floats: Int,
+                            _ pack: (UnsafeMutablePointer<Float>) -> Void) -> UnsafeMutablePointer<Float> {
         lock.lock(); defer { lock.unlock() }
-        if let p = winogradStorage { return p.pointer }
-        let s = TensorStorage(count: tb_wino_weights_floats(Int32(cout), Int32(cin)))
-        tb_wino_pack_weights(weight.pointer, Int32(cout), Int32(cin), s.pointer)
-        winogradStorage = s
+        if let p = self[keyPath: slot] { return p.pointer }
+        let s = TensorStorage(count: floats)
+        pack(s.pointer)
+        self[keyPath: slot] = s
         return s.pointer
     }
-    private var winogradStorage: TensorStorage?
+    private var packedStorage: TensorStorage?, stridedStorage: TensorStorage?, winogradStorage: TensorStorage?
 
     private static func act(_ a: Activation) -> tb_act {
         switch a {

@@ -29,12 +29,18 @@ extension Ops {
         // instead of k^2).
         let k = ConvKernels.current.kernels.cKernels
         EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * kernel) { p in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * padding + 16) { row in
-                tb_maxpool_plane(k, x.pointer + p * h * w, Int32(h), Int32(w), y.pointer + p * oh * ow, Int32(oh), Int32(ow),
-                                 Int32(kernel), Int32(s), Int32(padding), row.baseAddress!)
-            }
+            poolPlane(k, x.pointer + p * h * w, h, w, y.pointer + p * oh * ow, oh, ow, kernel: kernel, stride: s, padding: padding)
         }
         return y
+    }
+
+    /// One plane through `tb_maxpool_plane`, with the scratch row it needs (w + 2p + 16 floats).
+    private static func poolPlane(_ k: tb_kernels, _ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ y: UnsafeMutablePointer<Float>,
+                                  _ oh: Int, _ ow: Int, kernel: Int, stride: Int, padding: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * padding + 16) { row in
+            tb_maxpool_plane(k, x, Int32(h), Int32(w), y, Int32(oh), Int32(ow), Int32(kernel), Int32(stride), Int32(padding),
+                             row.baseAddress!)
+        }
     }
 
     /// YOLOv5's SPPF pools in one pass: `out` ([N, (count + 1) * C, H, W]) holds x in channels [0, C); this
@@ -59,11 +65,9 @@ extension Ops {
             EngineThreads.parallelFor(n * c, minWorkPerChunk: plane * k * count) { p in
                 let (b, ch) = (p / c, p % c)
                 let image = out.pointer + b * (count + 1) * c * plane
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 2 * (k / 2) + 16) { row in
-                    for t in 0..<count {
-                        tb_maxpool_plane(kernels, image + (t * c + ch) * plane, Int32(h), Int32(w), image + ((t + 1) * c + ch) * plane,
-                                         Int32(h), Int32(w), Int32(k), 1, Int32(k / 2), row.baseAddress!)
-                    }
+                for t in 0..<count {
+                    poolPlane(kernels, image + (t * c + ch) * plane, h, w, image + ((t + 1) * c + ch) * plane, h, w,
+                              kernel: k, stride: 1, padding: k / 2)
                 }
             }
         }
