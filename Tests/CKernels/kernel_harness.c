@@ -5,6 +5,9 @@
 //   act     1x1 layers of YOLOv5n with SiLU in the store and without, interleaved
 //   cold    1x1 layers with every cache flushed (a 64 MiB write) before each call
 //   winograd  stride-1 3x3 layers of both networks: the direct loop against Winograd F(2x2, 3x3)
+//   strided512  the strided kernel's AVX2 and AVX-512 code on the same shapes (and ResNet-18's 512 x 7x7 at
+//           stride 1, which it takes under AVX-512), in turn, with the number of outputs whose bits differ
+//   maxpool  max pooling over YOLOv5n's SPPF planes and ResNet-18's, plain C against the vector code
 //   strided  the strided layers and stems of both networks: im2col + our GEMM (the engine's path
 //           before the strided kernel) against tb_conv_strided in the engine's work items, with the
 //           number of outputs whose bits differ (the `stem` mode of earlier figures went with the
@@ -148,7 +151,7 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
     // where the bands are fewer than 8
     int bandOut = ((1 << 16) / (cin * (w + 2 * p)) - kk) / s + 1;
     if (bandOut < 1) bandOut = 1;
-    int pchunks = (n + bandOut * ow - 1) / (bandOut * ow), chunk = ((n + pchunks - 1) / pchunks + 5) / 6 * 6;
+    int tile = tb_strided_tile(K), pchunks = (n + bandOut * ow - 1) / (bandOut * ow), chunk = ((n + pchunks - 1) / pchunks + tile - 1) / tile * tile;
     pchunks = (n + chunk - 1) / chunk;
     int cbchunks = pchunks >= 8 ? 1 : (8 + pchunks - 1) / pchunks;
     if (cbchunks > blocks) cbchunks = blocks;
@@ -281,8 +284,50 @@ int main(int argc, char **argv) {
             report(what, flop, t1);
             free(y0); free(y1);
         }
+    } else if (!strcmp(mode, "strided512")) {
+        if (!tb_kernels_available(TB_KERNELS_AVX512)) { fprintf(stderr, "kernel-harness: strided512 needs AVX-512\n"); return 1; }
+        int sh[][6] = {{16, 32, 320, 3, 2, 1}, {32, 64, 160, 3, 2, 1}, {64, 128, 80, 3, 2, 1}, {128, 256, 40, 3, 2, 1},
+                       {64, 64, 80, 3, 2, 1}, {128, 128, 40, 3, 2, 1}, {3, 16, 640, 6, 2, 2},
+                       {64, 128, 56, 3, 2, 1}, {128, 256, 28, 3, 2, 1}, {256, 512, 14, 3, 2, 1}, {512, 512, 7, 3, 1, 1},
+                       {3, 64, 224, 7, 2, 3}};
+        for (int i = 0; i < 12; i++) {
+            int ci = sh[i][0], co = sh[i][1], hw = sh[i][2], kk = sh[i][3], st = sh[i][4], pd = sh[i][5];
+            int o = (hw + 2 * pd - kk) / st + 1;
+            double flop = 2.0 * ci * co * kk * kk * o * o;
+            float *y0, *y1;
+            K = TB_KERNELS_AVX2; srand(1);
+            double t0 = strided(ci, co, hw, kk, st, pd, 1, &y0);
+            K = TB_KERNELS_AVX512; srand(1);
+            double t1 = strided(ci, co, hw, kk, st, pd, 1, &y1);
+            size_t diff = 0;
+            for (size_t j = 0; j < (size_t)co * o * o; j++) diff += memcmp(&y0[j], &y1[j], 4) != 0;
+            snprintf(what, sizeof what, "%dx%d/%d %d -> %d at %d, AVX2", kk, kk, st, ci, co, hw);
+            report(what, flop, t0);
+            snprintf(what, sizeof what, "  AVX-512 (%zu outputs differ)", diff);
+            report(what, flop, t1);
+            free(y0); free(y1);
+        }
+    } else if (!strcmp(mode, "maxpool")) {
+        // planes, side, kernel, stride, padding: YOLOv5n's SPPF pool, ResNet-18's pool
+        int sh[][5] = {{128, 20, 5, 1, 2}, {64, 112, 3, 2, 1}};
+        for (int i = 0; i < 2; i++) {
+            int c = sh[i][0], h = sh[i][1], k = sh[i][2], st = sh[i][3], p = sh[i][4], o = (h + 2 * p - k) / st + 1;
+            float *x = rnd((size_t)c * h * h), *y = aligned_alloc(64, (size_t)c * o * o * 4 + 64), *row = malloc((size_t)(h + 2 * p + 16) * 4);
+            for (int v = 0; v < 2; v++) {
+                tb_kernels kv = v ? K : TB_KERNELS_PORTABLE;
+                double best = 1e9;
+                for (int r = 0; r < 50; r++) {
+                    double t0 = now();
+                    for (int q = 0; q < c; q++) tb_maxpool_plane(kv, x + (size_t)q * h * h, h, h, y + (size_t)q * o * o, o, o, k, st, p, row);
+                    double dt = now() - t0;
+                    if (dt < best) best = dt;
+                }
+                printf("maxpool %d planes of %dx%d k%d s%d p%d, %-8s %8.3f ms\n", c, h, h, k, st, p, v ? "vector" : "plain C", best * 1e3);
+            }
+            free(x); free(y); free(row);
+        }
     } else {
-        fprintf(stderr, "usage: scripts/kernel-harness hot|act|cold|winograd|strided\n");
+        fprintf(stderr, "usage: scripts/kernel-harness hot|act|cold|winograd|strided|strided512|maxpool\n");
         return 2;
     }
     return 0;
