@@ -24,7 +24,6 @@
 // Seven positions fill ResNet-18's 7 x 7 maps (49) exactly.
 #define SP5 7
 
-int tb_strided_tile(tb_kernels k) { return k == TB_KERNELS_AVX512 ? SP5 : SP; }
 
 size_t tb_strided_packed_size(int cout, int kdim) { return (size_t)((cout + SB - 1) / SB) * (size_t)kdim * SB; }
 
@@ -55,14 +54,47 @@ static int band_width(int w, int pw, int rows) {
     return wd;
 }
 
+// The phase path's band rows: the even phase, the odd phase from *eo (the even ones rounded up to whole
+// vectors), the row a whole number of vectors; as band_width, a vector more (at most two) where the plane
+// would sit within 512 bytes of a multiple of 4 KiB. At most w + 2pw + 62 floats, inside the bound of
+// tb_strided_work_floats.
+static int phase_width(int w, int pw, int rows, int *eo) {
+    int wb = w + 2 * pw;
+    *eo = ((wb + 1) / 2 + 15) / 16 * 16;
+    int wd = *eo + (wb / 2 + 15) / 16 * 16;
+    for (int t = 0; t < 2; t++) {
+        size_t r = ((size_t)rows * wd * 4) % 4096;
+        if (r >= 512 && r <= 4096 - 512) break;
+        wd += 16;
+    }
+    return wd;
+}
+
 static int band_rows_bound(int kh, int sh, int ow, int positions) { return ((positions + ow - 1) / ow) * sh + kh; }
+
+#define PH_CH 8
+#define PH_POS 32
+#define PH_MIN_WIDTH 64
+
+// The floats past the band that the phase path reads: the over-read of a row's last tile (its lanes past
+// the row are never stored).
+#define PH_OVER_READ 64
+
+int tb_strided_tile(tb_kernels k) { return k == TB_KERNELS_AVX512 ? SP5 : SP; }
+
+// Whether kernels `k` take the phase path (below) on this stride and output width.
+static int phase_path(tb_kernels k, int sh, int sw, int ow) { return k == TB_KERNELS_AVX512 && sh == 2 && sw == 2 && ow >= PH_MIN_WIDTH; }
+
+int tb_strided_item_unit(tb_kernels k, int sh, int sw, int ow) { return phase_path(k, sh, sw, ow) ? ow : tb_strided_tile(k); }
 
 size_t tb_strided_work_floats(int cin, int w, int kh, int kw, int sh, int pw, int ow, int positions) {
     size_t band = (size_t)cin * band_rows_bound(kh, sh, ow, positions) * (size_t)(w + 2 * pw + 64);
     // the sums between passes: a tile of 6 positions x 16 channels (AVX2, portable) or of 7 x 32 (AVX-512)
     size_t p6 = (size_t)((positions + SP - 1) / SP) * SP * SB, p7 = (size_t)((positions + SP5 - 1) / SP5) * SP5 * 2 * SB;
     size_t partial = pass_channels(cin, kh, kw) < cin ? (p6 > p7 ? p6 : p7) : 0;
-    return band + partial;
+    // the phase path (AVX-512, stride 2 on wide maps) holds no sums between passes, and reads PH_OVER_READ past the band
+    size_t phases = sh == 2 && ow >= PH_MIN_WIDTH ? PH_OVER_READ : 0;
+    return band + (partial > phases ? partial : phases);
 }
 
 // Where a tile's inputs are read: position p's window at x + ci*plane + ky*xw + off[p] + kx.
@@ -353,6 +385,133 @@ static void strided_avx512(const float *band, size_t plane, int width, int cin, 
         }
     }
 }
+
+// ---------------------------------------------------------------- AVX-512, stride 2 on wide maps
+
+// Stride 2 in both directions on maps at least PH_MIN_WIDTH outputs wide: the band's rows are copied
+// split into their even and their odd columns (a row's phases), so that output ox reads, at tap kx,
+// column ox + kx / 2 of phase kx % 2: neighbouring outputs read neighbouring floats at every tap. The
+// tile turns around once more, as in the stride-1 loops (conv.c): 8 channels' weights broadcast, 32
+// positions loaded as two 16-float vectors, 16 accumulators; the sums are stored straight into the
+// output rows, with no transpose. The same sums in the same order from zero, the same bias add and
+// activation: the same bits as the tiles above. (On narrower maps a row's last partial vector wastes too
+// many lanes, and the tiles above run.)
+// The lanes [lo, hi) of a 16-float vector (none where the range is empty).
+static inline __mmask16 lanes_between(int lo, int hi) {
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+// One band row in phases: dst[0, e) the e = (wb + 1) / 2 even columns of the zero-bordered row (pw zeros,
+// the w floats of src, zeros to wb = w + 2pw; src NULL: a row of the border), dst[eo, eo + wb/2) its odd
+// ones (eo >= e, a whole number of vectors, so that both phases start aligned where dst is). Bordered
+// columns [2j, 2j + 32) are src[2j - pw, 2j - pw + 32), loaded under the mask of the lanes inside the row
+// (masked-out lanes read nothing), then split by two permutes.
+TB_TARGET_AVX512 static void phase_row(const float *src, int w, int pw, float *dst, int eo) {
+    int wb = w + 2 * pw, e = (wb + 1) / 2, o = wb / 2;
+    if (!src) {
+        memset(dst, 0, (size_t)e * sizeof(float));
+        memset(dst + eo, 0, (size_t)o * sizeof(float));
+        return;
+    }
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    int j = 0;
+    // whole vectors, inside the row and inside both phases
+    for (; 2 * j - pw < 0; j += 16) {}
+    int j0 = j < e ? j : e;
+    for (j = j0; 2 * j - pw + 32 <= w && j + 16 <= o; j += 16) {
+        __m512 a = _mm512_loadu_ps(src + 2 * j - pw), b = _mm512_loadu_ps(src + 2 * j - pw + 16);
+        _mm512_storeu_ps(dst + j, _mm512_permutex2var_ps(a, ie, b));
+        _mm512_storeu_ps(dst + eo + j, _mm512_permutex2var_ps(a, io, b));
+    }
+    int j1 = j;
+    // the first and last vectors, under masks
+    for (j = 0; j < e; j += 16) {
+        if (j >= j0 && j < j1) continue;
+        int s0 = 2 * j - pw, s1 = s0 + 16;
+        __m512 a = _mm512_maskz_loadu_ps(lanes_between(-s0, w - s0), src + s0);
+        __m512 b = _mm512_maskz_loadu_ps(lanes_between(-s1, w - s1), src + s1);
+        _mm512_mask_storeu_ps(dst + j, tb_first_lanes(e - j), _mm512_permutex2var_ps(a, ie, b));
+        if (o > j) _mm512_mask_storeu_ps(dst + eo + j, tb_first_lanes(o - j), _mm512_permutex2var_ps(a, io, b));
+    }
+}
+
+#define PSTEP(r)                                                                                           \
+    do {                                                                                                   \
+        __m512 w_ = _mm512_set1_ps(wp[r]);                                                                 \
+        a##r##0 = _mm512_fmadd_ps(w_, v0, a##r##0);                                                        \
+        if (TWO) a##r##1 = _mm512_fmadd_ps(w_, v1, a##r##1);                                               \
+    } while (0)
+
+// The sums of 8 channels (the weights at wp, 16 floats a term) at 32 positions (TWO) or 16, from the
+// phased band at x (position 0's window; row stride xw, odd phase e floats after the even one).
+TB_TARGET_AVX512 __attribute__((always_inline)) static inline void
+phase_tile(const float *x, int cin, size_t plane, long xw, long e, int KH, int KW, const float *wp, const int TWO, __m512 acc[PH_CH][2]) {
+    __m512 a00 = _mm512_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, a40 = a00, a50 = a00, a60 = a00, a70 = a00;
+    __m512 a01 = a00, a11 = a00, a21 = a00, a31 = a00, a41 = a00, a51 = a00, a61 = a00, a71 = a00;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *base = x + ci * plane;
+        for (int ky = 0; ky < KH; ky++) {
+            const float *row = base + ky * xw;
+            for (int kx = 0; kx < KW; kx++) {
+                const float *r = row + (kx & 1) * e + (kx >> 1);
+                __m512 v0 = _mm512_loadu_ps(r), v1 = TWO ? _mm512_loadu_ps(r + 16) : v0;
+                PSTEP(0); PSTEP(1); PSTEP(2); PSTEP(3); PSTEP(4); PSTEP(5); PSTEP(6); PSTEP(7);
+                wp += SB;
+            }
+        }
+    }
+    acc[0][0] = a00; acc[1][0] = a10; acc[2][0] = a20; acc[3][0] = a30; acc[4][0] = a40; acc[5][0] = a50; acc[6][0] = a60; acc[7][0] = a70;
+    acc[0][1] = a01; acc[1][1] = a11; acc[2][1] = a21; acc[3][1] = a31; acc[4][1] = a41; acc[5][1] = a51; acc[6][1] = a61; acc[7][1] = a71;
+}
+#undef PSTEP
+
+// Bias, activation and the store of `count` positions (32 or fewer) of `rows` channels from c on, each a
+// row of y from `dst` (channel c's), yplane floats apart.
+TB_TARGET_AVX512 static void phase_store(__m512 acc[PH_CH][2], int rows, const float *bias, int c, float *dst, size_t yplane, int count,
+                                         tb_act act) {
+    int n0 = count < 16 ? count : 16, n1 = count - 16;
+    __mmask16 m0 = tb_first_lanes(n0), m1 = n1 > 0 ? tb_first_lanes(n1) : 0;
+    for (int r = 0; r < rows; r++, dst += yplane) {
+        __m512 b = _mm512_set1_ps(bias ? bias[c + r] : 0.0f);
+        __m512 o0 = activate_avx512(_mm512_add_ps(acc[r][0], b), act);
+        if (n0 == 16) _mm512_storeu_ps(dst, o0);
+        else _mm512_mask_storeu_ps(dst, m0, o0);
+        if (n1 > 0) {
+            __m512 o1 = activate_avx512(_mm512_add_ps(acc[r][1], b), act);
+            if (n1 == 16) _mm512_storeu_ps(dst + 16, o1);
+            else _mm512_mask_storeu_ps(dst + 16, m1, o1);
+        }
+    }
+}
+
+// The phase loop of tb_conv_strided: output rows, tiles of 32 positions, then the blocks' halves of 8
+// channels on each tile (whose inputs, 2 x 3 rows x 32 floats of each channel for a 3x3, then stay in L1).
+TB_TARGET_AVX512 static void strided_phases(const float *band, size_t plane, long xw, long e, int cin, const float *packed,
+                                            const float *bias, int cout, int kh, int kw, float *y, int ow, size_t yplane, int oy0,
+                                            int p0, int p1, int cb0, int cb1, tb_act act) {
+    int kdim = cin * kh * kw;
+    for (int oy = p0 / ow; oy * ow < p1; oy++) {
+        int xa = p0 - oy * ow > 0 ? p0 - oy * ow : 0, xb = p1 - oy * ow < ow ? p1 - oy * ow : ow;
+        for (int ox = xa; ox < xb; ox += PH_POS) {
+            int count = xb - ox < PH_POS ? xb - ox : PH_POS;
+            const float *src = band + (size_t)(oy - oy0) * 2 * xw + ox;
+            for (int c = cb0 * SB; c < cb1 * SB && c < cout; c += PH_CH) {
+                int rows = cout - c < PH_CH ? cout - c : PH_CH;
+                const float *wp = packed + (size_t)(c / SB) * kdim * SB + c % SB;
+                __m512 acc[PH_CH][2];
+                if (kh == 3 && kw == 3) {
+                    if (count > 16) phase_tile(src, cin, plane, xw, e, 3, 3, wp, 1, acc);
+                    else phase_tile(src, cin, plane, xw, e, 3, 3, wp, 0, acc);
+                } else if (count > 16) phase_tile(src, cin, plane, xw, e, kh, kw, wp, 1, acc);
+                else phase_tile(src, cin, plane, xw, e, kh, kw, wp, 0, acc);
+                phase_store(acc, rows, bias, c, y + (size_t)c * yplane + (size_t)oy * ow + ox, yplane, count, act);
+            }
+        }
+    }
+}
 #endif
 
 void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const float *packed, const float *bias, int cout,
@@ -366,6 +525,22 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
     int oy0 = p0 / ow, oy1 = (p1 - 1) / ow + 1, rows = (oy1 - 1 - oy0) * sh + kh, width = band_width(w, pw, rows);
     size_t plane = (size_t)rows * width;
     float *band = work, *partials = work + (size_t)cin * plane;
+#ifdef TB_HAVE_AVX2
+    if (phase_path(k, sh, sw, ow)) {
+        // the band in phases: each row's even columns, then its odd ones from the next whole vector on, the
+        // rows whole vectors long (vectors start aligned where the work buffer is), then the zeroed over-read
+        int eo, pwidth = phase_width(w, pw, rows, &eo);
+        size_t pplane = (size_t)rows * pwidth;
+        memset(band + (size_t)cin * pplane, 0, PH_OVER_READ * sizeof(float));
+        for (int ci = 0; ci < cin; ci++)
+            for (int r = 0; r < rows; r++) {
+                int iy = oy0 * sh + r - ph;
+                phase_row(iy >= 0 && iy < h ? x + ((size_t)ci * h + iy) * w : NULL, w, pw, band + ci * pplane + (size_t)r * pwidth, eo);
+            }
+        strided_phases(band, pplane, pwidth, eo, cin, packed, bias, cout, kh, kw, y, ow, yplane, oy0, p0, p1, cb0, cb1, act);
+        return;
+    }
+#endif
     for (int ci = 0; ci < cin; ci++)
         tb_border_copy(x + (size_t)ci * h * w, h, w, ph, pw, width, band + ci * plane, oy0 * sh, oy0 * sh + rows);
 #ifdef TB_HAVE_AVX2

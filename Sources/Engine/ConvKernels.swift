@@ -228,6 +228,19 @@ final class DirectConvPlan: @unchecked Sendable {
         rows > Int(TB_TAIL_STACK_ROWS) && positions % Int(TB_TILE) != 0 ? rows * Int(TB_TILE) : 0
     }
 
+    /// How many chunks to cut `units` (tiles) into: chunks of about `target` units, and where the work
+    /// items (these chunks times `others`) are fewer than 16 a thread, as many more chunks as make the items a
+    /// multiple of the threads: the threads take items as they finish, so an odd last item would leave
+    /// one thread waiting for the other. Chunk c is then units [c * units / chunks, (c + 1) * units / chunks).
+    static func evenSplit(units: Int, target: Int, others: Int, threads: Int) -> Int {
+        var chunks = max(1, min(units, (units + max(1, target) - 1) / max(1, target)))
+        let others = max(1, others)
+        if threads > 1, chunks * others < 16 * threads {
+            while (chunks * others) % threads != 0, chunks < units { chunks += 1 }
+        }
+        return chunks
+    }
+
     /// y = conv(x) + bias, activated, for one image: x is cin planes of h x w, y cout planes of
     /// oh x ow. The work items depend only on the shape, and every output is summed in one fixed
     /// order, so 1 and 2 threads give identical bits.
@@ -281,14 +294,17 @@ extension DirectConvPlan {
     }
 
     /// A 1x1 convolution over `n` positions of x (cin planes of n): position chunks of whole tiles,
-    /// about 128 KiB of input each, times chunks of 8 blocks.
+    /// about 128 KiB of input each, times chunks of 8 blocks or fewer, both as even as whole tiles and
+    /// blocks allow, and (where the items are few) a multiple of the threads in number, so that no thread
+    /// is left alone with a last item (`Self.evenSplit`).
     fileprivate func runPointwise(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>,
                                   bias: UnsafeMutablePointer<Float>?, activation a: tb_act, stream: Bool) {
-        let weights = packed, blockChunk = 8, cbChunks = (blocks + blockChunk - 1) / blockChunk
+        let weights = packed, cbChunks = (blocks + 7) / 8, blockChunk = (blocks + cbChunks - 1) / cbChunks
         let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
-        let tile = Int(TB_TILE)
-        let chunk = max(tile, (32768 / max(1, cin)) / tile * tile)
-        let pChunks = (n + chunk - 1) / chunk
+        let tile = Int(TB_TILE), tiles = (n + tile - 1) / tile
+        let pChunks = Self.evenSplit(units: tiles, target: max(1, 32768 / max(1, cin) / tile), others: cbChunks,
+                                     threads: EngineThreads.count)
+        let chunk = (tiles + pChunks - 1) / pChunks * tile   // the largest chunk, for the threading threshold
         // The last partial tile's zero-padded copy, one per work item, where it is too big for the
         // kernel's stack (over TB_TAIL_STACK_ROWS input channels).
         let tailFloats = Self.tailFloats(rows: cin, positions: n)
@@ -296,7 +312,7 @@ extension DirectConvPlan {
         defer { withExtendedLifetime(tails) {} }
         EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * cin) { item in
             let pc = item / cbChunks, cc = item % cbChunks
-            let p0 = pc * chunk, p1 = min(n, p0 + chunk)
+            let p0 = pc * tiles / pChunks * tile, p1 = min(n, (pc + 1) * tiles / pChunks * tile)
             let cb0 = cc * blockChunk, cb1 = min(blocks, cb0 + blockChunk)
             tb_gemm_panel(path, x, cin32, Int32(n), weights, bias, cout32, y, n, Int32(p0), Int32(p1), Int32(cb0), Int32(cb1), a,
                           stream ? 1 : 0, tails.map { $0.pointer + item * tailFloats })
@@ -304,27 +320,31 @@ extension DirectConvPlan {
     }
 
     /// The strided kernel for one image, straight from the unpadded input: work items of position
-    /// chunks (whole tiles: 6 positions, 7 under AVX-512) whose band of bordered input rows is about 64 Ki floats (each item
+    /// chunks (whole tiles: 6 positions, 7 under AVX-512, whole output rows on AVX-512's phase path:
+    /// `tb_strided_item_unit`) whose band of bordered input rows is about 64 Ki floats (each item
     /// copies its band into its work buffer, where it stays in cache while the tiles go by), times
     /// chunks of 16-channel blocks where the bands are fewer than 8 (small maps with many channels).
     /// Every output is summed the same way whatever the split: 1 and 2 threads give identical bits.
     fileprivate func runStrided(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>,
                                 oh: Int, ow: Int, bias: UnsafeMutablePointer<Float>?, activation a: tb_act) {
-        let weights = stridedPacked, kdim = cin * kh * kw, n = oh * ow, tile = Int(tb_strided_tile(path)), blocks = stridedBlocks
+        let weights = stridedPacked, kdim = cin * kh * kw, n = oh * ow, blocks = stridedBlocks
+        let tile = Int(tb_strided_item_unit(path, Int32(stride.0), Int32(stride.1), Int32(ow)))
         let bandOut = max(1, ((1 << 16) / max(1, cin * (w + 2 * padding.1)) - kh) / stride.0 + 1)
-        var pChunks = (n + bandOut * ow - 1) / (bandOut * ow)
-        let chunk = ((n + pChunks - 1) / pChunks + tile - 1) / tile * tile
-        pChunks = (n + chunk - 1) / chunk
-        let wanted = min(blocks, pChunks >= 8 ? 1 : (8 + pChunks - 1) / pChunks)
+        let units = (n + tile - 1) / tile, target = max(1, bandOut * ow / tile)
+        let bands = (units + target - 1) / target
+        let wanted = min(blocks, bands >= 8 ? 1 : (8 + bands - 1) / bands)
         // whole pairs of blocks under AVX-512, whose tiles take two at once
         let pair = path == TB_KERNELS_AVX512 ? 2 : 1, blocksPerItem = ((blocks + wanted - 1) / wanted + pair - 1) / pair * pair
         let cbChunks = (blocks + blocksPerItem - 1) / blocksPerItem   // no empty item (5 blocks in 4 wanted: 3 of 2)
+        // the bands as even as whole units allow, and a multiple of the threads in number where the items are few
+        let pChunks = Self.evenSplit(units: units, target: target, others: cbChunks, threads: EngineThreads.count)
+        let chunk = (units + pChunks - 1) / pChunks * tile   // the largest
         let workFloats = tb_strided_work_floats(Int32(cin), Int32(w), Int32(kh), Int32(kw), Int32(stride.0), Int32(padding.1), Int32(ow),
                                                 Int32(chunk))
         let (cin32, cout32) = (Int32(cin), Int32(cout))
         EngineThreads.parallelFor(pChunks * cbChunks, minWorkPerChunk: chunk * kdim * blocksPerItem * Int(TB_STRIDED_BLOCK)) { item in
             let pc = item / cbChunks, cc = item % cbChunks
-            let p0 = pc * chunk, p1 = min(n, p0 + chunk)
+            let p0 = pc * units / pChunks * tile, p1 = min(n, (pc + 1) * units / pChunks * tile)
             let cb0 = cc * blocksPerItem, cb1 = min(blocks, cb0 + blocksPerItem)
             guard p0 < p1 else { return }
             let work = TensorStorage(count: workFloats, zeroed: false)

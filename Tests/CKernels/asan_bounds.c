@@ -58,7 +58,8 @@ int main(void){
     // tile, one block of several). Its outputs must equal im2col + tb_gemm_panel's bit for bit (the
     // same sums in the same order), and a split range's must equal the whole range's.
     int st[][8]={{5,7,14,14,3,2,2,1},{6,13,15,33,3,2,2,1},{3,16,21,19,6,2,2,2},{3,8,17,15,7,2,2,3},{8,9,9,9,1,2,2,0},
-                 {4,5,7,12,3,1,1,0},{2,6,1,3,3,2,2,1},{3,40,14,14,3,2,2,1},{300,20,5,7,3,2,2,1},{4,17,12,10,3,2,1,1},{2,3,11,8,5,3,3,2}};
+                 {4,5,7,12,3,1,1,0},{2,6,1,3,3,2,2,1},{3,40,14,14,3,2,2,1},{300,20,5,7,3,2,2,1},{4,17,12,10,3,2,1,1},{2,3,11,8,5,3,3,2},
+                 {4,20,7,131,3,2,2,1},{3,16,9,141,6,2,2,2},{40,33,5,160,3,2,2,1}};   // the last three: AVX-512's phase path (outputs 64 or more wide)
     for(unsigned t=0;t<sizeof st/sizeof st[0];t++){int cin=st[t][0],cout=st[t][1],h=st[t][2],w=st[t][3],kk=st[t][4],sy=st[t][5],sx=st[t][6],p=st[t][7];
       int oh=(h+2*p-kk)/sy+1, ow=(w+2*p-kk)/sx+1, n=oh*ow, kd=cin*kk*kk, blocks=(cout+TB_STRIDED_BLOCK-1)/TB_STRIDED_BLOCK;
       float *x=buf((size_t)cin*h*w,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);
@@ -125,7 +126,10 @@ int main(void){
     // maps 8 or fewer wide (ResNet-18's 7x7 stage, which the engine runs on the strided kernel under AVX-512)
     // against AVX2's direct 3x3 loop
     int ss[][8]={{5,40,14,14,3,2,2,1},{3,16,21,19,6,2,2,2},{9,33,7,7,3,1,1,1},{40,64,8,5,3,1,1,1},{300,20,5,7,3,2,2,1},{2,6,1,3,3,2,2,1},
-                 {3,48,17,15,7,2,2,3},{33,17,3,8,3,1,1,1}};
+                 {3,48,17,15,7,2,2,3},{33,17,3,8,3,1,1,1},
+                 // AVX-512's phase path (stride 2, outputs 64 or more wide): rows of whole and partial tiles, 8-channel halves
+                 // past cout, odd widths, the 6x6 stem
+                 {5,40,9,130,3,2,2,1},{3,16,5,140,6,2,2,2},{16,32,6,320,3,2,2,1},{7,9,4,199,3,2,2,1},{2,25,3,129,5,2,2,2}};
     for(unsigned t=0;t<sizeof ss/sizeof ss[0];t++){int cin=ss[t][0],cout=ss[t][1],h=ss[t][2],w=ss[t][3],kk=ss[t][4],sy=ss[t][5],sx=ss[t][6],p=ss[t][7];
       int oh=(h+2*p-kk)/sy+1, ow=(w+2*p-kk)/sx+1, n=oh*ow, kd=cin*kk*kk, blocks=(cout+TB_STRIDED_BLOCK-1)/TB_STRIDED_BLOCK; tb_act act=acts[t%4];
       float *x=buf((size_t)cin*h*w,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);

@@ -151,7 +151,7 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
     // where the bands are fewer than 8
     int bandOut = ((1 << 16) / (cin * (w + 2 * p)) - kk) / s + 1;
     if (bandOut < 1) bandOut = 1;
-    int tile = tb_strided_tile(K), pchunks = (n + bandOut * ow - 1) / (bandOut * ow), chunk = ((n + pchunks - 1) / pchunks + tile - 1) / tile * tile;
+    int tile = tb_strided_item_unit(K, s, s, ow), pchunks = (n + bandOut * ow - 1) / (bandOut * ow), chunk = ((n + pchunks - 1) / pchunks + tile - 1) / tile * tile;
     pchunks = (n + chunk - 1) / chunk;
     int cbchunks = pchunks >= 8 ? 1 : (8 + pchunks - 1) / pchunks;
     if (cbchunks > blocks) cbchunks = blocks;

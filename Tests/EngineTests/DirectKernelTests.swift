@@ -46,7 +46,8 @@ final class DirectKernelTests: XCTestCase {
     /// strided and stem shapes on the strided kernel (3x3/2, 6x6/2, 7x7/2, 3x3 without padding) and
     /// a 1x1/2 on the subsampled 1x1 loop, each activation, with and without bias; rows and position
     /// counts that take every AVX-512 tile (32 + 8, 32 + 16 + 9, two rows of 15 with an odd row left and
-    /// two rows of 16, both with SiLU, 1x1 over 48). Where the processor has AVX-512, its outputs must be AVX2's bit for bit (the same
+    /// two rows of 16, both with SiLU, 1x1 over 48; the phase path's stride-2 rows of 64 or more). Where the processor has
+    /// AVX-512, its outputs must be AVX2's bit for bit (the same
     /// sums in the same order, the same activation). (A 2x1 stride with a 1x3 kernel is PyTorch's
     /// fixture `conv_1x3_stride_2x1`, in the test above.)
     func testAwkwardShapesMatchANaiveConvolutionAndAreThreadCountIndependent() throws {
@@ -62,6 +63,10 @@ final class DirectKernelTests: XCTestCase {
             // AVX-512: pairs of blocks and a last odd one, tiles of 7 across rows, one cut short; and two with
             // fewer channels, on the direct loop
             (512, 33, 7, 7, 3, 1, 1), (512, 40, 6, 8, 3, 1, 1), (40, 33, 7, 7, 3, 1, 1), (33, 17, 3, 5, 3, 1, 1),
+            // stride 2 with outputs 64 or more wide, which AVX-512 runs on the phase path (rows in tiles of 32, 16
+            // and fewer; 8-channel halves past cout; the 6x6 stem); and a 1x1 whose items are cut evenly over 1600
+            // positions and 11 blocks
+            (5, 40, 6, 131, 3, 2, 1), (3, 16, 5, 140, 6, 2, 2), (16, 33, 4, 190, 3, 2, 1), (64, 64, 40, 40, 1, 1, 0),
         ]
         let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
         var outputs: [ConvKernels: [[Float]]] = [:]
