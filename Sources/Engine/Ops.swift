@@ -24,14 +24,24 @@ extension Ops {
             throw EngineError.shape(op: "maxpool2d", detail: "input \(h)x\(w) smaller than kernel \(kernel)")
         }
         let y = Tensor(uninitialized: [n, c, oh, ow])
-        // One plane per work item, in C (`tb_maxpool_plane`, on 8-float vectors under the avx2 and avx512
-        // kernels): the window's rows as whole rows, then its columns (separable, 2k comparisons per output
-        // instead of k^2).
+        // Groups of planes per work item (`planeGroups`), each plane in C (`tb_maxpool_plane`, on 8-float vectors
+        // under the avx2 and avx512 kernels): the window's rows as whole rows, then its columns (separable, 2k
+        // comparisons per output instead of k^2).
         let k = ConvKernels.current.kernels.cKernels
-        EngineThreads.parallelFor(n * c, minWorkPerChunk: h * w * kernel) { p in
+        planeGroups(n * c, workPerPlane: h * w * kernel) { p in
             poolPlane(k, x.pointer + p * h * w, h, w, y.pointer + p * oh * ow, oh, ow, kernel: kernel, stride: s, padding: padding)
         }
         return y
+    }
+
+    /// `body(p)` for planes 0..<planes on the engine's threads, in about 8 groups a thread: a plane of a small map
+    /// (SPPF's 20 x 20) takes about a microsecond, and items that small spent more on the threads taking
+    /// them than on the planes.
+    private static func planeGroups(_ planes: Int, workPerPlane: Int, _ body: (Int) -> Void) {
+        let group = max(1, planes / (8 * max(1, EngineThreads.count))), groups = (planes + group - 1) / group
+        EngineThreads.parallelFor(groups, minWorkPerChunk: group * workPerPlane) { g in
+            for p in g * group..<min(planes, (g + 1) * group) { body(p) }
+        }
     }
 
     /// One plane through `tb_maxpool_plane`, with the scratch row it needs (w + 2p + 16 floats).
@@ -62,7 +72,7 @@ extension Ops {
         }
         let plane = h * w, kernels = ConvKernels.current.kernels.cKernels
         Profiler.shared.measure("maxpool k\(k) x\(count) [\(n), \(c), \(h), \(w)]") {
-            EngineThreads.parallelFor(n * c, minWorkPerChunk: plane * k * count) { p in
+            planeGroups(n * c, workPerPlane: plane * k * count) { p in
                 let (b, ch) = (p / c, p % c)
                 let image = out.pointer + b * (count + 1) * c * plane
                 for t in 0..<count {

@@ -156,9 +156,9 @@ final class OpsTests: XCTestCase {
 
     /// SPPF's chained pools in one pass (`chainedMaxPools`) give the bits of three separate pools copied into
     /// a concatenation: two images, planes with rows of 8 or more and fewer, one of one pixel, a NaN, kernels 3
-    /// and 5; and a named error for a tensor that cannot hold the parts or an even kernel.
+    /// and 5, 74 planes (groups of planes per work item with a short last one); and a named error for a tensor that cannot hold the parts or an even kernel.
     func testChainedMaxPoolsEqualSeparatePools() throws {
-        for (i, (c, h, w, k)) in [(3, 20, 20, 5), (2, 7, 13, 3), (4, 1, 1, 5), (5, 9, 24, 5)].enumerated() {
+        for (i, (c, h, w, k)) in [(3, 20, 20, 5), (2, 7, 13, 3), (4, 1, 1, 5), (5, 9, 24, 5), (37, 6, 9, 5)].enumerated() {
             let x = Tensor.random([2, c, h, w], seed: UInt64(500 + i))
             if i == 1 { x.pointer[17] = .nan }
             var parts = [x]
