@@ -241,16 +241,25 @@ final class DirectConvPlan: @unchecked Sendable {
         return chunks
     }
 
+    /// Whether a 1x1 of `cin` input channels over `positions` writes past the caches whatever its caller
+    /// asks: a thin layer (64 input channels or fewer) on a map of 80 x 80 or more (an output of at least
+    /// 400 KiB a 16 channels) does few multiply-adds per float it writes, and its output does not stay in
+    /// the 1 MiB L2 for the next layer anyway; streaming stores spare the read of each line before it is
+    /// written. Measured in YOLOv5n (docs/performance.md, "Ninth step"): C3's 1x1 layers at 160 x 160 and
+    /// 80 x 80 took 20-30 % less time, the layers reading their outputs about the same. The same values either way.
+    static func streamsThin(cin: Int, positions: Int) -> Bool { cin <= 64 && positions >= 6400 }
+
     /// y = conv(x) + bias, activated, for one image: x is cin planes of h x w, y cout planes of
     /// oh x ow. The work items depend only on the shape, and every output is summed in one fixed
     /// order, so 1 and 2 threads give identical bits.
-    /// `stream`: a 1x1 writes its output with streaming stores (`Conv2d.streamsOutput`).
+    /// `stream`: a 1x1 writes its output with streaming stores (`Conv2d.streamsOutput`; thin 1x1 layers on large
+    /// maps do whatever it says: `streamsThin`).
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              bias: UnsafeMutablePointer<Float>?, activation: Activation, stream: Bool = false) {
         let path = k.cKernels, a = Self.act(activation)
         switch self.path(k, oh: oh, ow: ow) {
         case .direct where mode == .pointwise:
-            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a, stream: stream)
+            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a, stream: stream || Self.streamsThin(cin: cin, positions: h * w))
         case .direct:
             runThreeByThree(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .subsampled:

@@ -65,8 +65,10 @@ final class DirectKernelTests: XCTestCase {
             (512, 33, 7, 7, 3, 1, 1), (512, 40, 6, 8, 3, 1, 1), (40, 33, 7, 7, 3, 1, 1), (33, 17, 3, 5, 3, 1, 1),
             // stride 2 with outputs 64 or more wide, which AVX-512 runs on the phase path (rows in tiles of 32, 16
             // and fewer; 8-channel halves past cout; the 6x6 stem); and a 1x1 whose items are cut evenly over 1600
-            // positions and 11 blocks
+            // positions and 11 blocks; a thin 1x1 on a map of 80 x 80 or more, which streams its output past the caches
+            // (its planes 6561 floats, so only some vectors are aligned, with a partial last tile)
             (5, 40, 6, 131, 3, 2, 1), (3, 16, 5, 140, 6, 2, 2), (16, 33, 4, 190, 3, 2, 1), (64, 64, 40, 40, 1, 1, 0),
+            (24, 20, 81, 81, 1, 1, 0),
         ]
         let acts: [Activation] = [.none, .relu, .silu, .sigmoid]
         var outputs: [ConvKernels: [[Float]]] = [:]
