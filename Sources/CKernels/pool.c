@@ -104,7 +104,7 @@ void tb_maxpool_plane(tb_kernels kern, const float *x, int h, int w, float *y, i
     }
 }
 
-// im2col's stride-2 gather and the zero-bordered copy (see include/CKernels.h).
+// im2col's stride-2 gather and the zero-bordered copy (see include/CKernels.h); nearest-neighbour upsampling at the end.
 #ifdef TB_HAVE_AVX2
 // dst[0..7] = src[0, 2, ..., 14].
 __attribute__((target("avx2,fma"))) static void gather8_stride2_avx2(const float *src, float *dst) {
@@ -141,5 +141,20 @@ void tb_border_copy(const float *x, int h, int w, int by, int bx, int width, flo
         memset(line, 0, (size_t)jlo * sizeof(float));
         memcpy(line + jlo, x + (size_t)iy * w, (size_t)n * sizeof(float));
         memset(line + jlo + n, 0, (size_t)(width - jlo - n) * sizeof(float));
+    }
+}
+
+void tb_upsample_nearest_plane(const float *x, int h, int w, int f, float *y) {
+    size_t ow = (size_t)w * f;
+    for (int iy = 0; iy < h; iy++) {
+        const float *src = x + (size_t)iy * w;
+        float *row = y + (size_t)iy * f * ow;
+        if (f == 2) {
+            for (int ix = 0; ix < w; ix++) { row[2 * ix] = src[ix]; row[2 * ix + 1] = src[ix]; }   // vectorised by the compiler
+        } else {
+            for (int ix = 0; ix < w; ix++)
+                for (int k = 0; k < f; k++) row[(size_t)ix * f + k] = src[ix];
+        }
+        for (int r = 1; r < f; r++) memcpy(row + (size_t)r * ow, row, ow * sizeof(float));
     }
 }

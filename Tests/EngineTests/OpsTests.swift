@@ -372,6 +372,23 @@ final class OpsTests: XCTestCase {
         XCTAssertThrowsError(try Ops.upsampleNearest(small, factor: 2, into: parts, channel: 5)) { e in XCTAssert("\(e)".contains("cannot hold"), "\(e)") }
     }
 
+    /// Nearest upsampling (`tb_upsample_nearest_plane`, in groups of planes) against its definition, bit for bit:
+    /// factors 1, 2 and 3, 74 planes (groups with a short last one), rows of odd widths and a 1 x 1 plane.
+    func testUpsampleMatchesTheDefinition() throws {
+        for (i, (c, h, w)) in [(37, 5, 7), (3, 1, 1), (2, 4, 33)].enumerated() {
+            let x = Tensor.random([2, c, h, w], seed: UInt64(700 + i))
+            for f in 1...3 {
+                let y = try Ops.upsampleNearest(x, factor: f)
+                XCTAssertEqual(y.shape, [2, c, h * f, w * f])
+                var want: [UInt32] = []
+                for p in 0..<(2 * c) {
+                    for oy in 0..<(h * f) { for ox in 0..<(w * f) { want.append(x.pointer[p * h * w + (oy / f) * w + ox / f].bitPattern) } }
+                }
+                XCTAssertEqual(y.scalars.map(\.bitPattern), want, "\(c) x \(h)x\(w), factor \(f)")
+            }
+        }
+    }
+
     func testWrongShapesThrowDescriptiveErrors() throws {
         let conv = try Conv2d(weight: Tensor(zeros: [4, 3, 3, 3]))
         XCTAssertThrowsError(try conv(Tensor(zeros: [1, 2, 8, 8]))) { e in

@@ -119,6 +119,10 @@ void tb_wino_conv(tb_kernels k, const float *xp, int cin, size_t plane, int widt
 /// same results as the plain C.
 void tb_maxpool_plane(tb_kernels k, const float *x, int h, int w, float *y, int oh, int ow, int kernel, int s, int p, float *row);
 
+/// Nearest-neighbour upsampling of one h x w plane by an integer factor f >= 1 into y (h*f x w*f): y[i][j] =
+/// x[i / f][j / f] (Sources/CKernels/pool.c).
+void tb_upsample_nearest_plane(const float *x, int h, int w, int f, float *y);
+
 /// Rows [i0, i1) of one channel's zero-bordered copy, written from `out` on, `width` floats a row:
 /// row i column j holds x[i - by][j - bx], zero outside the h x w input (by rows and bx columns of
 /// border; the rows run past the input where the caller's layout asks). The stride-1 3x3 loop and
