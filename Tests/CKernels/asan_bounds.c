@@ -177,6 +177,14 @@ int main(void){
       if(o[i*width+j]!=want){fprintf(stderr,"border copy: wrong value at row %d column %d (shape %u)\n",i,j,t);return 1;}}
     free(x);free(o);}
   printf("kernels-asan: bordered copy clean\n");
+  // nearest upsampling: exactly h*f x w*f floats written, each the input it repeats
+  int up[][3]={{1,1,2},{5,7,2},{3,33,2},{4,5,3},{2,9,1}};
+  for(unsigned t=0;t<sizeof up/sizeof up[0];t++){int h=up[t][0],w=up[t][1],f=up[t][2];
+    float *x=buf((size_t)h*w,&seed),*o=malloc((size_t)h*f*w*f*sizeof(float));
+    tb_upsample_nearest_plane(x,h,w,f,o);
+    for(int i=0;i<h*f;i++) for(int j=0;j<w*f;j++) if(o[(size_t)i*w*f+j]!=x[(i/f)*w+j/f]){fprintf(stderr,"upsample: wrong value at %d,%d (shape %u)\n",i,j,t);return 1;}
+    free(x);free(o);}
+  printf("kernels-asan: nearest upsampling clean\n");
   for(int pi=0;pi<np;pi++){ tb_kernels k=(tb_kernels)paths[pi];   // both paths from here on
   // im2col's stride-2 gather: exactly `avail` floats readable, every n it may be asked for
   for(int avail=1;avail<=70;avail++) for(int n=1;2*n-1<=avail;n++){
