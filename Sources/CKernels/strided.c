@@ -7,7 +7,9 @@
 // which then stays in cache while the tiles go by). Positions are flattened over the output plane, 6
 // to a tile, so that small maps waste few lanes. The accumulators (positions x channels) are transposed in
 // the store, after bias and activation, into the NCHW output. Under AVX-512 a tile is 7 positions x 32
-// channels instead (two blocks at once, one 16-float vector each: 14 accumulators; strided_avx512).
+// channels instead (two blocks at once, one 16-float vector each: 14 accumulators; strided_avx512); and at stride 2 on
+// outputs 64 or more wide the tile turns around again, over the band's rows split into even and odd columns:
+// the phase path, strided_phases).
 //
 // Every output is summed over (ci, ky, kx) in that order from zero, with one fused multiply-add per
 // term, as im2col + tb_gemm_panel sums it: the two give the same bits, and any split of the work

@@ -8,7 +8,8 @@ import Foundation
 /// - `portable`: our direct kernels (Sources/CKernels) in plain C, for any processor (arm64 too).
 /// - `avx2`: the same kernels with AVX2 and FMA.
 /// - `avx512`: the direct 1x1 and 3x3 loops and the strided kernel on 16-float vectors (AVX-512F, VL and
-///   DQ; the direct loops' maps 8 or fewer wide, which run the strided kernel, and rows' last 8 or fewer
+///   DQ; stride 2 on outputs 64 or more wide on the strided kernel's phase path, over the input rows' even and
+///   odd columns; the direct loops' maps 8 or fewer wide, which run the strided kernel, and rows' last 8 or fewer
 ///   positions on the AVX2 code), Winograd, max pooling and the stride-2 gather on their AVX2 code; the same
 ///   bits as `avx2`.
 ///

@@ -23,7 +23,8 @@ extern "C" {
 
 /// The kernels: plain C, AVX2 with FMA, or AVX-512 (AVX-512F, VL and DQ: the direct 1x1 and 3x3
 /// loops on 16-float vectors, except on maps 8 or fewer wide and for a row's last 8 or fewer positions;
-/// the strided kernel on tiles of 7 positions x 32 channels; Winograd, max pooling and the stride-2 gather on
+/// the strided kernel on tiles of 7 positions x 32 channels, or at stride 2 on outputs 64 or more wide on the
+/// phase path's tiles of 8 channels x 32 positions of a row; Winograd, max pooling and the stride-2 gather on
 /// their AVX2 code). AVX2 and AVX-512 give the same bits.
 typedef enum { TB_KERNELS_PORTABLE = 0, TB_KERNELS_AVX2 = 1, TB_KERNELS_AVX512 = 2 } tb_kernels;
 /// Activation applied in the store; the numbering matches nothing outside this file.
