@@ -41,12 +41,22 @@ static _Atomic int sleepers;
 static int workers;   // started so far (under call_lock)
 static long spin_ns = 2000000;
 
-// The job, written by the caller while it is closed with no worker inside.
+// The job, written by the caller while it is closed with no worker inside. Its items are cut into one run of
+// neighbours per participant (the caller is participant 0, worker i participant i + 1): each takes its own
+// run's items first, in order, then helps the others with theirs. The engine numbers a layer's work items in
+// the order of the output rows they write, so each thread keeps to the same part of the map from layer to
+// layer, and reads what it wrote itself from its own cache, not another core's; the helping evens out the
+// end. Which thread runs an item never changes what the item computes.
+typedef struct {
+    _Atomic long next;
+    long end;
+    char pad[64 - sizeof(_Atomic long) - sizeof(long)];
+} item_run;
 static struct {
     tb_parallel_body body;
     void *ctx;
-    long n;
-    _Atomic long next;
+    int parts;
+    item_run run[MAX_WORKERS + 1];
 } job;
 // Workers that may join the next job (index below it), written before it is published; the others go
 // back to sleep at once, and are not woken, instead of spinning beside the ones that work (after a wider
@@ -59,9 +69,13 @@ static long now_ns(void) {
     return (long)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-static void run_items(void) {
-    long i;
-    while ((i = atomic_fetch_add_explicit(&job.next, 1, memory_order_relaxed)) < job.n) job.body(job.ctx, i);
+// Participant p's share: its own run of items, then whatever is left of the others' (theirs from the next on).
+static void run_items(int p) {
+    for (int k = 0; k < job.parts; k++) {
+        item_run *r = &job.run[(p + k) % job.parts];
+        long i;
+        while ((i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->end) job.body(job.ctx, i);
+    }
 }
 
 // A worker's start: its index, and the generation before the call that started it (so that it joins that
@@ -106,7 +120,7 @@ static void *worker_main(void *arg) {
             if ((uint32_t)(s >> 32) != seen) break;   // a newer job: join that one on the next turn
         }
         if ((s & CLOSED) || (uint32_t)(s >> 32) != seen) continue;
-        run_items();
+        run_items(index + 1);
         atomic_fetch_sub_explicit(&state, 1, memory_order_release);
     }
     return NULL;
@@ -151,8 +165,13 @@ int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx) {
         for (long i = 0; i < n; i++) body(ctx, i);
         return 1;
     }
-    job.body = body; job.ctx = ctx; job.n = n;
-    atomic_store_explicit(&job.next, 0, memory_order_relaxed);
+    job.body = body; job.ctx = ctx;
+    int parts = (want < workers ? want : workers) + 1;
+    job.parts = parts;
+    for (int p = 0; p < parts; p++) {
+        atomic_store_explicit(&job.run[p].next, n * p / parts, memory_order_relaxed);
+        job.run[p].end = n * (p + 1) / parts;
+    }
     atomic_store_explicit(&limit, want, memory_order_relaxed);
     atomic_store(&state, ((s >> 32) + 1) << 32);   // the next generation, open, nobody inside
     if (atomic_load(&sleepers) > 0) {
@@ -161,7 +180,7 @@ int tb_parallel_for(long n, int threads, tb_parallel_body body, void *ctx) {
             if (slot[i].sleeping) pthread_cond_signal(&slot[i].wake);
         pthread_mutex_unlock(&sleep_lock);
     }
-    run_items();
+    run_items(0);
     atomic_fetch_or(&state, CLOSED);
     while ((atomic_load_explicit(&state, memory_order_acquire) & ACTIVE_MASK) != 0) TB_PAUSE();
     pthread_mutex_unlock(&call_lock);

@@ -5,7 +5,7 @@ import XCTest
 
 /// The engine's parallel loop (`EngineThreads.perform` on `tb_parallel_for`, Sources/CKernels/threads.c):
 /// every iteration runs exactly once, whatever the count and width; the pool's worker really runs
-/// iterations beside the caller, also after it has gone to sleep; calls from inside a body and from
+/// iterations beside the caller, also after it has gone to sleep; each thread starts on its own half; calls from inside a body and from
 /// several threads at once (which find the pool busy and run on GCD) complete.
 final class ThreadPoolTests: XCTestCase {
     /// Counts of each index, one slot per index (disjoint writes, as the engine's bodies make).
@@ -74,6 +74,26 @@ final class ThreadPoolTests: XCTestCase {
                 }
             }
             XCTAssertEqual(met, [true, true], "after a pause of \(pause) us: the two iterations never ran at the same time")
+        }
+    }
+
+    /// Each thread starts on its own run of neighbouring items (the caller the first half, the worker the
+    /// second), so that from layer to layer a thread keeps to the same part of the map: with items of 50 us, the
+    /// first ten are the caller's and the first ten of the second half the worker's.
+    func testEachThreadStartsOnItsOwnHalf() {
+        for _ in 0..<3 {
+            let n = 400
+            let caller = pthread_self()
+            let mine = UnsafeMutablePointer<Bool>.allocate(capacity: n)
+            mine.initialize(repeating: false, count: n)
+            defer { mine.deallocate() }
+            XCTAssertTrue(EngineThreads.perform(n, width: 2) { i in
+                mine[i] = pthread_equal(pthread_self(), caller) != 0
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                while DispatchTime.now().uptimeNanoseconds - t0 < 50_000 {}
+            })
+            XCTAssertTrue((0..<10).allSatisfy { mine[$0] }, "the first items: the caller's")
+            XCTAssertTrue((n / 2..<(n / 2 + 10)).allSatisfy { !mine[$0] }, "the first of the second half: the worker's")
         }
     }
 
