@@ -407,16 +407,19 @@ static inline __mmask16 lanes_between(int lo, int hi) {
 
 // One band row in phases: dst[0, e) the e = (wb + 1) / 2 even columns of the zero-bordered row (pw zeros,
 // the w floats of src, zeros to wb = w + 2pw; src NULL: a row of the border), dst[eo, eo + wb/2) its odd
-// ones (eo >= e, a whole number of vectors, so that both phases start aligned where dst is). Bordered
+// ones (eo >= e, a whole number of vectors, so that both phases start aligned where dst is), the rest of the
+// row's `width` floats zero. Bordered
 // columns [2j, 2j + 32) are src[2j - pw, 2j - pw + 32), loaded under the mask of the lanes inside the row
 // (masked-out lanes read nothing), then split by two permutes.
-TB_TARGET_AVX512 static void phase_row(const float *src, int w, int pw, float *dst, int eo) {
+TB_TARGET_AVX512 static void phase_row(const float *src, int w, int pw, float *dst, int eo, int width) {
     int wb = w + 2 * pw, e = (wb + 1) / 2, o = wb / 2;
     if (!src) {
-        memset(dst, 0, (size_t)e * sizeof(float));
-        memset(dst + eo, 0, (size_t)o * sizeof(float));
+        memset(dst, 0, (size_t)width * sizeof(float));
         return;
     }
+    // the gaps after each phase, read only by lanes that are never stored: zeros, not whatever the buffer held
+    memset(dst + e, 0, (size_t)(eo - e) * sizeof(float));
+    memset(dst + eo + o, 0, (size_t)(width - eo - o) * sizeof(float));
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     int j = 0;
@@ -537,7 +540,7 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
         for (int ci = 0; ci < cin; ci++)
             for (int r = 0; r < rows; r++) {
                 int iy = oy0 * sh + r - ph;
-                phase_row(iy >= 0 && iy < h ? x + ((size_t)ci * h + iy) * w : NULL, w, pw, band + ci * pplane + (size_t)r * pwidth, eo);
+                phase_row(iy >= 0 && iy < h ? x + ((size_t)ci * h + iy) * w : NULL, w, pw, band + ci * pplane + (size_t)r * pwidth, eo, pwidth);
             }
         strided_phases(band, pplane, pwidth, eo, cin, packed, bias, cout, kh, kw, y, ow, yplane, oy0, p0, p1, cb0, cb1, act);
         return;

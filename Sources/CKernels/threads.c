@@ -48,9 +48,8 @@ static long spin_ns = 2000000;
 // layer, and reads what it wrote itself from its own cache, not another core's; the helping evens out the
 // end. Which thread runs an item never changes what the item computes.
 typedef struct {
-    _Atomic long next;
+    _Alignas(64) _Atomic long next;   // a cache line each: the threads claim from different runs at once
     long end;
-    char pad[64 - sizeof(_Atomic long) - sizeof(long)];
 } item_run;
 static struct {
     tb_parallel_body body;

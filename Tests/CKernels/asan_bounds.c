@@ -59,7 +59,9 @@ int main(void){
     // same sums in the same order), and a split range's must equal the whole range's.
     int st[][8]={{5,7,14,14,3,2,2,1},{6,13,15,33,3,2,2,1},{3,16,21,19,6,2,2,2},{3,8,17,15,7,2,2,3},{8,9,9,9,1,2,2,0},
                  {4,5,7,12,3,1,1,0},{2,6,1,3,3,2,2,1},{3,40,14,14,3,2,2,1},{300,20,5,7,3,2,2,1},{4,17,12,10,3,2,1,1},{2,3,11,8,5,3,3,2},
-                 {4,20,7,131,3,2,2,1},{3,16,9,141,6,2,2,2},{40,33,5,160,3,2,2,1}};   // the last three: AVX-512's phase path (outputs 64 or more wide)
+                 {4,20,7,131,3,2,2,1},{3,16,9,141,6,2,2,2},{40,33,5,160,3,2,2,1},
+                 {3,8,9,224,7,2,2,3},{4,9,5,129,3,2,2,0},{6,17,5,159,3,2,2,1}};   // the last six: AVX-512's phase path (outputs 64 or more wide:
+                 // the 7x7 stem at 224, no padding and exactly 64 wide, a row's last tile of exactly 16)
     for(unsigned t=0;t<sizeof st/sizeof st[0];t++){int cin=st[t][0],cout=st[t][1],h=st[t][2],w=st[t][3],kk=st[t][4],sy=st[t][5],sx=st[t][6],p=st[t][7];
       int oh=(h+2*p-kk)/sy+1, ow=(w+2*p-kk)/sx+1, n=oh*ow, kd=cin*kk*kk, blocks=(cout+TB_STRIDED_BLOCK-1)/TB_STRIDED_BLOCK;
       float *x=buf((size_t)cin*h*w,&seed),*wt=buf((size_t)cout*kd,&seed),*b=buf(cout,&seed);
