@@ -147,24 +147,32 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
     float *col = aligned_alloc(64, (size_t)kdim * bandRows * ow * 4 + 64);
     float *tail = aligned_alloc(64, (size_t)kdim * 16 * 4 + 64);
     int blocks = mode ? (cout + 15) / 16 : (cout + 5) / 6;
-    // runStrided's items: bands of about 64 Ki floats of bordered input rows; the blocks split
-    // where the bands are fewer than 8
+    // runStrided's items on 2 threads (DirectConvPlan.runStrided and evenSplit, Sources/Engine/ConvKernels.swift):
+    // bands of about 64 Ki floats of bordered input rows in whole units (tiles, or rows on the phase path), the
+    // blocks split where the bands are fewer than 8 (whole pairs under AVX-512), and, where the items are fewer
+    // than 32, as many more bands as make them even in number
     int bandOut = ((1 << 16) / (cin * (w + 2 * p)) - kk) / s + 1;
     if (bandOut < 1) bandOut = 1;
-    int tile = tb_strided_item_unit(K, s, s, ow), pchunks = (n + bandOut * ow - 1) / (bandOut * ow), chunk = ((n + pchunks - 1) / pchunks + tile - 1) / tile * tile;
-    pchunks = (n + chunk - 1) / chunk;
-    int cbchunks = pchunks >= 8 ? 1 : (8 + pchunks - 1) / pchunks;
-    if (cbchunks > blocks) cbchunks = blocks;
-    int bchunk = (blocks + cbchunks - 1) / cbchunks;
+    int tile = tb_strided_item_unit(K, s, s, ow), units = (n + tile - 1) / tile, target = bandOut * ow / tile;
+    if (target < 1) target = 1;
+    int bands = (units + target - 1) / target, wanted = bands >= 8 ? 1 : (8 + bands - 1) / bands;
+    if (wanted > blocks) wanted = blocks;
+    int pair = K == TB_KERNELS_AVX512 ? 2 : 1, bchunk = ((blocks + wanted - 1) / wanted + pair - 1) / pair * pair;
+    int cbchunks = (blocks + bchunk - 1) / bchunk, pchunks = bands < units ? bands : units;
+    if (pchunks * cbchunks < 32)
+        while ((pchunks * cbchunks) % 2 != 0 && pchunks < units) pchunks++;
+    int chunk = (units + pchunks - 1) / pchunks * tile;   // the largest
     float *work = aligned_alloc(64, (tb_strided_work_floats(cin, w, kk, kk, s, p, ow, chunk) * 4 + 127) / 64 * 64);
     double best = 1e9;
     for (int rep = 0; rep < 20; rep++) {
         double t0 = now();
         if (mode) {
-            for (int p0 = 0; p0 < n; p0 += chunk)
+            for (int pc = 0; pc < pchunks; pc++) {
+                int p0 = (int)((long)pc * units / pchunks) * tile, p1 = (int)((long)(pc + 1) * units / pchunks) * tile;
                 for (int cb = 0; cb < blocks; cb += bchunk)
-                    tb_conv_strided(K, x, cin, h, w, pk, b, cout, kk, kk, s, s, p, p, y, oh, ow, p0,
-                                    p0 + chunk < n ? p0 + chunk : n, cb, cb + bchunk < blocks ? cb + bchunk : blocks, TB_ACT_SILU, work);
+                    tb_conv_strided(K, x, cin, h, w, pk, b, cout, kk, kk, s, s, p, p, y, oh, ow, p0, p1 < n ? p1 : n, cb,
+                                    cb + bchunk < blocks ? cb + bchunk : blocks, TB_ACT_SILU, work);
+            }
         } else {
             for (int oy0 = 0; oy0 < oh; oy0 += bandRows) {
                 int oy1 = oy0 + bandRows < oh ? oy0 + bandRows : oh, cols = (oy1 - oy0) * ow;
