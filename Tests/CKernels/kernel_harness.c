@@ -208,6 +208,27 @@ static double strided(int cin, int cout, int h, int kk, int s, int p, int mode, 
 static const int thin[][3] = {{64, 255, 6400}, {64, 64, 1600}, {32, 16, 25600}, {16, 32, 25600}, {64, 32, 6400},
                               {128, 64, 1600}, {256, 128, 400}, {512, 256, 400}, {64, 64, 6400}};
 
+// One strided shape run twice (`mode` 0 or 1 of strided(), on kernels k0 and k1) and reported as a pair, with the
+// outputs that differ between the two: the strided and strided512 modes.
+static void strided_pair(int ci, int co, int hw, int kk, int st, int pd, int mode0, tb_kernels k0, const char *name0,
+                         int mode1, tb_kernels k1, const char *name1) {
+    char what[128];
+    int o = (hw + 2 * pd - kk) / st + 1;
+    double flop = 2.0 * ci * co * kk * kk * o * o;
+    float *y0, *y1;
+    K = k0; srand(1);
+    double t0 = strided(ci, co, hw, kk, st, pd, mode0, &y0);
+    K = k1; srand(1);
+    double t1 = strided(ci, co, hw, kk, st, pd, mode1, &y1);
+    size_t diff = 0;
+    for (size_t j = 0; j < (size_t)co * o * o; j++) diff += memcmp(&y0[j], &y1[j], 4) != 0;
+    snprintf(what, sizeof what, "%dx%d/%d %d -> %d at %d, %s", kk, kk, st, ci, co, hw, name0);
+    report(what, flop, t0);
+    snprintf(what, sizeof what, "  %s (%zu outputs differ)", name1, diff);
+    report(what, flop, t1);
+    free(y0); free(y1);
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     const char *kv = getenv("TB_HARNESS_KERNELS");
@@ -275,46 +296,17 @@ int main(int argc, char **argv) {
                        {64, 64, 80, 3, 2, 1}, {128, 128, 40, 3, 2, 1}, {3, 16, 640, 6, 2, 2},
                        {64, 128, 56, 3, 2, 1}, {128, 256, 28, 3, 2, 1}, {256, 512, 14, 3, 2, 1},
                        {64, 128, 56, 1, 2, 0}, {3, 64, 224, 7, 2, 3}};
-        for (int i = 0; i < 12; i++) {
-            int ci = sh[i][0], co = sh[i][1], hw = sh[i][2], kk = sh[i][3], st = sh[i][4], pd = sh[i][5];
-            int o = (hw + 2 * pd - kk) / st + 1;
-            double flop = 2.0 * ci * co * kk * kk * o * o;
-            float *y0, *y1;
-            srand(1);
-            double t0 = strided(ci, co, hw, kk, st, pd, 0, &y0);
-            srand(1);
-            double t1 = strided(ci, co, hw, kk, st, pd, 1, &y1);
-            size_t diff = 0;
-            for (size_t j = 0; j < (size_t)co * o * o; j++) diff += memcmp(&y0[j], &y1[j], 4) != 0;
-            snprintf(what, sizeof what, "%dx%d/%d %d -> %d at %d, im2col", kk, kk, st, ci, co, hw);
-            report(what, flop, t0);
-            snprintf(what, sizeof what, "  strided kernel (%zu outputs differ)", diff);
-            report(what, flop, t1);
-            free(y0); free(y1);
-        }
+        for (int i = 0; i < 12; i++)
+            strided_pair(sh[i][0], sh[i][1], sh[i][2], sh[i][3], sh[i][4], sh[i][5], 0, K, "im2col", 1, K, "strided kernel");
     } else if (!strcmp(mode, "strided512")) {
         if (!tb_kernels_available(TB_KERNELS_AVX512)) { fprintf(stderr, "kernel-harness: strided512 needs AVX-512\n"); return 1; }
         int sh[][6] = {{16, 32, 320, 3, 2, 1}, {32, 64, 160, 3, 2, 1}, {64, 128, 80, 3, 2, 1}, {128, 256, 40, 3, 2, 1},
                        {64, 64, 80, 3, 2, 1}, {128, 128, 40, 3, 2, 1}, {3, 16, 640, 6, 2, 2},
                        {64, 128, 56, 3, 2, 1}, {128, 256, 28, 3, 2, 1}, {256, 512, 14, 3, 2, 1}, {512, 512, 7, 3, 1, 1},
                        {3, 64, 224, 7, 2, 3}};
-        for (int i = 0; i < 12; i++) {
-            int ci = sh[i][0], co = sh[i][1], hw = sh[i][2], kk = sh[i][3], st = sh[i][4], pd = sh[i][5];
-            int o = (hw + 2 * pd - kk) / st + 1;
-            double flop = 2.0 * ci * co * kk * kk * o * o;
-            float *y0, *y1;
-            K = TB_KERNELS_AVX2; srand(1);
-            double t0 = strided(ci, co, hw, kk, st, pd, 1, &y0);
-            K = TB_KERNELS_AVX512; srand(1);
-            double t1 = strided(ci, co, hw, kk, st, pd, 1, &y1);
-            size_t diff = 0;
-            for (size_t j = 0; j < (size_t)co * o * o; j++) diff += memcmp(&y0[j], &y1[j], 4) != 0;
-            snprintf(what, sizeof what, "%dx%d/%d %d -> %d at %d, AVX2", kk, kk, st, ci, co, hw);
-            report(what, flop, t0);
-            snprintf(what, sizeof what, "  AVX-512 (%zu outputs differ)", diff);
-            report(what, flop, t1);
-            free(y0); free(y1);
-        }
+        for (int i = 0; i < 12; i++)
+            strided_pair(sh[i][0], sh[i][1], sh[i][2], sh[i][3], sh[i][4], sh[i][5], 1, TB_KERNELS_AVX2, "AVX2", 1,
+                         TB_KERNELS_AVX512, "AVX-512");
     } else if (!strcmp(mode, "maxpool")) {
         // planes, side, kernel, stride, padding: YOLOv5n's SPPF pool, ResNet-18's pool
         int sh[][5] = {{128, 20, 5, 1, 2}, {64, 112, 3, 2, 1}};
