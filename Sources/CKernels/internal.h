@@ -148,7 +148,6 @@ __attribute__((target("avx2,fma"))) static inline void even_odd_avx2(const float
         if ((R) > 4) { w_ = _mm256_broadcast_ss((wp) + 4); a40 = _mm256_fmadd_ps(w_, v0, a40); a41 = _mm256_fmadd_ps(w_, v1, a41); } \
         if ((R) > 5) { w_ = _mm256_broadcast_ss((wp) + 5); a50 = _mm256_fmadd_ps(w_, v0, a50); a51 = _mm256_fmadd_ps(w_, v1, a51); } \
     } while (0)
-#define STEP_6x16(v0, v1, wp) STEP_6x16_R(v0, v1, wp, CO)
 // CALL (a call naming R_) with R_ = the rows of a block that hold channels: ROWS if 1 to 5 (a layer's last
 // block), else CO. One instantiation of CALL per count, each with R_ a constant.
 #define TB_ROWS_DISPATCH(ROWS, CALL)                                                                       \

@@ -82,12 +82,12 @@ static int band_rows_bound(int kh, int sh, int ow, int positions) { return ((pos
 // the row are never stored).
 #define PH_OVER_READ 64
 
-int tb_strided_tile(tb_kernels k) { return k == TB_KERNELS_AVX512 ? SP5 : SP; }
+static int strided_tile(tb_kernels k) { return k == TB_KERNELS_AVX512 ? SP5 : SP; }
 
 // Whether kernels `k` take the phase path (below) on this stride and output width.
 static int phase_path(tb_kernels k, int sh, int sw, int ow) { return k == TB_KERNELS_AVX512 && sh == 2 && sw == 2 && ow >= PH_MIN_WIDTH; }
 
-int tb_strided_item_unit(tb_kernels k, int sh, int sw, int ow) { return phase_path(k, sh, sw, ow) ? ow : tb_strided_tile(k); }
+int tb_strided_item_unit(tb_kernels k, int sh, int sw, int ow) { return phase_path(k, sh, sw, ow) ? ow : strided_tile(k); }
 
 size_t tb_strided_work_floats(int cin, int w, int kh, int kw, int sh, int pw, int ow, int positions) {
     size_t band = (size_t)cin * band_rows_bound(kh, sh, ow, positions) * (size_t)(w + 2 * pw + 64);
@@ -422,10 +422,8 @@ TB_TARGET_AVX512 static void phase_row(const float *src, int w, int pw, float *d
     memset(dst + eo + o, 0, (size_t)(width - eo - o) * sizeof(float));
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int j = 0;
-    // whole vectors, inside the row and inside both phases
-    for (; 2 * j - pw < 0; j += 16) {}
-    int j0 = j < e ? j : e;
+    // whole vectors, inside the row and inside both phases: from the first j (a multiple of 16) with 2j >= pw
+    int j = (pw + 31) / 32 * 16, j0 = j < e ? j : e;
     for (j = j0; 2 * j - pw + 32 <= w && j + 16 <= o; j += 16) {
         __m512 a = _mm512_loadu_ps(src + 2 * j - pw), b = _mm512_loadu_ps(src + 2 * j - pw + 16);
         _mm512_storeu_ps(dst + j, _mm512_permutex2var_ps(a, ie, b));
@@ -524,12 +522,9 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
                      tb_act act, float *work) {
     if (p0 >= p1 || cb0 >= cb1) return;
     size_t yplane = (size_t)oh * ow;
-    int kdim = cin * kh * kw, cc = pass_channels(cin, kh, kw);
-    // The band of the bordered input these positions read, copied into `work` (in cache while the
-    // tiles go by), then the sums between passes after it.
-    int oy0 = p0 / ow, oy1 = (p1 - 1) / ow + 1, rows = (oy1 - 1 - oy0) * sh + kh, width = band_width(w, pw, rows);
-    size_t plane = (size_t)rows * width;
-    float *band = work, *partials = work + (size_t)cin * plane;
+    // The band of bordered input rows these positions read, copied into `work` (in cache while the tiles go by).
+    int oy0 = p0 / ow, oy1 = (p1 - 1) / ow + 1, rows = (oy1 - 1 - oy0) * sh + kh;
+    float *band = work;
 #ifdef TB_HAVE_AVX2
     if (phase_path(k, sh, sw, ow)) {
         // the band in phases: each row's even columns, then its odd ones from the next whole vector on, the
@@ -546,6 +541,10 @@ void tb_conv_strided(tb_kernels k, const float *x, int cin, int h, int w, const 
         return;
     }
 #endif
+    // The other paths: the band as bordered rows, then the sums between passes over the input channels after it.
+    int kdim = cin * kh * kw, cc = pass_channels(cin, kh, kw), width = band_width(w, pw, rows);
+    size_t plane = (size_t)rows * width;
+    float *partials = work + (size_t)cin * plane;
     for (int ci = 0; ci < cin; ci++)
         tb_border_copy(x + (size_t)ci * h * w, h, w, ph, pw, width, band + ci * plane, oy0 * sh, oy0 * sh + rows);
 #ifdef TB_HAVE_AVX2

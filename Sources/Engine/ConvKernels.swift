@@ -253,14 +253,14 @@ final class DirectConvPlan: @unchecked Sendable {
     /// y = conv(x) + bias, activated, for one image: x is cin planes of h x w, y cout planes of
     /// oh x ow. The work items depend only on the shape, and every output is summed in one fixed
     /// order, so 1 and 2 threads give identical bits.
-    /// `stream`: a 1x1 writes its output with streaming stores (`Conv2d.streamsOutput`; thin 1x1 layers on large
-    /// maps do whatever it says: `streamsThin`).
+    /// `stream`: a 1x1 writes its output with streaming stores (`Conv2d.streamsOutput`); the 1x1 loop also streams
+    /// thin layers on large maps whatever the caller asks (`streamsThin`, decided in `runPointwise`).
     func run(_ k: ConvKernels, x: UnsafeMutablePointer<Float>, h: Int, w: Int, y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              bias: UnsafeMutablePointer<Float>?, activation: Activation, stream: Bool = false) {
         let path = k.cKernels, a = Self.act(activation)
         switch self.path(k, oh: oh, ow: ow) {
         case .direct where mode == .pointwise:
-            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a, stream: stream || Self.streamsThin(cin: cin, positions: h * w))
+            runPointwise(path, x: x, n: h * w, y: y, bias: bias, activation: a, stream: stream)
         case .direct:
             runThreeByThree(path, x: x, h: h, w: w, y: y, oh: oh, ow: ow, bias: bias, activation: a)
         case .subsampled:
@@ -309,6 +309,7 @@ extension DirectConvPlan {
     /// is left alone with a last item (`Self.evenSplit`).
     fileprivate func runPointwise(_ path: tb_kernels, x: UnsafeMutablePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>,
                                   bias: UnsafeMutablePointer<Float>?, activation a: tb_act, stream: Bool) {
+        let stream = stream || Self.streamsThin(cin: cin, positions: n)
         let weights = packed, cbChunks = (blocks + 7) / 8, blockChunk = (blocks + cbChunks - 1) / cbChunks
         let (cin32, cout32, blocks) = (Int32(cin), Int32(cout), blocks)
         let tile = Int(TB_TILE), tiles = (n + tile - 1) / tile

@@ -70,12 +70,10 @@ void tb_gemm_panel(tb_kernels k, const float *x, int cin, int n, const float *pa
 /// Output channels per block of the strided kernel (two 8-float vectors) and positions per tile.
 #define TB_STRIDED_BLOCK 16
 #define TB_STRIDED_TILE 6
-/// Positions per tile of kernels `k`'s strided loop: TB_STRIDED_TILE, or 7 for AVX-512 (whose tiles take
-/// two blocks, 32 channels, at once); work items of whole tiles waste no lanes.
-int tb_strided_tile(tb_kernels k);
 /// Positions a work item of tb_conv_strided should hold a multiple of: whole output rows where kernels `k`
 /// take the phase path (AVX-512, stride 2 both ways, outputs 64 or more wide: tiles of 32 positions of
-/// one row), else whole tiles (tb_strided_tile). Any split gives the same bits; this one wastes the
+/// one row), else whole tiles of the strided loop (TB_STRIDED_TILE positions, 7 under AVX-512, whose tiles take two
+/// blocks at once). Any split gives the same bits; this one wastes the
 /// fewest lanes and copies the fewest rows.
 int tb_strided_item_unit(tb_kernels k, int sh, int sw, int ow);
 
